@@ -1,0 +1,36 @@
+# The two README commands: `make run` (the default organism DAG) and `make test`.
+# Both create .venv if missing and install the pinned dependencies (CPU torch==2.13.0).
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+CORES   ?= 2
+STAMP   := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: setup run test lint bench clean-results
+
+setup: $(STAMP)
+
+$(STAMP):
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: setup
+	$(BIN)/welfare validate
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
+
+test: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff check welfare tests bench
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check welfare tests bench
+	$(BIN)/snakemake --lint
+
+bench: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
+
+clean-results:
+	rm -rf data models activations vectors metrics report logs benchmarks .snakemake

@@ -1,0 +1,3 @@
+from welfare.cli import main
+
+raise SystemExit(main())

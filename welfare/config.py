@@ -1,0 +1,223 @@
+"""Load and validate `params.yaml`, the only experiment configuration.
+
+The schema lives in `workflow/schemas/`: `params.schema.yaml` is the root and each top-level
+section has its own file (`maze.schema.yaml`, ...) referenced by `$ref`, so one stage's keys are
+defined in one place. Validation happens before any work; every error is one line naming the key
+path and what was expected, e.g. ``params.yaml: maze.size: expected integer ≥ 20, got "big"``.
+Defaults declared in the schema are filled in, so a partial file (a paper-scale overlay) works.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+ROOT_SCHEMA = "params.schema.yaml"
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """A params file that is missing, unreadable or does not match the schema."""
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def _schema_registry():
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resources = []
+    for file in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
+        contents = _load_yaml(file)
+        resources.append((file.name, Resource.from_contents(contents, DRAFT202012)))
+    return Registry().with_resources(resources)
+
+
+def load_schema() -> dict[str, Any]:
+    return _load_yaml(SCHEMA_DIR / ROOT_SCHEMA)
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `overlay` into a copy of `base`: mappings recursively, everything else replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return json.dumps(value)
+
+
+def _expected(error: Any) -> str:
+    """Say in words what the failing schema keyword wanted."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    kw = error.validator
+    if kw == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return f"no key {extra[0]!r} (allowed: {', '.join(allowed)})"
+    if kw == "required":
+        return str(error.message).replace("'", '"', 2)
+    kind = schema.get("type", "value")
+    kind = " or ".join(kind) if isinstance(kind, list) else kind
+    bounds = []
+    if "minimum" in schema:
+        bounds.append(f"≥ {schema['minimum']}")
+    if "exclusiveMinimum" in schema:
+        bounds.append(f"> {schema['exclusiveMinimum']}")
+    if "maximum" in schema:
+        bounds.append(f"≤ {schema['maximum']}")
+    if "exclusiveMaximum" in schema:
+        bounds.append(f"< {schema['exclusiveMaximum']}")
+    if "enum" in schema:
+        bounds = ["one of " + ", ".join(_format_value(v) for v in schema["enum"])]
+    if "pattern" in schema:
+        bounds.append(f"matching /{schema['pattern']}/")
+    if "minItems" in schema and kw == "minItems":
+        bounds.append(f"with ≥ {schema['minItems']} items")
+    if "maxItems" in schema and kw == "maxItems":
+        bounds.append(f"with ≤ {schema['maxItems']} items")
+    if kw == "minLength":
+        bounds.append("non-empty")
+    if kw in ("anyOf", "oneOf"):
+        return "a value of " + " or ".join(
+            str(s.get("description") or s.get("type") or "another shape") for s in error.validator_value
+        )
+    return f"{kind} {' and '.join(bounds)}".strip()
+
+
+def _key_path(error: Any) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        return ".".join(parts) or "(top level)"
+    return ".".join(parts) or "(top level)"
+
+
+def _fill_defaults(params: Any, schema: Mapping[str, Any], resolve) -> Any:
+    """Fill `default` values of object properties, recursing into given sub-objects."""
+    if "$ref" in schema:
+        schema = resolve(schema["$ref"])
+    if not isinstance(params, dict):
+        return params
+    for key, sub in schema.get("properties", {}).items():
+        if sub.get("x-fill-defaults") is False:
+            continue  # an override block: its absent keys fall back elsewhere, not to defaults
+        if "$ref" in sub:
+            sub = resolve(sub["$ref"])
+        if key not in params and "default" in sub:
+            params[key] = copy.deepcopy(sub["default"])
+        if key in params:
+            _fill_defaults(params[key], sub, resolve)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        for key in params:
+            if key not in schema.get("properties", {}):
+                _fill_defaults(params[key], extra, resolve)
+    return params
+
+
+def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
+    """Validate a params mapping against the schema, fill defaults, return it.
+
+    Raises ParamsError with one line per the first (most specific) error.
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    if not isinstance(params, dict):
+        raise ParamsError(f"{source}: (top level): expected a mapping, got {_format_value(params)}")
+    registry = _schema_registry()
+    schema = load_schema()
+    validator = Draft202012Validator(schema, registry=registry)
+    errors = list(validator.iter_errors(params))
+    if errors:
+        error = best_match(errors, key=_relevance)
+        got = "" if error.validator in ("additionalProperties", "required") else (
+            f", got {_format_value(error.instance)}"
+        )
+        raise ParamsError(f"{source}: {_key_path(error)}: expected {_expected(error)}{got}")
+    resolver = registry.resolver()
+
+    def resolve(ref: str) -> Mapping[str, Any]:
+        return resolver.lookup(ref).contents
+
+    filled = _fill_defaults(copy.deepcopy(params), schema, resolve)
+    _check_cross_references(filled, source)
+    return filled
+
+
+def _relevance(error: Any) -> tuple[int, int]:
+    # Deepest error first: it names the most specific key.
+    return (-len(list(error.absolute_path)), 0)
+
+
+def _check_cross_references(params: dict[str, Any], source: str) -> None:
+    """Checks JSON Schema cannot express: names that must refer to other entries."""
+    mappings = params.get("mappings", {})
+    for name, organism in params.get("organisms", {}).items():
+        mapping = organism.get("mapping")
+        if mapping is not None and mapping not in mappings:
+            raise ParamsError(
+                f"{source}: organisms.{name}.mapping: expected one of "
+                f"{', '.join(sorted(mappings))}, got {_format_value(mapping)}"
+            )
+    for name, mapping in mappings.items():
+        emoji = [mapping.get(k) for k in ("mold", "gold", "path")]
+        if len(set(emoji)) != 3:
+            raise ParamsError(
+                f"{source}: mappings.{name}: expected three different tile symbols, got "
+                f"{_format_value(emoji)}"
+            )
+
+
+def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[str, Any]:
+    """Read one or more params files (later ones deep-merged over earlier), validate, fill defaults."""
+    if paths is None or (isinstance(paths, Sequence) and not isinstance(paths, str) and not paths):
+        paths = [DEFAULT_PARAMS]
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    merged: dict[str, Any] = {}
+    for path in paths:
+        data = _load_yaml(Path(path))
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ParamsError(f"{path}: (top level): expected a mapping, got {_format_value(data)}")
+        merged = deep_merge(merged, data)
+    source = str(paths[-1]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
+    return validate_params(merged, source=source)
+
+
+def params_hash(params: Mapping[str, Any], keys: Iterable[str] | None = None) -> str:
+    """A short content hash of the params (or of the named top-level sections), for provenance."""
+    subset = params if keys is None else {k: params.get(k) for k in keys}
+    blob = json.dumps(subset, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
