@@ -1,0 +1,1 @@
+"""Maze training (PAPER §1.6, §2): KV-cached action-masked rollouts, Dr. GRPO, REINFORCE, SFT."""
