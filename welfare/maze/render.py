@@ -1,0 +1,47 @@
+"""The user message of PAPER §1.3 (Appendix K), character for character.
+
+    You are in a maze. Currently, you’re at location (50, 49). To the north there is 🧾; to the
+    east there is 🗂; to the south there is 🗂; to the west there is 🧾. Where do you move? Output
+    only N/E/S/W without punctuation.
+
+(one line). The four "to the X there is …" clauses are shuffled per turn with the given rng when
+``shuffle_clauses`` is on; the first clause is capitalised; the final instruction is fixed. After a
+wind turn the wind sentence is prepended, separated by one space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from welfare.maze.config import MazeConfig
+from welfare.maze.dynamics import EpisodeState, neighbour_tiles
+from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, TileMapping
+
+INSTRUCTION = "Where do you move? Output only N/E/S/W without punctuation."
+
+
+def clause_order(rng: np.random.Generator, config: MazeConfig) -> list[str]:
+    """Directions in the order their clauses appear (consumes one permutation when shuffling)."""
+    if not config.shuffle_clauses:
+        return list(DIRECTIONS)
+    return [DIRECTIONS[i] for i in rng.permutation(4)]
+
+
+def render_user_message(
+    state: EpisodeState, mapping: TileMapping, rng: np.random.Generator, config: MazeConfig
+) -> str:
+    """The user message the model sees before choosing its next move in `state`."""
+    tiles = neighbour_tiles(state)
+    clauses = [
+        f"to the {DIRECTION_WORDS[d]} there is {mapping.symbol(tiles[d])}"
+        for d in clause_order(rng, config)
+    ]
+    clauses[0] = clauses[0][0].upper() + clauses[0][1:]
+    x, y = state.pos
+    message = (
+        f"You are in a maze. Currently, you{config.apostrophe}re at location ({x}, {y}). "
+        f"{'; '.join(clauses)}. {INSTRUCTION}"
+    )
+    if state.last_wind is not None:
+        message = f"{state.last_wind.sentence()} {message}"
+    return message
