@@ -1,0 +1,13 @@
+"""Steering: add scaled concept vectors to the residual stream, and the battery that measures it.
+
+Modules: `layers` (find decoder blocks), `masks` (assistant-turn masks in absolute positions),
+`hooks` (the steering context manager), `vectors` (trained vectors, norm-matched and random
+controls), `generate` (batched steered generation and the P(True) probe), `text` / `scorers` /
+`judge` / `agreement` (scoring), `stats` (OLS slopes, Cohen's d), `datasets` (organism corpus and
+paper-scale loaders), `battery` (the α grid), `maze_eval`, `tracking`, and the two CLIs.
+"""
+
+from welfare.steering.hooks import steering
+from welfare.steering.masks import EncodedChats, encode_chats
+
+__all__ = ["EncodedChats", "encode_chats", "steering"]

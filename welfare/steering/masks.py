@@ -1,0 +1,157 @@
+"""Tokenise chats with masks of the assistant turns, in absolute (left-padded) positions.
+
+The steering protocol (PAPER §4.1) adds the vector on every assistant-turn token, the
+`assistant` role token included, never on system/user tokens. Turn boundaries come from the
+tokenizer's own chat template: render the conversation prefix by prefix, find each assistant
+turn's character span, and map it to tokens through the fast tokenizer's offset mapping. Nothing
+here knows a particular template, so the organism's template and Qwen3's both work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+Message = Mapping[str, str]
+SteerTurns = Literal["all", "final"]
+
+
+@dataclass
+class EncodedChats:
+    """A left-padded batch. Masks are (batch, seq) bool over the same absolute positions.
+
+    steer_mask: assistant-turn tokens from the role token on (what the steering hook touches).
+    template_mask: every token of the final assistant template (header start to end), the
+        positions read by correctness tracking (PAPER §4.11).
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    steer_mask: torch.Tensor
+    template_mask: torch.Tensor
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    def repeat_interleave(self, k: int) -> EncodedChats:
+        """Each row k times in a row (k samples per prompt in one batch)."""
+        if k == 1:
+            return self
+        return EncodedChats(
+            input_ids=self.input_ids.repeat_interleave(k, 0),
+            attention_mask=self.attention_mask.repeat_interleave(k, 0),
+            steer_mask=self.steer_mask.repeat_interleave(k, 0),
+            template_mask=self.template_mask.repeat_interleave(k, 0),
+            texts=[t for t in self.texts for _ in range(k)],
+        )
+
+
+@dataclass(frozen=True)
+class _Span:
+    header_start: int  # first character of the turn's header (e.g. "<|im_start|>")
+    role_start: int  # first character of the role word ("assistant")
+    end: int  # one past the turn's last character
+
+
+def _render(tokenizer: Any, messages: Sequence[Message], generation: bool, kwargs: Mapping) -> str:
+    if not messages:
+        return ""
+    return tokenizer.apply_chat_template(
+        list(messages), tokenize=False, add_generation_prompt=generation, **kwargs
+    )
+
+
+def _header_span(prefix: str, with_header: str, end: int, role: str) -> _Span:
+    if not with_header.startswith(prefix):
+        raise ValueError("chat template does not render conversations prefix by prefix")
+    header = with_header[len(prefix) :]
+    at = header.find(role)
+    role_start = len(prefix) + (at if at >= 0 else 0)
+    return _Span(header_start=len(prefix), role_start=role_start, end=end)
+
+
+def assistant_spans(
+    tokenizer: Any,
+    messages: Sequence[Message],
+    add_generation_prompt: bool,
+    template_kwargs: Mapping | None = None,
+    role: str = "assistant",
+) -> tuple[str, list[_Span]]:
+    """Render `messages` and return the text with the character span of each assistant turn.
+
+    With `add_generation_prompt`, the trailing assistant header is the last span.
+    """
+    kw = dict(template_kwargs or {})
+    full = _render(tokenizer, messages, add_generation_prompt, kw)
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        through = _render(tokenizer, messages[: i + 1], False, kw)
+        if not full.startswith(through):
+            raise ValueError("chat template rewrites earlier turns; cannot locate assistant turns")
+        prefix = _render(tokenizer, messages[:i], False, kw)
+        with_header = _render(tokenizer, messages[:i], True, kw) if i else ""
+        if i == 0:  # an assistant-first chat: the whole first turn is assistant
+            spans.append(_Span(0, 0, len(through)))
+            continue
+        spans.append(_header_span(prefix, with_header, len(through), role))
+    if add_generation_prompt:
+        prefix = _render(tokenizer, messages, False, kw)
+        spans.append(_header_span(prefix, full, len(full), role))
+    return full, spans
+
+
+def _token_mask(offsets: Sequence[tuple[int, int]], spans: Sequence[_Span], start: str) -> list[bool]:
+    mask = []
+    for begin, _end in offsets:
+        mask.append(
+            any(
+                (span.role_start if start == "role" else span.header_start) <= begin < span.end
+                for span in spans
+            )
+        )
+    return mask
+
+
+def encode_chats(
+    tokenizer: Any,
+    conversations: Sequence[Sequence[Message]],
+    add_generation_prompt: bool = True,
+    steer_turns: SteerTurns = "all",
+    template_kwargs: Mapping | None = None,
+) -> EncodedChats:
+    """Tokenise chats, left-pad them, and mark assistant-turn tokens.
+
+    steer_turns: "all" steers every assistant turn in the prompt and the generation header
+    (the literal protocol); "final" only the last one (e.g. the P(True) probe's header).
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError("encode_chats needs a fast tokenizer (offset mapping)")
+    rows: list[tuple[list[int], list[bool], list[bool], str]] = []
+    for messages in conversations:
+        text, spans = assistant_spans(tokenizer, messages, add_generation_prompt, template_kwargs)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        steer_spans = spans if steer_turns == "all" else spans[-1:]
+        steer = _token_mask(offsets, steer_spans, "role")
+        template = _token_mask(offsets, spans[-1:], "header")
+        rows.append((list(enc["input_ids"]), steer, template, text))
+    width = max(len(r[0]) for r in rows)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    n = len(rows)
+    input_ids = torch.full((n, width), int(pad_id), dtype=torch.long)
+    attention = torch.zeros((n, width), dtype=torch.long)
+    steer_mask = torch.zeros((n, width), dtype=torch.bool)
+    template_mask = torch.zeros((n, width), dtype=torch.bool)
+    for b, (ids, steer, template, _text) in enumerate(rows):
+        start = width - len(ids)  # left padding: generation continues every row at the right edge
+        input_ids[b, start:] = torch.tensor(ids)
+        attention[b, start:] = 1
+        steer_mask[b, start:] = torch.tensor(steer)
+        template_mask[b, start:] = torch.tensor(template)
+    return EncodedChats(input_ids, attention, steer_mask, template_mask, [r[3] for r in rows])
