@@ -47,7 +47,9 @@ def build_chat_tokenizer():
     return fast
 
 
-def build_tiny_model(tokenizer, arch: str = "qwen3", layers: int = 3, hidden: int = 32, seed: int = 0):
+def build_tiny_model(
+    tokenizer, arch: str = "qwen3", layers: int = 3, hidden: int = 32, seed: int = 0
+):
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(seed)

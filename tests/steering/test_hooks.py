@@ -39,13 +39,17 @@ def _block_outputs(model, batch, **kw):
     seen: dict[int, torch.Tensor] = {}
     handles = [
         block.register_forward_hook(
-            lambda _m, _a, out, i=i: seen.__setitem__(i, (out[0] if isinstance(out, tuple) else out).clone())
+            lambda _m, _a, out, i=i: seen.__setitem__(
+                i, (out[0] if isinstance(out, tuple) else out).clone()
+            )
         )
         for i, block in enumerate(stack.blocks)
     ]
     try:
         with torch.no_grad():
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, **kw).logits
+            logits = model(
+                input_ids=batch.input_ids, attention_mask=batch.attention_mask, **kw
+            ).logits
     finally:
         for h in handles:
             h.remove()
@@ -105,7 +109,9 @@ def test_kv_cached_generation_matches_full_recompute(model, batch):
     with torch.no_grad(), steering(model, {1: vec}, full_mask, steer_generated=False):
         logits = model(input_ids=seq, attention_mask=attention).logits
     for step in range(n):
-        torch.testing.assert_close(logits[:, prompt_len - 1 + step], out.scores[step], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            logits[:, prompt_len - 1 + step], out.scores[step], atol=1e-4, rtol=1e-4
+        )
     # and steering matters for the generated tokens (the comparison above is not vacuous)
     with torch.no_grad():
         plain = _gen(model, batch, n, output_scores=True, return_dict_in_generate=True)
@@ -127,8 +133,9 @@ def test_batched_left_padded_equals_single_rows(model, chat_tokenizer, batch):
 def test_layer_list_and_hooks_removed_even_on_error(model, batch):
     stack = find_decoder_stack(model)
     before = [len(b._forward_hooks) for b in stack.blocks], len(stack.body._forward_pre_hooks)
-    with pytest.raises(RuntimeError, match="boom"), steering(
-        model, {0: _vector(model), 2: _vector(model, seed=2)}, batch.steer_mask
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        steering(model, {0: _vector(model), 2: _vector(model, seed=2)}, batch.steer_mask),
     ):
         assert len(stack.blocks[0]._forward_hooks) == before[0][0] + 1
         assert len(stack.blocks[2]._forward_hooks) == before[0][2] + 1
@@ -141,7 +148,9 @@ def test_layer_list_and_hooks_removed_even_on_error(model, batch):
 def test_wrong_batch_and_layer_rejected(model, batch):
     with pytest.raises(IndexError), steering(model, {99: _vector(model)}):
         pass
-    with torch.no_grad(), pytest.raises(ValueError, match="batch"), steering(
-        model, {1: _vector(model)}, batch.steer_mask[:1]
+    with (
+        torch.no_grad(),
+        pytest.raises(ValueError, match="batch"),
+        steering(model, {1: _vector(model)}, batch.steer_mask[:1]),
     ):
         model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)

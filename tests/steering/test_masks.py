@@ -61,7 +61,9 @@ def test_left_padding_masks_are_false_on_pads(chat_tokenizer):
 def test_repeat_interleave_keeps_rows_together(chat_tokenizer):
     enc = encode_chats(chat_tokenizer, CHATS).repeat_interleave(3)
     assert len(enc) == 6
-    assert (enc.input_ids[0] == enc.input_ids[2]).all() and (enc.input_ids[3] != enc.input_ids[2]).any()
+    assert (enc.input_ids[0] == enc.input_ids[2]).all() and (
+        enc.input_ids[3] != enc.input_ids[2]
+    ).any()
 
 
 def test_slow_tokenizer_rejected():

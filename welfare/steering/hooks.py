@@ -30,7 +30,7 @@ class _PositionState:
     _device_masks: dict[torch.device, torch.Tensor] = field(default_factory=dict)
 
     def positions_mask(self, batch: int, length: int, device: torch.device) -> torch.Tensor | None:
-        """(batch, length) bool mask for the current call, or None when every position is steered."""
+        """(batch, length) bool mask of the current call; None when every position is steered."""
         if self.mask is None:
             return None
         prompt_len = self.mask.shape[1]
@@ -81,7 +81,9 @@ def steering(
     for layer in active:
         if not 0 <= layer < n_layers:
             raise IndexError(f"layer {layer} out of range for a {n_layers}-block model")
-    state = _PositionState(mask=None if mask is None else mask.bool(), steer_generated=steer_generated)
+    state = _PositionState(
+        mask=None if mask is None else mask.bool(), steer_generated=steer_generated
+    )
 
     def record_offset(_module: nn.Module, _args: tuple, kwargs: dict) -> None:
         state.offset = _cache_length(kwargs)

@@ -24,7 +24,7 @@ def find_decoder_stack(model: nn.Module) -> DecoderStack:
     n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
     for _name, module in model.named_modules():
         for child_name, child in module.named_children():
-            if isinstance(child, nn.ModuleList) and child_name in ("layers", "h", "blocks"):
-                if n_layers is None or len(child) == n_layers:
-                    return DecoderStack(body=module, blocks=child)
+            is_blocks = isinstance(child, nn.ModuleList) and child_name in ("layers", "h", "blocks")
+            if is_blocks and (n_layers is None or len(child) == n_layers):
+                return DecoderStack(body=module, blocks=child)
     raise ValueError(f"no decoder block list found in {type(model).__name__}")

@@ -106,7 +106,9 @@ def assistant_spans(
     return full, spans
 
 
-def _token_mask(offsets: Sequence[tuple[int, int]], spans: Sequence[_Span], start: str) -> list[bool]:
+def _token_mask(
+    offsets: Sequence[tuple[int, int]], spans: Sequence[_Span], start: str
+) -> list[bool]:
     mask = []
     for begin, _end in offsets:
         mask.append(
@@ -142,7 +144,9 @@ def encode_chats(
         template = _token_mask(offsets, spans[-1:], "header")
         rows.append((list(enc["input_ids"]), steer, template, text))
     width = max(len(r[0]) for r in rows)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
     n = len(rows)
     input_ids = torch.full((n, width), int(pad_id), dtype=torch.long)
     attention = torch.zeros((n, width), dtype=torch.long)
