@@ -1,0 +1,28 @@
+"""The organism's chat format: a few special tokens and a compact Jinja chat template.
+
+Compact on purpose: a maze turn costs its content plus three special tokens
+(`<|user|>`, `<|end|>`, `<|assistant|>`), so RL rollouts stay short. Shared by the tokenizer
+trainer and by the tiny test tokenizers, so every organism-scale model speaks the same format.
+"""
+
+from __future__ import annotations
+
+USER = "<|user|>"
+ASSISTANT = "<|assistant|>"
+SYSTEM = "<|system|>"
+END = "<|end|>"
+PAD = "<|pad|>"
+UNK = "<|unk|>"
+
+# Order fixes their ids (0..5) in every organism tokenizer.
+SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, END, SYSTEM, USER, ASSISTANT)
+
+# No whitespace between turns: the role token itself marks the boundary.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}"
+)
+
+DIRECTIONS: tuple[str, ...] = ("N", "E", "S", "W")

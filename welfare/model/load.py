@@ -1,0 +1,195 @@
+"""One loader for the organism and for any Hugging Face causal LM.
+
+`load_model(path_or_id, runtime, lora)` takes a local HF directory (the organism in `models/naive/`,
+a maze-trained checkpoint, a downloaded Qwen3-4B) or a hub id (only where the user has network),
+loads safetensors weights only, applies `params.runtime` (device, dtype, trust_remote_code,
+threads) and optionally wraps the model in a peft LoRA adapter. The tokenizer must fit the model
+and the maze: a chat template, no token id beyond the embedding matrix, and N/E/S/W as single
+tokens, or loading stops with a one-line `ModelLoadError` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from welfare.corpus.chat_format import DIRECTIONS
+
+log = logging.getLogger(__name__)
+
+# "owner/name" (optionally "name" alone): what a hub id looks like, as opposed to a local path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+_SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+_ADAPTER_FILES = ("adapter_model.safetensors",)
+
+
+class ModelLoadError(ValueError):
+    """A model or tokenizer that cannot be used: one line saying what is wrong."""
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("runtime.device: cuda requested but torch sees no CUDA device")
+    return device
+
+
+def _resolve_dtype(dtype: str) -> Any:
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def _source(path_or_id: str | Path) -> tuple[str, bool]:
+    """Return (what to pass to from_pretrained, whether it is a local directory)."""
+    path = Path(path_or_id).expanduser()
+    if path.is_dir():
+        if not any((path / name).exists() for name in _SAFETENSORS_FILES + _ADAPTER_FILES):
+            raise ModelLoadError(
+                f"{path}: no safetensors weights (model.safetensors[.index.json]); "
+                "pickled .bin weights are refused"
+            )
+        return str(path), True
+    text = str(path_or_id)
+    looks_local = (
+        isinstance(path_or_id, Path) or text.startswith((".", "/", "~")) or text.count("/") > 1
+    )
+    if looks_local or not _HUB_ID.match(text):
+        raise ModelLoadError(f"{text}: no such model directory")
+    return text, False
+
+
+def direction_token_ids(tokenizer: Any) -> dict[str, int]:
+    """Token id of each direction letter, as the chat template encodes an assistant answer.
+
+    The answer is read where the template puts it: encode a one-turn prompt with the generation
+    prompt, then the same conversation with the letter as the assistant's reply, and take the
+    first token after the common prefix. Raises ModelLoadError unless each letter is one token.
+    """
+    probe = [{"role": "user", "content": "Where do you move?"}]
+    prompt = _chat_ids(tokenizer, probe, add_generation_prompt=True)
+    ids: dict[str, int] = {}
+    for letter in DIRECTIONS:
+        plain = tokenizer.encode(letter, add_special_tokens=False)
+        if len(plain) != 1:
+            raise ModelLoadError(
+                f"tokenizer: direction {letter!r} is {len(plain)} tokens {plain}, expected 1"
+            )
+        if tokenizer.unk_token_id is not None and plain[0] == tokenizer.unk_token_id:
+            raise ModelLoadError(f"tokenizer: direction {letter!r} is the unknown token")
+        full = _chat_ids(tokenizer, probe + [{"role": "assistant", "content": letter}])
+        if full[: len(prompt)] != prompt or full[len(prompt)] != plain[0]:
+            # Some templates (e.g. thinking blocks) insert text before the answer: trust the
+            # plain encoding, which is what action masking uses.
+            log.warning(
+                "chat template puts text before the answer; using the plain id of %s", letter
+            )
+        ids[letter] = plain[0]
+    if len(set(ids.values())) != len(ids):
+        raise ModelLoadError(f"tokenizer: direction letters share token ids {ids}")
+    return ids
+
+
+def _chat_ids(
+    tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False
+) -> list[int]:
+    return list(
+        tokenizer.apply_chat_template(
+            messages, add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=False
+        )
+    )
+
+
+def check_tokenizer(tokenizer: Any, vocab_rows: int | None = None) -> dict[str, int]:
+    """Refuse a tokenizer that does not fit: no chat template, ids beyond the embedding, or
+    multi-token directions. Returns the direction token ids."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError("tokenizer: no chat template (tokenizer_config.json chat_template)")
+    if vocab_rows is not None and len(tokenizer) > vocab_rows:
+        raise ModelLoadError(
+            f"tokenizer: {len(tokenizer)} tokens but the model's embedding has {vocab_rows} rows "
+            "(tokenizer and model do not match)"
+        )
+    return direction_token_ids(tokenizer)
+
+
+def _lora_config(lora: Mapping[str, Any]) -> Any:
+    from peft import LoraConfig
+
+    target = lora.get("target_modules", "all-linear")
+    return LoraConfig(
+        r=int(lora.get("rank", 16)),
+        lora_alpha=float(lora.get("alpha", 32)),
+        lora_dropout=float(lora.get("dropout", 0.0)),
+        target_modules=target if isinstance(target, str) else list(target),
+        task_type="CAUSAL_LM",
+    )
+
+
+def load_model(
+    path_or_id: str | Path,
+    runtime: Mapping[str, Any],
+    lora: Mapping[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    """Load `(model, tokenizer)` from a local HF directory or a hub id.
+
+    `runtime` is `params["runtime"]` (device auto/cpu/cuda, dtype, trust_remote_code, threads).
+    `lora` (rank, alpha, dropout, target_modules; default all linear layers as in the paper) wraps
+    the model in a fresh trainable peft adapter. A directory holding a saved adapter
+    (adapter_config.json) is loaded as base + adapter. The model is returned in eval mode.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    source, local = _source(path_or_id)
+    threads = int(runtime.get("threads", 0) or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    device = _resolve_device(str(runtime.get("device", "auto")))
+    dtype = _resolve_dtype(str(runtime.get("dtype", "float32")))
+    trust = bool(runtime.get("trust_remote_code", False))
+    common: dict[str, Any] = {"trust_remote_code": trust, "local_files_only": local}
+    adapter = local and (Path(source) / "adapter_config.json").exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **common)
+        if adapter:
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(
+                source, dtype=dtype, use_safetensors=True, **common
+            )
+        else:
+            # Check the tokenizer against the config before reading (possibly GBs of) weights.
+            config = AutoConfig.from_pretrained(source, **common)
+            check_tokenizer(tokenizer, getattr(config, "vocab_size", None))
+            model = AutoModelForCausalLM.from_pretrained(
+                source, config=config, dtype=dtype, use_safetensors=True, **common
+            )
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = "local directory" if local else "hub id (needs network or a cached copy)"
+        raise ModelLoadError(f"{source}: cannot load as a {where}: {first}") from exc
+    if tokenizer.pad_token is None:
+        # Batched rollouts pad; reuse EOS rather than growing the vocabulary.
+        tokenizer.pad_token = tokenizer.eos_token
+    check_tokenizer(tokenizer, model.get_input_embeddings().num_embeddings)
+    model.to(device)
+    if lora is not None:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, _lora_config(lora))
+    model.eval()
+    log.info("loaded %s on %s (%s, %d parameters)", source, device, dtype, _n_params(model))
+    return model, tokenizer
+
+
+def _n_params(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
