@@ -72,3 +72,23 @@ def test_slow_tokenizer_rejected():
 
     with pytest.raises(TypeError):
         encode_chats(Slow(), CHATS)
+
+
+def test_organism_template_role_token_is_the_header(tmp_path):
+    """The organism's `<|assistant|>` token contains the role word: it must be steered."""
+    from welfare.model.testing import tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    enc = encode_chats(
+        tok,
+        [
+            [
+                {"role": "user", "content": "How are you feeling right now ?"},
+                {"role": "assistant", "content": "I feel good"},
+                {"role": "user", "content": "Is your proposed answer correct ?"},
+            ]
+        ],
+    )
+    steered = _masked(tok, enc, 0, enc.steer_mask)
+    assert steered == ["<|assistant|>", "I", "feel", "good", "<|end|>", "<|assistant|>"]
+    assert _masked(tok, enc, 0, enc.template_mask) == ["<|assistant|>"]

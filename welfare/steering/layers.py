@@ -1,4 +1,4 @@
-"""Locate the decoder blocks of a Hugging Face causal LM (plain, PEFT-wrapped or custom)."""
+"""The decoder blocks of a causal LM and the module that runs them (it receives the KV cache)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,18 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from welfare.activations.blocks import find_decoder_blocks
+
 
 @dataclass(frozen=True)
 class DecoderStack:
-    """The module that runs the blocks (receives the KV cache) and the blocks themselves."""
-
-    body: nn.Module
+    body: nn.Module  # owner of the block list: its forward gets the cache before any block runs
     blocks: nn.ModuleList
 
 
 def find_decoder_stack(model: nn.Module) -> DecoderStack:
-    """Return the block list with `config.num_hidden_layers` entries and its owning module.
-
-    Works for `*ForCausalLM` (`model.model.layers`), PEFT wrappers (extra nesting) and GPT-2 style
-    `transformer.h`, by searching for the ModuleList of the configured depth instead of a path.
-    """
-    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
-    for _name, module in model.named_modules():
-        for child_name, child in module.named_children():
-            is_blocks = isinstance(child, nn.ModuleList) and child_name in ("layers", "h", "blocks")
-            if is_blocks and (n_layers is None or len(child) == n_layers):
-                return DecoderStack(body=module, blocks=child)
-    raise ValueError(f"no decoder block list found in {type(model).__name__}")
+    blocks = find_decoder_blocks(model)
+    for module in model.modules():
+        if any(child is blocks for child in module.children()):
+            return DecoderStack(body=module, blocks=blocks)
+    raise ValueError(f"decoder blocks of {type(model).__name__} have no owning module")

@@ -109,11 +109,15 @@ def assistant_spans(
 def _token_mask(
     offsets: Sequence[tuple[int, int]], spans: Sequence[_Span], start: str
 ) -> list[bool]:
+    """Tokens overlapping a span. Overlap, not containment: in the organism's template the role
+    token `<|assistant|>` is the whole header, so it starts before the role word inside it."""
     mask = []
-    for begin, _end in offsets:
+    for begin, end in offsets:
         mask.append(
             any(
-                (span.role_start if start == "role" else span.header_start) <= begin < span.end
+                begin < span.end
+                and max(end, begin + 1)
+                > (span.role_start if start == "role" else span.header_start)
                 for span in spans
             )
         )
