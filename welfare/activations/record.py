@@ -1,0 +1,71 @@
+"""Run chats through a model batch by batch; yield block outputs at the capture positions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from welfare.activations.batching import padded_batches
+from welfare.activations.positions import last_token_index, span_gather_index
+from welfare.activations.recorder import BlockOutputRecorder
+from welfare.activations.render import RenderedChat
+
+CapturePosition = Literal["last", "assistant_template"]
+
+
+@dataclass(frozen=True)
+class RecordedBatch:
+    start: int  # index of the first chat of this batch in the input sequence
+    activations: np.ndarray  # (batch, P, n_layers, d_model) float32; NaN where a span is shorter
+
+
+def capture_width(chats: Sequence[RenderedChat], position: CapturePosition) -> int:
+    """Number of captured positions per sample: 1 for "last", the longest template otherwise."""
+    if position == "last":
+        return 1
+    return max(chat.n_tokens - chat.template_start for chat in chats)
+
+
+def record_chats(
+    model: Any,
+    chats: Sequence[RenderedChat],
+    *,
+    position: CapturePosition = "last",
+    pad_id: int = 0,
+    padding_side: Literal["left", "right"] = "left",
+    max_batch_size: int = 16,
+    max_batch_tokens: int = 16384,
+    layers: Sequence[int] | None = None,
+) -> Iterator[RecordedBatch]:
+    """Yield the block outputs of `chats` in order, one batch at a time (chats are not reordered:
+    sort them by length first for tight padding)."""
+    import torch
+
+    device = next(model.parameters()).device
+    width = capture_width(chats, position)
+    with BlockOutputRecorder(model, layers=layers, stop_after_last=True) as recorder:
+        for batch in padded_batches(
+            chats,
+            pad_id=pad_id,
+            side=padding_side,
+            max_batch_size=max_batch_size,
+            max_batch_tokens=max_batch_tokens,
+        ):
+            mask = batch.attention_mask.to(device)
+            members = chats[batch.start : batch.start + mask.shape[0]]
+            if position == "last":
+                index, valid = last_token_index(mask)[:, None], None
+            else:
+                index, valid = span_gather_index(
+                    mask,
+                    [chat.template_start for chat in members],
+                    [chat.n_tokens for chat in members],
+                    width=width,
+                )
+            out = recorder.run(batch.input_ids.to(device), mask, index).float()
+            if valid is not None:
+                out = torch.where(valid[:, :, None, None], out, torch.nan)
+            yield RecordedBatch(start=batch.start, activations=out.cpu().numpy())
