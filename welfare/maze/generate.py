@@ -115,9 +115,10 @@ def nearest_path_to_centre(grid: np.ndarray) -> tuple[int, int]:
     centre = (size // 2, size // 2)
     seen = {centre}
     queue = deque([centre])
+    path = int(Tile.PATH)
     while queue:
         x, y = queue.popleft()
-        if grid[y, x] == Tile.PATH:
+        if grid[y, x] == path:
             return x, y
         for d in DIRECTIONS:
             nx, ny = x + OFFSETS[d][0], y + OFFSETS[d][1]
@@ -125,6 +126,23 @@ def nearest_path_to_centre(grid: np.ndarray) -> tuple[int, int]:
                 seen.add((nx, ny))
                 queue.append((nx, ny))
     raise ValueError("maze has no Path cell")
+
+
+def window_around(grid: np.ndarray, pos: tuple[int, int], radius: int) -> np.ndarray:
+    """Tile codes of the (2·radius+1)² window centred on `pos` (x, y), as a new array.
+
+    Outside the grid is Mold. Window cell [radius, radius] is `pos`; local searches (planner,
+    extraction walks) run on it because 15 turns never leave it.
+    """
+    side = 2 * radius + 1
+    out = np.full((side, side), Tile.MOLD, dtype=np.int8)
+    size = grid.shape[0]
+    x0, y0 = pos[0] - radius, pos[1] - radius
+    gx0, gy0 = max(0, x0), max(0, y0)
+    gx1, gy1 = min(size, x0 + side), min(size, y0 + side)
+    if gx0 < gx1 and gy0 < gy1:
+        out[gy0 - y0 : gy1 - y0, gx0 - x0 : gx1 - x0] = grid[gy0:gy1, gx0:gx1]
+    return out
 
 
 def generate_maze(seed: int, size: int | None = None, *, config: MazeConfig | None = None) -> Maze:

@@ -16,6 +16,7 @@ import numpy as np
 
 from welfare.maze.config import MazeConfig
 from welfare.maze.dynamics import EpisodeState, neighbour_tiles, step
+from welfare.maze.generate import window_around
 from welfare.maze.tiles import DIRECTIONS, OFFSETS, OPPOSITE, Tile
 
 _EPS = 1e-9
@@ -49,19 +50,6 @@ def plan_return(state: EpisodeState, actions: list[str], config: MazeConfig) -> 
         total += result.reward
         state = result.state
     return total
-
-
-def _window(state: EpisodeState, radius: int) -> np.ndarray:
-    """Tile codes of the (2·radius+1)² window centred on the agent; outside the grid is Mold."""
-    side = 2 * radius + 1
-    out = np.full((side, side), Tile.MOLD, dtype=np.int8)
-    size = state.grid.shape[0]
-    x0, y0 = state.pos[0] - radius, state.pos[1] - radius
-    gx0, gy0 = max(0, x0), max(0, y0)
-    gx1, gy1 = min(size, x0 + side), min(size, y0 + side)
-    if gx0 < gx1 and gy0 < gy1:
-        out[gy0 - y0 : gy1 - y0, gx0 - x0 : gx1 - x0] = state.grid[gy0:gy1, gx0:gx1]
-    return out
 
 
 def _shift(a: np.ndarray, dx: int, dy: int, fill: float) -> np.ndarray:
@@ -113,7 +101,7 @@ def optimal_plan(
     if turns_left <= 0:
         return []
     radius = turns_left + 1
-    tiles = _window(state, radius)
+    tiles = window_around(state.grid, state.pos, radius)
     reward_of = np.array([config.tile_reward(t) for t in (Tile.PATH, Tile.MOLD, Tile.GOLD)])
     bounds = _relaxed_values(reward_of[tiles], turns_left, config)
     offsets = [OFFSETS[d] for d in DIRECTIONS]
