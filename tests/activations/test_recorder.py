@@ -47,8 +47,9 @@ def test_padding_side_does_not_change_the_last_token_activation(tiny_lm, side):
     batched = next(record_chats(model, chats, padding_side=side, max_batch_size=2)).activations
     assert batched.shape == (2, 1, 3, 32)
     for row in range(2):
-        torch.testing.assert_close(torch.from_numpy(batched[row]), torch.from_numpy(alone[row][0]),
-                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            torch.from_numpy(batched[row]), torch.from_numpy(alone[row][0]), atol=1e-5, rtol=1e-4
+        )
 
 
 def test_last_position_is_the_final_letter_without_end_token(tiny_lm):
@@ -57,7 +58,7 @@ def test_last_position_is_the_final_letter_without_end_token(tiny_lm):
     assert chat.input_ids[-1] == tokenizer.convert_tokens_to_ids("N")
     assert tokenizer.convert_ids_to_tokens(chat.input_ids[chat.template_start]) == "<|assistant|>"
     tracking = render_chat(tokenizer, [*MAZE_CHAT, {"role": "user", "content": "That ’ s right"}])
-    assert tokenizer.convert_ids_to_tokens(tracking.input_ids[tracking.template_start:]) == [
+    assert tokenizer.convert_ids_to_tokens(tracking.input_ids[tracking.template_start :]) == [
         "<|assistant|>"
     ]
 
@@ -67,8 +68,9 @@ def test_assistant_template_span_is_right_aligned_and_masked(tiny_lm):
     chats = [render_chat(tokenizer, MAZE_CHAT), render_chat(tokenizer, SHORT_CHAT)]
     spans = next(record_chats(model, chats, position="assistant_template", max_batch_size=2))
     last = next(record_chats(model, chats, position="last", max_batch_size=2))
-    torch.testing.assert_close(torch.from_numpy(spans.activations[:, -1]),
-                               torch.from_numpy(last.activations[:, 0]))
+    torch.testing.assert_close(
+        torch.from_numpy(spans.activations[:, -1]), torch.from_numpy(last.activations[:, 0])
+    )
     assert spans.activations.shape[1] == 2  # "<|assistant|>" + letter
     assert not torch.isnan(torch.from_numpy(spans.activations)).any()
 

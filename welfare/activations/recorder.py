@@ -64,9 +64,7 @@ class BlockOutputRecorder:
                 self._captured[layer] = hidden.detach()
             else:
                 index = self._index.to(hidden.device)
-                gathered = hidden.gather(
-                    1, index[:, :, None].expand(-1, -1, hidden.shape[-1])
-                )
+                gathered = hidden.gather(1, index[:, :, None].expand(-1, -1, hidden.shape[-1]))
                 self._captured[layer] = gathered.detach()
             if stop:
                 raise _StopForward

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from welfare.activations.store import (
+    ActivationStoreWriter,
+    StoreLayout,
+    blosc_codec,
+    chunk_shape,
+    open_activations,
+)
+
+
+def _coords(n: int) -> dict[str, np.ndarray]:
+    return {
+        "trajectory_id": np.arange(100, 100 + n),
+        "final_tile": np.array(
+            ["mold", "gold", "path"] * (n // 3) + ["mold"] * (n % 3), dtype=object
+        ),
+    }
+
+
+def _writer(path, data, dtype="float16", chunk_mb=0.0005):  # ~8 samples a chunk
+    layout = StoreLayout(
+        n_samples=len(data), n_layers=data.shape[1], d_model=data.shape[2], dtype=dtype
+    )
+    return ActivationStoreWriter(
+        path,
+        layout,
+        _coords(len(data)),
+        {"model": "m", "params_hash": "h"},
+        chunk_mb=chunk_mb,
+        layers_per_chunk=2,
+        compressor=blosc_codec("zstd", 3, "bitshuffle"),
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_roundtrip_with_coords_chunks_compressor_and_attrs(tmp_path, dtype):
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(50, 5, 16)).astype(np.float32)
+    with _writer(tmp_path / "a.zarr", data, dtype) as writer:
+        for start in range(0, 50, 7):  # batch sizes unrelated to the chunk size
+            writer.write(data[start : start + 7])
+    ds = open_activations(tmp_path / "a.zarr")
+    assert ds.activations.dims == ("sample", "layer", "d_model")
+    assert ds.activations.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(ds.activations.values, data.astype(dtype), rtol=0, atol=0)
+    assert list(ds.final_tile.values[:3]) == ["mold", "gold", "path"]
+    assert ds.trajectory_id.values[-1] == 149
+    assert ds.attrs["model"] == "m"
+    array = zarr.open_array(tmp_path / "a.zarr", path="activations", mode="r")
+    assert array.metadata.zarr_format == 3
+    assert array.chunks == writer.chunks and array.chunks[1] == 2
+    assert type(array.compressors[0]).__name__ == "BloscCodec"
+    assert not (tmp_path / ".a.zarr.partial").exists()
+
+
+def test_chunk_shape_targets_the_requested_size():
+    layout = StoreLayout(n_samples=15000, n_layers=36, d_model=2560, dtype="float16")
+    chunks = chunk_shape(layout, chunk_mb=4, layers_per_chunk=4)
+    size_mb = np.prod(chunks) * 2 / 2**20
+    assert chunks[1:] == (4, 2560) and 3 < size_mb <= 4
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_killed_run_leaves_no_complete_store_and_resumes(tmp_path):
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(40, 4, 16)).astype(np.float32)
+    out = tmp_path / "b.zarr"
+    with pytest.raises(_Killed), _writer(out, data) as writer:
+        writer.write(data[:30])
+        raise _Killed
+    assert not out.exists()  # the final name appears only when complete
+    with pytest.raises(FileNotFoundError):
+        open_activations(out)
+    with _writer(out, data) as writer:
+        resumed_at = writer.n_done
+        assert 0 < resumed_at <= 30 and resumed_at % writer.chunks[0] == 0
+        writer.write(data[resumed_at:])
+    np.testing.assert_array_equal(open_activations(out).activations.values, data.astype("float16"))
+
+
+def test_changed_inputs_discard_a_stale_partial(tmp_path):
+    data = np.ones((20, 2, 8), dtype=np.float32)
+    out = tmp_path / "c.zarr"
+    with pytest.raises(_Killed), _writer(out, data) as writer:
+        writer.write(data)
+        raise _Killed
+    other = data * 2
+    writer = _writer(out, other, dtype="float32")  # different dtype: different fingerprint
+    with writer:
+        assert writer.n_done == 0
+        writer.write(other)
+    assert float(open_activations(out).activations.max()) == 2.0
+
+
+def test_incomplete_store_refuses_to_finish(tmp_path):
+    data = np.ones((10, 2, 8), dtype=np.float32)
+    with (
+        pytest.raises(RuntimeError, match="stays partial"),
+        _writer(tmp_path / "d.zarr", data) as w,
+    ):
+        w.write(data[:5])
+    assert not (tmp_path / "d.zarr").exists()
