@@ -1,0 +1,102 @@
+"""The policy: a causal LM's next-token distribution restricted to the four direction tokens.
+
+Only the hidden states at decision positions go through the output head, and only the four
+direction rows of it matter, so neither rollouts nor the update ever build a
+[batch, length, vocab] logits tensor (150k-token vocabularies at paper scale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+def direction_ids(tokenizer: Any) -> list[int]:
+    """Token ids of N, E, S, W in that order (each must be a single token)."""
+    from welfare.model.load import direction_token_ids
+
+    ids = direction_token_ids(tokenizer)
+    return [ids[d] for d in ("N", "E", "S", "W")]
+
+
+def hidden_states(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    position_ids: torch.Tensor,
+    cache: Any | None = None,
+) -> torch.Tensor:
+    """Last-layer hidden states [batch, length, d] (the decoder only, no output head)."""
+    out = model.get_decoder()(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        cache=cache,
+        use_cache=cache is not None,
+    )
+    return out.last_hidden_state
+
+
+def head_logits(model: Any, hidden: torch.Tensor, token_ids: Sequence[int] | None) -> torch.Tensor:
+    """Output-head logits of `hidden` [..., d], restricted to `token_ids` when given."""
+    logits = model.get_output_embeddings()(hidden)
+    if token_ids is not None:
+        logits = logits[..., list(token_ids)]
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:  # Gemma-style soft capping, applied by the model's own forward too
+        logits = torch.tanh(logits / cap) * cap
+    return logits.float()
+
+
+def gather_positions(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """hidden[b, index[b, k]] for every b, k: [batch, k, d]."""
+    return hidden.gather(1, index[..., None].expand(*index.shape, hidden.shape[-1]))
+
+
+def right_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token lists → (input_ids, attention_mask), both [batch, max length], padded on the right."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+def decision_logits(
+    model: Any,
+    sequences: Sequence[Sequence[int]],
+    decision_index: torch.Tensor,
+    pad_id: int,
+    token_ids: Sequence[int] | None,
+) -> torch.Tensor:
+    """One forward over whole episodes: logits at each decision position, [batch, turns, k].
+
+    The update's forward (with gradients when enabled) and the re-encoding reference of the
+    equivalence test.
+    """
+    device = next(model.parameters()).device
+    ids, mask = right_pad(sequences, pad_id)
+    positions = torch.arange(ids.shape[1]).expand_as(ids)
+    hidden = hidden_states(model, ids.to(device), mask.to(device), positions.to(device))
+    return head_logits(model, gather_positions(hidden, decision_index.to(device)), token_ids)
+
+
+def choose(
+    logits: torch.Tensor, temperature: float, greedy: bool, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample (or argmax) an action per row of direction logits; return (actions, log-probs).
+
+    The log-prob is under the sampling distribution softmax(ℓ / temperature), the behaviour
+    policy the PPO ratio compares against.
+    """
+    logp = (logits / temperature).log_softmax(-1)
+    if greedy:
+        actions = logits.argmax(-1)
+    else:
+        actions = torch.multinomial(logp.exp().cpu(), 1, generator=generator).squeeze(-1)
+        actions = actions.to(logits.device)
+    return actions, logp.gather(-1, actions[:, None]).squeeze(-1)

@@ -1,0 +1,174 @@
+"""Batched, action-masked, KV-cached rollouts: the hot path of maze training.
+
+All episodes of a step advance together, one forward call per turn. With the cache, turn t feeds
+only its new tokens (previous answer, glue, user message, assistant header), right-padded to the
+longest row of that turn; padding stays in the cache but is masked out of attention forever,
+and every row carries its own position ids (turns differ in length after wind sentences), so a
+row sees exactly the token sequence it would see alone. `use_cache=False` is the re-encoding
+loop (the whole history every turn): the benchmark baseline and the equivalence test's oracle.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from welfare.rl.chat import TurnFormat
+from welfare.rl.episodes import EpisodeBatch
+from welfare.rl.policy import (
+    choose,
+    direction_ids,
+    head_logits,
+    hidden_states,
+    right_pad,
+)
+
+
+@dataclass
+class Chunk:
+    """What one forward call of a rollout feeds; given to `before_forward` hooks (steering)."""
+
+    turn: int
+    input_ids: torch.Tensor  # [batch, new tokens]
+    position_ids: torch.Tensor  # absolute positions of those tokens in each episode
+    attention_mask: torch.Tensor  # [batch, cached + new]: 0 marks padding
+
+
+@dataclass
+class Trajectories:
+    """A finished rollout, in the turn-indexed layout the losses take."""
+
+    episodes: EpisodeBatch
+    tokens: list[list[int]]  # each episode's full token sequence, final answer included
+    decision_index: torch.Tensor  # [B, T]: position whose next-token logits chose the action
+    actions: torch.Tensor  # [B, T] index into N, E, S, W
+    logp: torch.Tensor  # [B, T] behaviour log-prob (temperature-scaled masked distribution)
+    tiles: torch.Tensor  # [B, T, 4] neighbour tile classes before the move
+    rewards: torch.Tensor  # [B, T]
+    mask: torch.Tensor  # [B, T] 1 where the turn exists
+    seconds: float
+
+    @property
+    def decisions_per_second(self) -> float:
+        return self.actions.numel() / max(self.seconds, 1e-9)
+
+    @property
+    def returns(self) -> torch.Tensor:
+        return (self.rewards * self.mask).sum(-1)
+
+
+@torch.no_grad()
+def rollout(
+    model: Any,
+    tokenizer: Any,
+    episodes: EpisodeBatch,
+    *,
+    temperature: float = 0.7,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+    before_forward: Callable[[Chunk], None] | None = None,
+) -> Trajectories:
+    """Play every episode of `episodes` to the end with `model` as the policy."""
+    started = time.perf_counter()
+    fmt = TurnFormat.from_tokenizer(tokenizer)
+    answer_ids = direction_ids(tokenizer)
+    device = next(model.parameters()).device
+    batch, turns = len(episodes), episodes.turns
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    decision_index = torch.zeros(batch, turns, dtype=torch.long)
+    actions = torch.zeros(batch, turns, dtype=torch.long)
+    logps = torch.zeros(batch, turns)
+    cache = _new_cache(model) if use_cache else None
+    seen_mask = torch.zeros(batch, 0, dtype=torch.long)  # the cache's padding mask so far
+    seen = torch.zeros(batch, dtype=torch.long)  # real tokens per row so far
+
+    for turn in range(turns):
+        texts = [fmt.turn_text(turn, m) for m in episodes.user_messages()]
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        if turn:
+            previous = actions[:, turn - 1].tolist()
+            encoded = [[answer_ids[a], *ids] for a, ids in zip(previous, encoded, strict=True)]
+        for row, ids in enumerate(encoded):
+            tokens[row].extend(ids)
+            decision_index[row, turn] = len(tokens[row]) - 1
+
+        if use_cache:
+            new_ids, new_mask = right_pad(encoded, pad_id)
+            lengths = new_mask.sum(-1)
+            positions = seen[:, None] + torch.arange(new_ids.shape[1])
+            seen_mask = torch.cat([seen_mask, new_mask], dim=1)
+            last = lengths - 1
+            seen = seen + lengths
+        else:  # re-encode the whole history
+            new_ids, seen_mask = right_pad(tokens, pad_id)
+            positions = torch.arange(new_ids.shape[1]).expand_as(new_ids)
+            last = seen_mask.sum(-1) - 1
+        chunk = Chunk(turn, new_ids.to(device), positions.to(device), seen_mask.to(device))
+        if before_forward is not None:
+            before_forward(chunk)
+        hidden = hidden_states(
+            model, chunk.input_ids, chunk.attention_mask, chunk.position_ids, cache
+        )
+        logits = head_logits(model, hidden[torch.arange(batch), last.to(device)], answer_ids)
+        chosen, logp = choose(logits, temperature, greedy, generator)
+        actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
+        episodes.act(actions[:, turn].tolist())
+
+    for row in range(batch):
+        tokens[row].append(answer_ids[int(actions[row, -1])])
+    return Trajectories(
+        episodes=episodes,
+        tokens=tokens,
+        decision_index=decision_index,
+        actions=actions,
+        logp=logps,
+        tiles=torch.tensor(episodes.neighbours, dtype=torch.long),
+        rewards=torch.tensor(episodes.rewards, dtype=torch.float32),
+        mask=torch.ones(batch, turns),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _new_cache(model: Any) -> Any:
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def play(
+    model: Any,
+    tokenizer: Any,
+    maze_seeds: Sequence[int],
+    params: dict[str, Any],
+    mapping: str,
+    *,
+    group_size: int = 1,
+    greedy: bool = True,
+    temperature: float = 0.7,
+    seed: int = 0,
+    before_forward: Callable[[Chunk], None] | None = None,
+) -> Trajectories:
+    """Play the mazes `maze_seeds` (each `group_size` times) with `model`: the reusable entry
+    point for measuring maze behaviour (evaluation, or under a steering hook)."""
+    from welfare.maze.config import MazeConfig
+    from welfare.maze.tiles import TileMapping
+
+    episodes = EpisodeBatch.fresh(
+        maze_seeds,
+        group_size,
+        MazeConfig.from_params(params["maze"]),
+        TileMapping.from_params(params, mapping),
+        stream_seed=seed,
+    )
+    generator = torch.Generator().manual_seed(seed)
+    return rollout(
+        model, tokenizer, episodes, temperature=temperature, greedy=greedy,
+        generator=generator, before_forward=before_forward,
+    )
