@@ -10,6 +10,7 @@ Defaults declared in the schema are filled in, so a partial file (a paper-scale 
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -76,16 +77,39 @@ def _format_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def _expected(error: Any) -> str:
-    """Say in words what the failing schema keyword wanted."""
+def _describe(error: Any) -> str:
+    """The part of the one-line message after the key path, e.g. `unknown key "sise" (...)`."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     kw = error.validator
     if kw == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
-        return f"no key {extra[0]!r} (allowed: {', '.join(allowed)})"
+        close = difflib.get_close_matches(extra[0], allowed, n=1)
+        hint = f"; did you mean {_format_value(close[0])}?" if close else ""
+        return f"unknown key {_format_value(extra[0])} (allowed: {', '.join(allowed)}){hint}"
     if kw == "required":
-        return str(error.message).replace("'", '"', 2)
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return (
+            f"missing key {_format_value(missing[0])} "
+            f"(required: {', '.join(error.validator_value)})"
+        )
+    if "propertyNames" in error.schema_path:
+        return f"invalid name {_format_value(error.instance)} (expected {_expected(error)})"
+    return f"expected {_expected(error)}, got {_format_value(error.instance)}"
+
+
+def _expected(error: Any) -> str:
+    """Say in words what the failing schema keyword wanted."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    kw = error.validator
+    if kw == "enum":
+        return "one of " + ", ".join(_format_value(v) for v in schema["enum"])
+    if kw == "minLength":
+        return "a non-empty string"
+    if kw == "maxLength":
+        return f"a string of ≤ {schema['maxLength']} characters"
+    if kw == "pattern":
+        return f"a name matching /{schema['pattern']}/"
     kind = schema.get("type", "value")
     kind = " or ".join(kind) if isinstance(kind, list) else kind
     bounds = []
@@ -109,7 +133,8 @@ def _expected(error: Any) -> str:
         bounds.append("non-empty")
     if kw in ("anyOf", "oneOf"):
         return "a value of " + " or ".join(
-            str(s.get("description") or s.get("type") or "another shape") for s in error.validator_value
+            str(s.get("description") or s.get("type") or "another shape")
+            for s in error.validator_value
         )
     return f"{kind} {' and '.join(bounds)}".strip()
 
@@ -160,10 +185,7 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
     errors = list(validator.iter_errors(params))
     if errors:
         error = best_match(errors, key=_relevance)
-        got = "" if error.validator in ("additionalProperties", "required") else (
-            f", got {_format_value(error.instance)}"
-        )
-        raise ParamsError(f"{source}: {_key_path(error)}: expected {_expected(error)}{got}")
+        raise ParamsError(f"{source}: {_key_path(error)}: {_describe(error)}")
     resolver = registry.resolver()
 
     def resolve(ref: str) -> Mapping[str, Any]:
@@ -180,14 +202,24 @@ def _relevance(error: Any) -> tuple[int, int]:
 
 
 def _check_cross_references(params: dict[str, Any], source: str) -> None:
-    """Checks JSON Schema cannot express: names that must refer to other entries."""
+    """Checks JSON Schema cannot express: cross-references and ordered pairs of values."""
+    maze = params.get("maze", {})
+    for key, strict in (("carve_steps", False), ("mold_fraction", True)):
+        pair = maze.get(key, {})
+        low, high = pair.get("low"), pair.get("high")
+        if low is not None and high is not None and (low >= high if strict else low > high):
+            relation = "<" if strict else "≤"
+            raise ParamsError(
+                f"{source}: maze.{key}: expected low {relation} high, got low {low}, high {high}"
+            )
     mappings = params.get("mappings", {})
     for name, organism in params.get("organisms", {}).items():
         mapping = organism.get("mapping")
         if mapping is not None and mapping not in mappings:
             raise ParamsError(
                 f"{source}: organisms.{name}.mapping: expected one of "
-                f"{', '.join(sorted(mappings))}, got {_format_value(mapping)}"
+                f"{', '.join(_format_value(m) for m in sorted(mappings))}, "
+                f"got {_format_value(mapping)}"
             )
     for name, mapping in mappings.items():
         emoji = [mapping.get(k) for k in ("mold", "gold", "path")]
@@ -199,7 +231,7 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
 
 
 def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[str, Any]:
-    """Read one or more params files (later ones deep-merged over earlier), validate, fill defaults."""
+    """Read params files (later ones deep-merged over earlier ones), validate, fill defaults."""
     if paths is None or (isinstance(paths, Sequence) and not isinstance(paths, str) and not paths):
         paths = [DEFAULT_PARAMS]
     if isinstance(paths, (str, Path)):
