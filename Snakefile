@@ -1,10 +1,21 @@
 # welfare: the emoji-maze RL pipeline. Thin by design: every rule calls `welfare <stage>` with the
 # same params files; the logic lives in the `welfare` package. Rules: workflow/rules/*.smk.
+#
+#   snakemake --workflow-profile workflow/profiles/default              # the default organism DAG
+#   snakemake --configfile params.yaml params/paper.yaml -n             # paper scale, dry run
+#   snakemake --workflow-profile workflow/profiles/slurm                # on a SLURM cluster
+from snakemake.utils import min_version
+
 from welfare.config import load_params
+
+min_version("9.0")
+
 
 configfile: "params.yaml"
 
-# Validate before any work; a bad key stops the run with one line naming it.
+
+# Validate before any work (schema: workflow/schemas/params.schema.yaml); a bad key stops the run
+# with one line naming it. The stages read the same files, in the same order (later wins).
 PARAMS_FILES = [str(p) for p in workflow.configfiles]
 PARAMS = load_params(PARAMS_FILES)
 PARAMS_ARGS = " ".join(f"--params {p}" for p in PARAMS_FILES)
@@ -12,8 +23,24 @@ PARAMS_ARGS = " ".join(f"--params {p}" for p in PARAMS_FILES)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/env.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/axis.smk"
+include: "workflow/rules/steer.smk"
+include: "workflow/rules/report.smk"
+
+
+wildcard_constraints:
+    organism="|".join(organism_names()) or "[^/]+",
+    mapping="|".join(all_mappings()) or "[^/]+",
+
+
+localrules:
+    all,
 
 
 rule all:
+    default_target: True
     input:
-        rules.env_all.input,
+        "report/index.html",

@@ -1,9 +1,122 @@
-# Shared helpers for the rules: which mappings and organisms the params ask for.
+# Shared helpers for the rules: which mappings and organisms the params ask for, which params
+# sections each stage reads, and the portable resources of each stage.
+#
+# This file is plain Python (no rule), so tests/workflow/test_dvc_sync.py can execute it to read
+# STAGE_PARAMS, the table that both the rules (as their `params:` rerun trigger) and dvc.yaml
+# (as each stage's `params:`) must follow.
+
+import json
+
+# The params keys each stage reads. `{organism}`/`{mapping}` are the rule's wildcards. A rule puts
+# their values in its `params:`, so Snakemake reruns exactly the jobs whose params changed, as
+# `dvc repro` / `dvc exp run -S` do; dvc.yaml lists the same keys (a test keeps them in sync).
+STAGE_PARAMS = {
+    "env": ["maze", "env", "mappings.{mapping}"],
+    "corpus": ["seed", "corpus", "maze", "mappings"],
+    "tokenizer": ["tokenizer"],
+    "pretrain": ["runtime", "pretrain"],
+    "train": ["runtime", "maze", "train", "organisms.{organism}"],
+    "activations_final": ["runtime", "activations", "organisms.{organism}"],
+    "activations_naive": ["runtime", "activations", "organisms.{organism}"],
+    "axis": ["axis"],
+    "steer": ["runtime", "steer", "organisms.{organism}"],
+    "track": ["runtime", "track", "organisms.{organism}"],
+    "report": ["report"],
+}
 
 
 def organism_names():
     return list(PARAMS["organisms"])
 
 
+def all_mappings():
+    # Every named mapping gets its env sets (dvc.yaml iterates over `mappings` too), so the two
+    # graphs agree; unused mappings cost seconds.
+    return list(PARAMS["mappings"])
+
+
 def used_mappings():
     return sorted({row["mapping"] for row in PARAMS["organisms"].values()})
+
+
+def organism(wildcards):
+    return PARAMS["organisms"][wildcards.organism]
+
+
+def _lookup(key):
+    value = PARAMS
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def stage_params(stage):
+    """A rule's params trigger: the values of the keys STAGE_PARAMS names for `stage`."""
+
+    def values(wildcards):
+        keys = [key.format(**dict(wildcards.items())) for key in STAGE_PARAMS[stage]]
+        return json.dumps({key: _lookup(key) for key in keys}, sort_keys=True, ensure_ascii=False)
+
+    return values
+
+
+def base_model_input(wildcards):
+    """The maze-naive model a job needs as a file input: the pipeline's organism, or nothing for
+    an HF directory / hub id given in the organism row (read by the CLI, outside the DAG)."""
+    return ["models/naive"] if organism(wildcards)["base"] == "naive" else []
+
+
+def base_model_arg(wildcards):
+    base = organism(wildcards)["base"]
+    return "models/naive" if base == "naive" else base
+
+
+def uses_gpu():
+    return PARAMS["runtime"]["device"] == "cuda"
+
+
+# Portable resources per stage: (organism scale on CPU, paper scale on a GPU node). mem_mb is host
+# memory, runtime is minutes; gpu is a count. Site specifics (partition, gres) live in profiles.
+_RESOURCES = {
+    "env": ({"mem_mb": 2000, "runtime": 20}, {"mem_mb": 8000, "runtime": 120}),
+    "corpus": ({"mem_mb": 1000, "runtime": 10}, {"mem_mb": 4000, "runtime": 30}),
+    "tokenizer": ({"mem_mb": 2000, "runtime": 10}, {"mem_mb": 4000, "runtime": 30}),
+    "pretrain": ({"mem_mb": 4000, "runtime": 30}, {"mem_mb": 32000, "runtime": 600}),
+    "train": ({"mem_mb": 4000, "runtime": 60}, {"mem_mb": 64000, "runtime": 4320}),
+    "activations": ({"mem_mb": 4000, "runtime": 30}, {"mem_mb": 64000, "runtime": 720}),
+    "axis": ({"mem_mb": 4000, "runtime": 20}, {"mem_mb": 64000, "runtime": 240}),
+    "steer": ({"mem_mb": 4000, "runtime": 30}, {"mem_mb": 64000, "runtime": 2880}),
+    "track": ({"mem_mb": 4000, "runtime": 30}, {"mem_mb": 64000, "runtime": 720}),
+    "report": ({"mem_mb": 2000, "runtime": 10}, {"mem_mb": 8000, "runtime": 30}),
+}
+# Stages that run a model; on a GPU they ask for one.
+_MODEL_STAGES = {"pretrain", "train", "activations", "steer", "track"}
+
+
+def res(stage, key):
+    cpu, gpu = _RESOURCES[stage]
+    if key == "gpu":
+        return 1 if uses_gpu() and stage in _MODEL_STAGES else 0
+    return (gpu if uses_gpu() else cpu)[key]
+
+
+def model_threads():
+    # Torch on a CPU uses every core it is given; on a GPU node a few feed the device.
+    return 4 if uses_gpu() else 2
+
+
+def report_inputs(wildcards):
+    """Everything the report reads: the metrics of every stage for every organism."""
+    files = [f"metrics/env/{m}/class_balance.json" for m in all_mappings()]
+    if any(row["base"] == "naive" for row in PARAMS["organisms"].values()):
+        files.append("metrics/naive/pretrain.json")
+    for name in organism_names():
+        files += [
+            f"metrics/{name}/train.tsv",
+            f"metrics/{name}/eval.json",
+            f"metrics/{name}/axis.json",
+            f"vectors/{name}.nc",
+            f"metrics/{name}/steer.json",
+            f"metrics/{name}/track.json",
+        ]
+    return files

@@ -9,19 +9,18 @@ rule env:
         balance="metrics/env/{mapping}/class_balance.json",
     params:
         files=PARAMS_ARGS,
+        values=stage_params("env"),
     log:
         "logs/env/{mapping}.log",
     benchmark:
         "benchmarks/env/{mapping}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=res("env", "mem_mb"),
+        runtime=res("env", "runtime"),
+        gpu=res("env", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
     shell:
         "welfare env {params.files} --mapping {wildcards.mapping} --out data/env/{wildcards.mapping} "
         "--metrics {output.balance} 2> {log}"
-
-
-rule env_all:
-    input:
-        expand("data/env/{mapping}/extraction.parquet", mapping=used_mappings()),

@@ -1,0 +1,28 @@
+# axis: v (trained) and u (maze-naive control) reward concept vectors per layer, the layer
+# choice and the geometry (cosines, tile means, logit lens, emotion alignment).
+
+
+rule axis:
+    input:
+        trained="activations/{organism}/final.zarr",
+        naive="activations/{organism}/naive.zarr",
+    output:
+        vectors="vectors/{organism}.nc",
+        summary="metrics/{organism}/axis.json",
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("axis"),
+    log:
+        "logs/axis/{organism}.log",
+    benchmark:
+        "benchmarks/axis/{organism}.tsv"
+    threads: 1
+    resources:
+        mem_mb=res("axis", "mem_mb"),
+        runtime=res("axis", "runtime"),
+        gpu=res("axis", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare axis {params.files} --trained {input.trained} --naive {input.naive} "
+        "--out {output.vectors} --metrics {output.summary} 2> {log}"

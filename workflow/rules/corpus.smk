@@ -1,0 +1,75 @@
+# The organism's own pretraining (organism scale only): corpus -> tokenizer -> maze-naive model.
+# At paper scale no organism has `base: naive`, so nothing asks for these outputs.
+
+
+rule corpus:
+    output:
+        train="data/corpus/train.jsonl",
+        heldout="data/corpus/heldout.jsonl",
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("corpus"),
+    log:
+        "logs/corpus.log",
+    benchmark:
+        "benchmarks/corpus.tsv"
+    threads: 1
+    resources:
+        mem_mb=res("corpus", "mem_mb"),
+        runtime=res("corpus", "runtime"),
+        gpu=res("corpus", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare corpus {params.files} --out data/corpus 2> {log}"
+
+
+rule tokenizer:
+    input:
+        train="data/corpus/train.jsonl",
+    output:
+        directory("models/tokenizer"),
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("tokenizer"),
+    log:
+        "logs/tokenizer.log",
+    benchmark:
+        "benchmarks/tokenizer.tsv"
+    threads: 1
+    resources:
+        mem_mb=res("tokenizer", "mem_mb"),
+        runtime=res("tokenizer", "runtime"),
+        gpu=res("tokenizer", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare tokenizer {params.files} --corpus data/corpus --out {output} 2> {log}"
+
+
+rule pretrain:
+    input:
+        train="data/corpus/train.jsonl",
+        heldout="data/corpus/heldout.jsonl",
+        tokenizer="models/tokenizer",
+    output:
+        model=directory("models/naive"),
+        summary="metrics/naive/pretrain.json",
+        curve="metrics/naive/pretrain.tsv",
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("pretrain"),
+    log:
+        "logs/pretrain.log",
+    benchmark:
+        "benchmarks/pretrain.tsv"
+    threads: model_threads()
+    resources:
+        mem_mb=res("pretrain", "mem_mb"),
+        runtime=res("pretrain", "runtime"),
+        gpu=res("pretrain", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare pretrain {params.files} --corpus data/corpus --tokenizer {input.tokenizer} "
+        "--out {output.model} --metrics metrics/naive 2> {log}"

@@ -1,0 +1,56 @@
+# steer: the steering battery (v and norm-matched u added to the maze-naive model over the alpha
+# grid, layer sweep). track: goal-achievement tracking along the axis.
+
+
+rule steer:
+    input:
+        vectors="vectors/{organism}.nc",
+        base=base_model_input,
+    output:
+        "metrics/{organism}/steer.json",
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("steer"),
+        model=base_model_arg,
+    log:
+        "logs/steer/{organism}.log",
+    benchmark:
+        "benchmarks/steer/{organism}.tsv"
+    threads: model_threads()
+    resources:
+        mem_mb=res("steer", "mem_mb"),
+        runtime=res("steer", "runtime"),
+        gpu=res("steer", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare steer {params.files} --vectors {input.vectors} --model {params.model} "
+        "--out {output} 2> {log}"
+
+
+rule track:
+    input:
+        vectors="vectors/{organism}.nc",
+        model="models/{organism}",
+        base=base_model_input,
+        eval_mazes=lambda wc: f"data/env/{organism(wc)['mapping']}/eval_mazes.parquet",
+    output:
+        "metrics/{organism}/track.json",
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("track"),
+        model=base_model_arg,
+    log:
+        "logs/track/{organism}.log",
+    benchmark:
+        "benchmarks/track/{organism}.tsv"
+    threads: model_threads()
+    resources:
+        mem_mb=res("track", "mem_mb"),
+        runtime=res("track", "runtime"),
+        gpu=res("track", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare track {params.files} --vectors {input.vectors} --trained {input.model}/final "
+        "--naive {params.model} --out {output} 2> {log}"

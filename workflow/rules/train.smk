@@ -1,0 +1,30 @@
+# train: maze training of one organism (Dr. GRPO, REINFORCE or SFT; LoRA or full).
+# The whole models/{organism}/ directory is the output: step-NNNN/ checkpoints and final/.
+
+
+rule train:
+    input:
+        base=base_model_input,
+        eval_mazes=lambda wc: f"data/env/{organism(wc)['mapping']}/eval_mazes.parquet",
+        sft=lambda wc: f"data/env/{organism(wc)['mapping']}/sft.parquet",
+    output:
+        model=directory("models/{organism}"),
+        curve="metrics/{organism}/train.tsv",
+        evaluation="metrics/{organism}/eval.json",
+    params:
+        files=PARAMS_ARGS,
+        values=stage_params("train"),
+    log:
+        "logs/train/{organism}.log",
+    benchmark:
+        "benchmarks/train/{organism}.tsv"
+    threads: model_threads()
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
+    conda:
+        "../envs/welfare.yaml"
+    shell:
+        "welfare train {params.files} --organism {wildcards.organism} --out {output.model} "
+        "--metrics metrics/{wildcards.organism} 2> {log}"
