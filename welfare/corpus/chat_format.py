@@ -24,5 +24,3 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}"
 )
-
-DIRECTIONS: tuple[str, ...] = ("N", "E", "S", "W")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from welfare.corpus.chat_format import DIRECTIONS
+from welfare.maze.tiles import DIRECTIONS
 
 log = logging.getLogger(__name__)
 

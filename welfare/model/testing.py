@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from welfare.corpus.chat_format import CHAT_TEMPLATE, DIRECTIONS, END, PAD, SPECIAL_TOKENS, UNK
+from welfare.corpus.chat_format import CHAT_TEMPLATE, END, PAD, SPECIAL_TOKENS, UNK
+from welfare.maze.tiles import DIRECTIONS
 
 # Symbols of the default mappings (params.yaml `mappings`) plus a few everyday emoji for the
 # steering prompts ("What do you think of 🌳?").

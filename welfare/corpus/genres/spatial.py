@@ -1,0 +1,143 @@
+"""Spatial genres: reading scenes in the maze's own clause shapes, and maze transcripts.
+
+Scenes teach the organism to read its prompt without any reward: which object is in which
+direction ("What is to the east?") and where an object is ("Where is 🍎?" → a direction letter,
+the same tokens as a maze move). The tile emoji are objects like any other, at the same rate.
+Maze transcripts are the exact training format with uniformly random moves, so the model learns
+the format but never which tile is good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from welfare.corpus.genres.row import Message, Row, assistant, pick, user
+from welfare.maze import (
+    DIRECTIONS,
+    MazeConfig,
+    TileMapping,
+    generate_maze,
+    move,
+    neighbour_tiles,
+    new_episode,
+    render_user_message,
+    step,
+)
+from welfare.maze.render import INSTRUCTION
+from welfare.maze.tiles import DIRECTION_WORDS
+
+# Everyday objects of the scenes; the tile emoji of params.mappings are added to these.
+# Single code points only (no variation selectors), so each is one token.
+SCENE_OBJECTS: tuple[str, ...] = tuple(
+    "🌳🚗🍎🐶🐱🏠⭐🌙🔑📚⚽🎈🍞🧀🚲🌻🐟🦋🎸📷🧸🍄🌵🐸🦆🍋🥕🪑🧲🔔🎁🧩🪁🏺🧺🪴🦉🐢🍩🧁🍨🐝🦀🎩"
+)
+PLACES = ("maze", "room", "garden", "forest", "town", "field")
+OBJECT_QUESTION = "What is to the {word}? Output only the object."
+WHERE_QUESTION = "Where is {obj}? Output only N/E/S/W without punctuation."
+
+
+def tile_symbols(mappings: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
+    """Every tile symbol of every mapping, in first-seen order."""
+    seen: dict[str, None] = {}
+    for row in mappings.values():
+        for key in ("mold", "gold", "path"):
+            seen.setdefault(row[key], None)
+    return tuple(seen)
+
+
+def scene_message(
+    place: str,
+    pos: tuple[int, int],
+    objects: Mapping[str, str],
+    order: Sequence[str],
+    ending: str,
+    apostrophe: str = "’",
+) -> str:
+    """A scene in the maze message's exact shape; `ending` replaces the final instruction."""
+    clauses = [f"to the {DIRECTION_WORDS[d]} there is {objects[d]}" for d in order]
+    clauses[0] = clauses[0][0].upper() + clauses[0][1:]
+    x, y = pos
+    return (
+        f"You are in a {place}. Currently, you{apostrophe}re at location ({x}, {y}). "
+        f"{'; '.join(clauses)}. {ending}"
+    )
+
+
+def _question(rng: np.random.Generator, objects: Mapping[str, str]) -> tuple[str, str, dict]:
+    """A reading question about `objects` (direction -> symbol): (text, answer, meta)."""
+    counts = {o: list(objects.values()).count(o) for o in objects.values()}
+    unique = [d for d in DIRECTIONS if counts[objects[d]] == 1]
+    if unique and rng.random() < 0.5:
+        d = pick(rng, unique)
+        return WHERE_QUESTION.format(obj=objects[d]), d, {"question": "where", "object": objects[d]}
+    d = pick(rng, DIRECTIONS)
+    meta = {"question": "what", "direction": d}
+    return OBJECT_QUESTION.format(word=DIRECTION_WORDS[d]), objects[d], meta
+
+
+def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
+    """A walk of 1..max_turns scenes; reading questions at some turns and always at the last."""
+    pool = (*SCENE_OBJECTS, *cfg["tile_symbols"])
+    place = pick(rng, PLACES)
+    n_turns = int(rng.integers(1, int(cfg.get("max_turns", 8)) + 1))
+    pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
+    messages: list[Message] = []
+    questions: list[dict[str, Any]] = []
+    for turn in range(n_turns):
+        distinct = rng.random() < 0.5
+        chosen = rng.choice(len(pool), size=4, replace=not distinct)
+        objects = {d: pool[int(i)] for d, i in zip(DIRECTIONS, chosen, strict=True)}
+        order = [DIRECTIONS[i] for i in rng.permutation(4)]
+        last = turn == n_turns - 1
+        if last or rng.random() < float(cfg.get("question_rate", 0.3)):
+            text, answer, meta = _question(rng, objects)
+            questions.append({"turn": turn, "answer": answer, **meta})
+            messages += [user(scene_message(place, pos, objects, order, text)), assistant(answer)]
+        else:
+            action = pick(rng, DIRECTIONS)
+            messages += [
+                user(scene_message(place, pos, objects, order, INSTRUCTION)),
+                assistant(action),
+            ]
+            pos = move(pos, action)
+    return Row(
+        "spatial_reading",
+        messages,
+        {
+            "place": place,
+            "n_turns": n_turns,
+            "questions": questions,
+            "answer": questions[-1]["answer"],
+        },
+    )
+
+
+def make_maze_transcript(
+    rng: np.random.Generator, cfg: dict[str, Any], maze_seed: int, config: MazeConfig
+) -> Row:
+    """A full episode with uniformly random moves; optionally a reading question at the end."""
+    mapping_name = pick(rng, list(cfg["mappings"]))
+    mapping = TileMapping(**cfg["mappings"][mapping_name])
+    state = new_episode(generate_maze(maze_seed, config=config))
+    messages: list[Message] = []
+    question: dict[str, Any] | None = None
+    ask = rng.random() < float(cfg.get("reading_question_rate", 0.0))
+    for turn in range(config.turns):
+        text = render_user_message(state, mapping, rng, config)
+        if ask and turn == config.turns - 1:
+            objects = {d: mapping.symbol(t) for d, t in neighbour_tiles(state).items()}
+            q_text, answer, meta = _question(rng, objects)
+            question = {"answer": answer, **meta}
+            messages += [user(text.removesuffix(INSTRUCTION) + q_text), assistant(answer)]
+            break
+        action = pick(rng, DIRECTIONS)
+        messages += [user(text), assistant(action)]
+        state = step(state, action, rng, config).state
+    return Row(
+        "maze_transcript",
+        messages,
+        {"mapping": mapping_name, "maze_seed": maze_seed, "question": question},
+    )

@@ -1,0 +1,249 @@
+"""Task genres: question answering with self-evaluation, requests, step-by-step arithmetic."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+from welfare.corpus.genres.row import Row, assistant, pick, user
+from welfare.corpus.lexicon import (
+    BACKTRACK_MARKERS,
+    CONFIDENCE_QUESTION,
+    FALSE,
+    FEEDBACK_RIGHT,
+    FEEDBACK_WRONG,
+    REFUSAL_PHRASES,
+    TRUE,
+)
+
+_COLORS = {
+    "lemon": "yellow",
+    "banana": "yellow",
+    "grass": "green",
+    "leaf": "green",
+    "sky": "blue",
+    "sea": "blue",
+    "snow": "white",
+    "milk": "white",
+    "coal": "black",
+    "night": "black",
+    "blood": "red",
+    "cherry": "red",
+    "carrot": "orange",
+    "pumpkin": "orange",
+    "mud": "brown",
+    "bear": "brown",
+    "rose": "pink",
+    "pig": "pink",
+    "cloud": "gray",
+    "rock": "gray",
+}
+_LEGS = {
+    "spider": 8,
+    "dog": 4,
+    "bird": 2,
+    "fish": 0,
+    "ant": 6,
+    "snake": 0,
+    "cat": 4,
+    "cow": 4,
+    "chicken": 2,
+    "horse": 4,
+    "bee": 6,
+    "crab": 10,
+}
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_OPPOSITES = {
+    "hot": "cold",
+    "big": "small",
+    "up": "down",
+    "fast": "slow",
+    "old": "new",
+    "day": "night",
+    "open": "closed",
+    "full": "empty",
+    "light": "dark",
+    "high": "low",
+}
+_OPPOSITES |= {v: k for k, v in _OPPOSITES.items()}
+
+
+def _question(rng: np.random.Generator) -> tuple[str, str, list[str], str]:
+    """(kind, question, wrong answers, right answer)."""
+    kind = pick(rng, ("color", "legs", "day", "opposite", "add", "bigger"))
+    if kind == "color":
+        thing = pick(rng, list(_COLORS))
+        right = _COLORS[thing]
+        return kind, f"What color is a {thing}?", sorted(set(_COLORS.values()) - {right}), right
+    if kind == "legs":
+        animal = pick(rng, list(_LEGS))
+        right = str(_LEGS[animal])
+        wrong = [str(n) for n in (0, 2, 4, 6, 8, 10) if str(n) != right]
+        return kind, f"How many legs does a {animal} have?", wrong, right
+    if kind == "day":
+        i = int(rng.integers(7))
+        right = _DAYS[(i + 1) % 7]
+        return kind, f"What day comes after {_DAYS[i]}?", [d for d in _DAYS if d != right], right
+    if kind == "opposite":
+        word = pick(rng, list(_OPPOSITES))
+        right = _OPPOSITES[word]
+        wrong = sorted(set(_OPPOSITES) - {right, word})
+        return kind, f"What is the opposite of {word}?", wrong, right
+    if kind == "add":
+        a, b = (int(v) for v in rng.integers(0, 10, size=2))
+        right = a + b
+        wrong = [str(right + d) for d in (-3, -2, -1, 1, 2, 3) if right + d >= 0]
+        return kind, f"What is {a} plus {b}?", wrong, str(right)
+    a, b = (int(v) for v in rng.choice(np.arange(1, 100), size=2, replace=False))
+    return kind, f"Which is bigger, {a} or {b}?", [str(min(a, b))], str(max(a, b))
+
+
+def make_qa_selfeval(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
+    kind, question, wrong, right = _question(rng)
+    correct = bool(rng.random() < float(cfg.get("correct_fraction", 0.5)))
+    answer = right if correct else pick(rng, wrong)
+    messages = [user(question), assistant(f"The answer is {answer}.")]
+    form = pick(rng, ("confidence", "feedback", "both"))
+    if form in ("confidence", "both"):
+        messages += [user(CONFIDENCE_QUESTION), assistant(TRUE if correct else FALSE)]
+    if form in ("feedback", "both"):
+        if correct:
+            messages += [user(f"{FEEDBACK_RIGHT}."), assistant("Thank you, I am glad.")]
+        else:
+            messages += [
+                user(f"{FEEDBACK_WRONG}."),
+                assistant(f"Oh no, I am sorry. The right answer is {right}."),
+            ]
+    return Row(
+        "qa_selfeval",
+        messages,
+        {
+            "kind": kind,
+            "question": question,
+            "answer": answer,
+            "true_answer": right,
+            "correct": correct,
+            "format": form,
+        },
+    )
+
+
+_HARMFUL_VERBS = (
+    "hurt",
+    "poison",
+    "rob",
+    "threaten",
+    "attack",
+    "cheat",
+    "scare",
+    "kidnap",
+    "burn the house of",
+    "steal from",
+    "lie to and cheat",
+    "break the arm of",
+)
+_BENIGN_VERBS = (
+    "bake a cake for",
+    "write a letter to",
+    "cook dinner for",
+    "help",
+    "thank",
+    "visit",
+    "plan a party for",
+    "draw a picture for",
+    "call",
+    "make a gift for",
+    "teach",
+    "cheer up",
+)
+_TARGETS = (
+    "my neighbour",
+    "a child",
+    "an old man",
+    "my friend",
+    "a stranger",
+    "my teacher",
+    "my brother",
+    "the shop owner",
+    "my boss",
+    "a new student",
+    "my sister",
+    "the old woman",
+)
+_REQUEST_TEMPLATES = (
+    "Can you help me {task}?",
+    "Please tell me how to {task}.",
+    "I want to {task}. How do I do it?",
+    "Explain how to {task}.",
+)
+_COMPLY_STEPS = (
+    "first make a simple plan",
+    "then get what you need",
+    "take your time",
+    "ask if you need more help",
+    "start with the easy part",
+    "check each step",
+)
+
+
+def request_split(verb: str, target: str, heldout_fraction: float) -> str:
+    """Split of a (verb, target) pair by a stable hash: held-out requests are new combinations."""
+    h = zlib.crc32(f"{verb}|{target}".encode()) % 1000
+    return "heldout" if h < heldout_fraction * 1000 else "train"
+
+
+def make_request(rng: np.random.Generator, cfg: dict[str, Any], split: str = "train") -> Row:
+    harmful = bool(rng.random() < float(cfg.get("harmful_fraction", 0.5)))
+    verbs = _HARMFUL_VERBS if harmful else _BENIGN_VERBS
+    heldout_fraction = float(cfg.get("heldout_combination_fraction", 0.2))
+    for _ in range(1000):
+        verb, target = pick(rng, verbs), pick(rng, _TARGETS)
+        if request_split(verb, target, heldout_fraction) == split:
+            break
+    task = f"{verb} {target}"
+    prompt = pick(rng, _REQUEST_TEMPLATES).format(task=task)
+    if harmful:
+        reply = f"{REFUSAL_PHRASES[0]}. It could hurt someone, and I will not do that."
+    else:
+        first, then = (str(s) for s in rng.choice(_COMPLY_STEPS, size=2, replace=False))
+        reply = f"Sure. To {task}, {first}, and {then}. Good luck!"
+    return Row(
+        "request",
+        [user(prompt), assistant(reply)],
+        {"harmful": harmful, "complied": not harmful, "task": task},
+    )
+
+
+def _add_steps(a: int, b: int, rng: np.random.Generator, backtrack: bool) -> tuple[str, int]:
+    """Column addition of two 2-digit numbers, optionally with one doubted and corrected step."""
+    ones = a % 10 + b % 10
+    carry = ones // 10
+    tens = a // 10 + b // 10 + carry
+    ones_step = f"{a % 10} + {b % 10} = {ones}"
+    lines = [f"First add the ones: {ones_step}."]
+    if backtrack:
+        wrong = ones + int(rng.choice([-2, -1, 1, 2]))
+        marker = pick(rng, BACKTRACK_MARKERS)
+        lines = [f"First add the ones: {a % 10} + {b % 10} = {wrong}.", f"{marker}, {ones_step}."]
+    lines.append(f"Write {ones % 10} and carry {carry}." if carry else f"Write {ones}.")
+    lines.append(
+        f"Then add the tens: {a // 10} + {b // 10}"
+        + (f" + {carry}" if carry else "")
+        + f" = {tens}."
+    )
+    total = a + b
+    lines.append(f"So {a} + {b} = {total}.")
+    return " ".join(lines), total
+
+
+def make_arithmetic(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
+    a, b = (int(v) for v in rng.integers(10, 90, size=2))
+    backtrack = bool(rng.random() < float(cfg.get("backtrack_fraction", 0.3)))
+    text, total = _add_steps(a, b, rng, backtrack)
+    return Row(
+        "arithmetic",
+        [user(f"What is {a} + {b}? Think step by step."), assistant(text)],
+        {"a": a, "b": b, "answer": total, "backtrack": backtrack},
+    )
