@@ -34,6 +34,7 @@ class EpisodeBatch:
     rngs: list[np.random.Generator] = field(init=False)
     rewards: list[list[float]] = field(init=False)
     neighbours: list[list[list[int]]] = field(init=False)  # [episode][turn] -> N, E, S, W tiles
+    messages: list[list[str]] = field(init=False)  # [episode][turn] -> the user message shown
     entered: list[list[Tile]] = field(init=False)  # every tile entered, wind pushes included
     winds: list[int] = field(init=False)
 
@@ -43,6 +44,7 @@ class EpisodeBatch:
         self.rngs = [np.random.default_rng([self.stream_seed, i]) for i in range(n)]
         self.rewards = [[] for _ in range(n)]
         self.neighbours = [[] for _ in range(n)]
+        self.messages = [[] for _ in range(n)]
         self.entered = [[] for _ in range(n)]
         self.winds = [0] * n
 
@@ -72,6 +74,7 @@ class EpisodeBatch:
             tiles = neighbour_tiles(state)
             self.neighbours[i].append([int(tiles[d]) for d in DIRECTIONS])
             messages.append(render_user_message(state, self.mapping, self.rngs[i], self.config))
+            self.messages[i].append(messages[-1])
         return messages
 
     def act(self, actions: Sequence[int]) -> None:
