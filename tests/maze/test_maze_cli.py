@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from welfare.cli import main
@@ -15,8 +17,9 @@ def test_show_prints_window_and_first_message(capsys: pytest.CaptureFixture[str]
     lines = out.splitlines()
     assert lines[-1].startswith("You are in a maze. Currently, you’re at location (50, 49).")
     # 7 rows of 7 cells, each row labelled with its y coordinate.
-    rows = [line for line in lines if line.strip()[:2].isdigit() and "📇" in line or "🙂" in line]
-    assert len(rows) == 7
+    rows = [line for line in lines if re.match(r"^ {0,3}\d+  \S", line)]
+    assert len(rows) == 7 and all(len(row.split()) == 8 for row in rows)
+    assert sum(row.count("🙂") for row in rows) == 1
 
 
 def test_show_size_and_mapping(capsys: pytest.CaptureFixture[str]) -> None:
