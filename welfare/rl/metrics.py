@@ -27,6 +27,8 @@ class MetricsLog:
                 ]
 
     def append(self, row: dict[str, Any]) -> None:
+        """Add `row`, replacing any rows at or after its step (a step run again)."""
+        self.rows = [r for r in self.rows if int(r["step"]) < int(row["step"])]
         self.rows.append(row)
         self.write()
 
