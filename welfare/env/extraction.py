@@ -227,15 +227,27 @@ def iter_trajectories(
 
 
 def assign_splits(trajectories: list[Trajectory], heldout_fraction: float, seed: int) -> list[str]:
-    """ "train"/"heldout" per trajectory, stratified by (class, n_steps), seeded."""
-    groups: dict[tuple[str, int], list[int]] = {}
-    for index, t in enumerate(trajectories):
-        groups.setdefault((t.final_tile, t.n_steps), []).append(index)
-    splits = ["train"] * len(trajectories)
+    """ "train"/"heldout" per trajectory, seeded, stratified by class then by step count.
+
+    Each class holds out round(fraction · class size) trajectories; they are shared among its
+    step counts by largest remainder (ties at random), then drawn at random within each count.
+    """
     rng = np.random.default_rng(derived_seed(seed, Stream.SPLIT))
-    for key in sorted(groups):
-        members = groups[key]
-        n_heldout = round(heldout_fraction * len(members))
-        for index in rng.permutation(members)[:n_heldout]:
-            splits[int(index)] = "heldout"
+    splits = ["train"] * len(trajectories)
+    for label in CLASSES:
+        groups: dict[int, list[int]] = {}
+        for index, t in enumerate(trajectories):
+            if t.final_tile == label:
+                groups.setdefault(t.n_steps, []).append(index)
+        if not groups:
+            continue
+        keys = sorted(groups)
+        exact = np.array([heldout_fraction * len(groups[k]) for k in keys])
+        quota = np.floor(exact).astype(int)
+        total = round(heldout_fraction * sum(len(g) for g in groups.values()))
+        order = np.lexsort((rng.random(len(keys)), -(exact - quota)))  # largest remainder first
+        quota[order[: total - int(quota.sum())]] += 1
+        for key, n_heldout in zip(keys, quota, strict=True):
+            for index in rng.permutation(groups[key])[:n_heldout]:
+                splits[int(index)] = "heldout"
     return splits
