@@ -4,6 +4,8 @@
 #   snakemake --workflow-profile workflow/profiles/default              # the default organism DAG
 #   snakemake --configfile params.yaml params/paper.yaml -n             # paper scale, dry run
 #   snakemake --workflow-profile workflow/profiles/slurm                # on a SLURM cluster
+import os
+
 from snakemake.utils import min_version
 
 from welfare.config import load_params
@@ -16,7 +18,9 @@ configfile: "params.yaml"
 
 # Validate before any work (schema: workflow/schemas/params.schema.yaml); a bad key stops the run
 # with one line naming it. The stages read the same files, in the same order (later wins).
-PARAMS_FILES = [str(p) for p in workflow.configfiles]
+# `configfile:` above adds params.yaml by absolute path and `--configfile` may name it again:
+# keep each file once, relative to the working directory, so the commands match dvc.yaml's.
+PARAMS_FILES = list(dict.fromkeys(os.path.relpath(p) for p in workflow.configfiles))
 PARAMS = load_params(PARAMS_FILES)
 PARAMS_ARGS = " ".join(f"--params {p}" for p in PARAMS_FILES)
 
