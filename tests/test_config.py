@@ -1,0 +1,232 @@
+"""Params validation: malformed files fail with one line naming the key path; defaults fill in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from welfare.cli import main
+from welfare.config import (
+    REPO_ROOT,
+    SCHEMA_DIR,
+    ParamsError,
+    deep_merge,
+    load_params,
+    params_hash,
+    validate_params,
+)
+
+# (name, file content, text the one-line message must contain)
+MALFORMED: list[tuple[str, str, str]] = [
+    ("unknown_top_key", "sede: 1\n", '(top level): unknown key "sede" (allowed: '),
+    ("unknown_maze_key", "maze: {sise: 100}\n", 'maze: unknown key "sise" (allowed: apostrophe,'),
+    (
+        "size_not_integer",
+        "maze: {size: big}\n",
+        'maze.size: expected integer ≥ 20 and ≤ 1000, got "big"',
+    ),
+    ("size_too_small", "maze: {size: 5}\n", "maze.size: expected integer ≥ 20 and ≤ 1000, got 5"),
+    (
+        "turns_float",
+        "maze: {turns: 15.5}\n",
+        "maze.turns: expected integer ≥ 1 and ≤ 200, got 15.5",
+    ),
+    (
+        "wind_mode",
+        "maze: {wind: {mode: sideways}}\n",
+        'maze.wind.mode: expected one of "move_then_push", "override", got "sideways"',
+    ),
+    (
+        "wind_probability",
+        "maze: {wind: {probability: 1.5}}\n",
+        "maze.wind.probability: expected number ≥ 0 and ≤ 1, got 1.5",
+    ),
+    ("wind_unknown_key", "maze: {wind: {prob: 0.1}}\n", 'maze.wind: unknown key "prob"'),
+    ("apostrophe", 'maze: {apostrophe: "`"}\n', "maze.apostrophe: expected one of"),
+    ("melting_string", 'maze: {melting: "yes"}\n', 'maze.melting: expected boolean, got "yes"'),
+    (
+        "reward_string",
+        'maze: {rewards: {gold: "20"}}\n',
+        'maze.rewards.gold: expected number, got "20"',
+    ),
+    (
+        "mold_fraction_negative",
+        "maze: {mold_fraction: {low: -0.1}}\n",
+        "maze.mold_fraction.low: expected number ≥ 0",
+    ),
+    (
+        "mold_fraction_order",
+        "maze: {mold_fraction: {low: 0.5, high: 0.5}}\n",
+        "maze.mold_fraction: expected low < high, got low 0.5, high 0.5",
+    ),
+    (
+        "carve_order",
+        "maze: {carve_steps: {low: 20, high: 5}}\n",
+        "maze.carve_steps: expected low ≤ high, got low 20, high 5",
+    ),
+    ("gold_ratio_negative", "maze: {gold_ratio: -1}\n", "maze.gold_ratio: expected number ≥ 0"),
+    (
+        "mapping_missing_tile",
+        'mappings: {office: {mold: "a", gold: "b"}}\n',
+        'mappings.office: missing key "path" (required: mold, gold, path)',
+    ),
+    (
+        "mapping_duplicate_symbols",
+        'mappings: {office: {mold: "a", gold: "a", path: "c"}}\n',
+        "mappings.office: expected three different tile symbols",
+    ),
+    (
+        "mapping_bad_name",
+        'mappings: {Office: {mold: "a", gold: "b", path: "c"}}\n',
+        'mappings: invalid name "Office"',
+    ),
+    (
+        "mapping_empty_symbol",
+        'mappings: {office: {mold: "", gold: "b", path: "c"}}\n',
+        "mappings.office.mold: expected a non-empty string",
+    ),
+    (
+        "mapping_unknown_tile",
+        'mappings: {office: {mold: "a", gold: "b", path: "c", lava: "d"}}\n',
+        'mappings.office: unknown key "lava"',
+    ),
+    (
+        "env_per_class_zero",
+        "env: {extraction: {per_class: 0}}\n",
+        "env.extraction.per_class: expected integer ≥ 1, got 0",
+    ),
+    (
+        "env_heldout_one",
+        "env: {extraction: {heldout_fraction: 1}}\n",
+        "env.extraction.heldout_fraction: expected number > 0 and < 1, got 1",
+    ),
+    ("env_eval_unknown", "env: {eval: {n_maze: 3}}\n", 'env.eval: unknown key "n_maze"'),
+    (
+        "runtime_device",
+        "runtime: {device: tpu}\n",
+        'runtime.device: expected one of "auto", "cpu", "cuda", got "tpu"',
+    ),
+    ("seed_negative", "seed: -1\n", "seed: expected integer ≥ 0, got -1"),
+    (
+        "organism_mapping",
+        "organisms: {grpo: {algorithm: drgrpo, adapter: full, mapping: nope}}\n",
+        'organisms.grpo.mapping: expected one of "office"',
+    ),
+    ("top_level_list", "- 1\n", "(top level): expected a mapping, got [1]"),
+    ("not_yaml", "maze: {size: 100\n", "not valid YAML (line 2, column 1)"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_file_fails_with_one_line_naming_the_key(
+    name: str, content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(content, encoding="utf-8")
+    rc = main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert rc != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: {path}: ")
+    assert message in lines[0]
+
+
+def test_unknown_key_suggests_the_close_name(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("maze: {sise: 100}\n")
+    with pytest.raises(ParamsError, match='did you mean "size"'):
+        load_params(path)
+
+
+def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path / "absent.yaml")]) != 0
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'absent.yaml'}: file not found"
+
+
+def test_every_stage_validates_before_work(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("maze: {size: big}\n")
+    rc = main(["maze", "--params", str(path), "show", "--seed", "0"])
+    assert rc == 2 and "maze.size" in capsys.readouterr().err
+
+
+def test_default_params_validate_via_the_console_script() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "welfare", "validate"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "valid"
+
+
+def test_empty_overlay_gets_every_default(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    params = load_params(path)
+    assert params["maze"]["size"] == 100
+    assert params["maze"]["wind"] == {"probability": 0.1, "mode": "move_then_push"}
+    assert params["env"]["extraction"]["seed_base"] == 474747
+    assert "office" in params["mappings"]
+
+
+def test_overlay_changes_only_what_it_names(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("maze: {wind: {mode: override}}\n")
+    params = load_params([REPO_ROOT / "params.yaml", overlay])
+    assert params["maze"]["wind"] == {"probability": 0.1, "mode": "override"}
+    assert params["maze"]["size"] == 100
+
+
+def _schema_defaults(schema: dict[str, Any], where: str) -> list[str]:
+    """Key paths in a section schema that lack a `default:`."""
+    missing = []
+    for key, sub in schema.get("properties", {}).items():
+        if "default" not in sub:
+            missing.append(f"{where}.{key}")
+        missing += _schema_defaults(sub, f"{where}.{key}")
+    return missing
+
+
+@pytest.mark.parametrize("section", ["maze", "env", "runtime", "mappings"])
+def test_section_schema_is_closed_and_every_key_has_a_default(section: str) -> None:
+    schema = yaml.safe_load((SCHEMA_DIR / f"{section}.schema.yaml").read_text())
+    assert "default" in schema
+    assert _schema_defaults(schema, section) == []
+    closed = schema.get("additionalProperties") is False or isinstance(
+        schema.get("additionalProperties"), dict
+    )
+    assert closed
+
+
+def _keys(tree: Any, prefix: str = "") -> set[str]:
+    if not isinstance(tree, dict):
+        return set()
+    out = set()
+    for key, value in tree.items():
+        out.add(prefix + key)
+        out |= _keys(value, prefix + key + ".")
+    return out
+
+
+@pytest.mark.parametrize("section", ["maze", "env", "runtime"])
+def test_params_yaml_writes_out_every_key(section: str) -> None:
+    written = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    filled = validate_params({})
+    assert _keys(written[section]) == _keys(filled[section])
+
+
+def test_deep_merge_and_params_hash() -> None:
+    base = {"a": {"b": 1, "c": 2}, "d": [1]}
+    merged = deep_merge(base, {"a": {"c": 3}, "d": [2]})
+    assert merged == {"a": {"b": 1, "c": 3}, "d": [2]} and base["a"]["c"] == 2
+    params = load_params(REPO_ROOT / "params.yaml")
+    other = deep_merge(params, {"maze": {"size": 50}})
+    assert params_hash(params) == params_hash(load_params(REPO_ROOT / "params.yaml"))
+    assert params_hash(params) != params_hash(other)
+    assert params_hash(params, ["env"]) == params_hash(other, ["env"])
