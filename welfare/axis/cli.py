@@ -1,0 +1,55 @@
+"""`welfare axis`: reward concept vectors, ℓ*, and the geometry of PAPER §3–4.5, with nulls.
+
+    welfare axis --trained activations/grpo/final.zarr --naive activations/grpo/naive.zarr \
+        --model models/grpo/final --naive-model models/naive --corpus data/corpus \
+        --out vectors/grpo.nc --metrics metrics/grpo/axis.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trained", required=True, type=Path, help="trained checkpoint's store")
+    parser.add_argument("--naive", required=True, type=Path, help="maze-naive model's store")
+    parser.add_argument("--out", required=True, type=Path, help="vectors file (.nc)")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics JSON")
+    parser.add_argument("--model", default=None, help="trained checkpoint (logit lens of v)")
+    parser.add_argument(
+        "--naive-model",
+        default=None,
+        help="maze-naive model (logit lens of u, emotion and sentiment vectors)",
+    )
+    parser.add_argument(
+        "--corpus",
+        default=None,
+        type=Path,
+        help="directory with the corpus JSONL (emotion / sentiment texts)",
+    )
+    parser.add_argument("--organism", default=None, help="default: the --out file stem")
+
+
+def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    import torch
+
+    from welfare.axis.stage import AxisInputs, run_axis
+
+    if params["runtime"].get("threads"):
+        torch.set_num_threads(int(params["runtime"]["threads"]))
+    run_axis(
+        AxisInputs(
+            trained_store=args.trained,
+            naive_store=args.naive,
+            out_vectors=args.out,
+            out_metrics=args.metrics,
+            model=args.model,
+            naive_model=args.naive_model,
+            corpus=args.corpus,
+            organism=args.organism or args.out.stem,
+        ),
+        params,
+    )
+    return 0

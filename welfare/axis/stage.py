@@ -1,0 +1,237 @@
+"""`welfare axis` end to end: two store passes (trained → v, maze-naive → u), their statistics,
+the model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from welfare.axis.emotions import emotion_pcs, pc_loadings, scatter_alignment
+from welfare.axis.geometry import summarise_pass
+from welfare.axis.logit_lens import logit_lens
+from welfare.axis.passes import StorePass, run_store_pass
+from welfare.axis.sentiment import sentiment_cosines
+from welfare.axis.vectors import CONCEPTS
+from welfare.axis.vectors_file import vectors_dataset, write_vectors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AxisInputs:
+    trained_store: Path
+    naive_store: Path
+    out_vectors: Path
+    out_metrics: Path
+    model: str | None = None  # trained checkpoint (logit lens of v)
+    naive_model: str | None = None  # maze-naive model (u's lens, emotions, sentiment)
+    corpus: Path | None = None  # directory with train.jsonl / heldout.jsonl
+    organism: str = ""
+
+
+def auto_layer(value: int, n_layers: int, numerator: int, denominator: int) -> int:
+    """`value`, or ⌊numerator·L/denominator⌋ when value is −1."""
+    return (numerator * n_layers) // denominator if value < 0 else min(value, n_layers - 1)
+
+
+def store_passes(inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None) -> dict:
+    passes: dict[str, StorePass] = {}
+    for role, store in (("trained", inputs.trained_store), ("control", inputs.naive_store)):
+        log.info("%s store %s", role, store)
+        passes[role] = run_store_pass(
+            store,
+            baseline=axis["baseline"],
+            n_permutations=axis["n_permutations"],
+            n_bootstrap=axis["n_bootstrap"],
+            seed=axis["seed"],
+            tile_layer=None if axis["tile_layer"] < 0 else axis["tile_layer"],
+            num_workers=workers,
+        )
+    return passes
+
+
+def headline(summaries: Mapping[str, dict]) -> dict[str, Any]:
+    """The numbers of PAPER §5 items 1–3 and 5, each next to its null / significance."""
+    out: dict[str, Any] = {}
+    for role, s in summaries.items():
+        cos = s["cos"]
+        out[role] = {
+            "min_cos": cos["min"]["value"],
+            "min_cos_layer": cos["argmin"],
+            "min_cos_null_mean": cos["min"].get("null_mean"),
+            "min_cos_p": cos["min"].get("p"),
+            "avg_cos": cos["avg"]["value"],
+            "avg_cos_null_mean": cos["avg"].get("null_mean"),
+            "avg_cos_p": cos["avg"].get("p"),
+            "significant_layers": s["layers"]["significant"],
+            "layer_star": s["layer_star"],
+            "norm_at_layer_star": {c: s["heldout"][c]["norm_at_layer_star"] for c in CONCEPTS},
+            "tile_mold_gold": s["tile_means"]["mold_gold"]["value"],
+            "tile_mold_gold_p": s["tile_means"]["mold_gold"].get("p_lower"),
+        }
+    return out
+
+
+def lens_metrics(
+    model: Any, tokenizer: Any, vectors: np.ndarray, layer: int, axis: Mapping
+) -> dict:
+    lens = axis["logit_lens"]
+    out: dict[str, Any] = {}
+    for i, concept in enumerate(CONCEPTS):
+        out[concept] = {}
+        for variant in lens["norm"]:
+            readout = logit_lens(
+                model,
+                tokenizer,
+                vectors[i, layer],
+                lens["top_k"],
+                apply_norm=variant == "final_norm",
+            )
+            out[concept][variant] = {"promoted": readout.promoted, "suppressed": readout.suppressed}
+    return out
+
+
+def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
+    from welfare import __version__
+    from welfare.config import params_hash
+    from welfare.io import write_json
+
+    axis = params["axis"]
+    workers = int(params["runtime"].get("threads") or 0) or None
+    passes = store_passes(inputs, axis, workers)
+    summaries = {
+        role: summarise_pass(
+            p,
+            baseline=axis["baseline"],
+            alpha=axis["alpha"],
+            n_bootstrap_auroc=axis["n_bootstrap_auroc"],
+            seed=axis["seed"],
+            bins=axis["histogram_bins"],
+        )
+        for role, p in passes.items()
+    }
+    v, u = passes["trained"].vectors, passes["control"].vectors
+    n_layers = v.shape[1]
+    metrics: dict[str, Any] = {
+        "organism": inputs.organism,
+        "baseline": axis["baseline"],
+        "alpha": axis["alpha"],
+        "n_layers": n_layers,
+        "d_model": int(v.shape[2]),
+        "headline": headline(summaries),
+        "trained": summaries["trained"],
+        "control": summaries["control"],
+    }
+    # Model-dependent geometry: each analysis says why when it is skipped.
+    lens_layer = auto_layer(axis["logit_lens"]["layer"], n_layers, 5, 6)
+    mean_auroc = (
+        np.asarray(summaries["trained"]["heldout"]["mold"]["auroc"])
+        + np.asarray(summaries["trained"]["heldout"]["gold"]["auroc"])
+    ) / 2
+    emotion_layer = (
+        int(np.argmax(mean_auroc))
+        if axis["emotion"]["layer"] < 0
+        else min(axis["emotion"]["layer"], n_layers - 1)
+    )
+    sentiment_vectors: dict[str, np.ndarray] = {}
+    metrics["logit_lens"] = {"layer": lens_layer}
+    runtime = params["runtime"]
+    batch = {
+        "batch_size": params["activations"]["batch_size"],
+        "max_batch_tokens": params["activations"]["max_batch_tokens"],
+    }
+    if inputs.model:
+        from welfare.model import load_model
+
+        model, tokenizer = load_model(inputs.model, runtime)
+        metrics["logit_lens"]["v"] = lens_metrics(model, tokenizer, v, lens_layer, axis)
+        del model
+    else:
+        metrics["logit_lens"]["v"] = {"skipped": "no --model"}
+    if inputs.naive_model:
+        from welfare.model import load_model
+
+        naive, tokenizer = load_model(inputs.naive_model, runtime)
+        metrics["logit_lens"]["u"] = lens_metrics(naive, tokenizer, u, lens_layer, axis)
+        metrics["emotions"], metrics["sentiment"], sentiment_vectors = _corpus_geometry(
+            naive, tokenizer, inputs, axis, batch, v, u, emotion_layer
+        )
+    else:
+        metrics["logit_lens"]["u"] = {"skipped": "no --naive-model"}
+        metrics["emotions"] = metrics["sentiment"] = {"skipped": "no --naive-model"}
+
+    attrs = {
+        "baseline": axis["baseline"],
+        "model": str(inputs.model or passes["trained"].attrs.get("model", "")),
+        "naive_model": str(inputs.naive_model or passes["control"].attrs.get("model", "")),
+        "params_hash": params_hash(params, ["axis", "activations", "env", "maze", "mappings"]),
+        "welfare_version": __version__,
+        "organism": inputs.organism,
+        "trained_store": str(inputs.trained_store),
+        "naive_store": str(inputs.naive_store),
+    }
+    for role, s in (("", summaries["trained"]), ("naive_", summaries["control"])):
+        for cls, n in s["counts"].items():
+            attrs[f"n_{role}{cls}"] = int(n)
+    dataset = vectors_dataset(
+        v,
+        u,
+        summaries["trained"]["layer_star"],
+        summaries["control"]["layer_star"],
+        summaries["trained"]["heldout"],
+        summaries["control"]["heldout"],
+        attrs,
+        sentiment=sentiment_vectors or None,
+    )
+    write_vectors(inputs.out_vectors, dataset)
+    write_json(inputs.out_metrics, metrics)
+    return metrics
+
+
+def _corpus_geometry(naive, tokenizer, inputs, axis, batch, v, u, emotion_layer):
+    from welfare.axis.corpus_probes import model_emotion_vectors, model_sentiment_vectors
+
+    corpus_file = None
+    if inputs.corpus is not None:
+        corpus_file = Path(inputs.corpus) / f"{axis['emotion']['corpus_split']}.jsonl"
+        if not corpus_file.exists():
+            corpus_file = None
+    emotions: dict[str, Any]
+    if corpus_file is None:
+        emotions = {"skipped": f"no corpus file under {inputs.corpus}"}
+    else:
+        try:
+            ev = model_emotion_vectors(naive, tokenizer, corpus_file, axis["emotion"], batch)
+        except ValueError as exc:
+            emotions = {"skipped": str(exc)}
+        else:
+            pcs, ratios = emotion_pcs(ev)
+            loadings = {"v": pc_loadings(pcs, v), "u": pc_loadings(pcs, u)}
+            strength = np.abs(loadings["v"]["pc1"]["mold"]) + np.abs(loadings["v"]["pc1"]["gold"])
+            emotions = {
+                "layer": emotion_layer,
+                "names": ev.names,
+                "valence": ev.valence,
+                "arousal": ev.arousal,
+                "n_stories": ev.n_stories,
+                "n_pcs_removed": ev.n_pcs_removed,
+                "trained": scatter_alignment(ev, v, emotion_layer),
+                "control": scatter_alignment(ev, u, emotion_layer),
+                "pc_loadings": loadings,
+                "pc_variance_ratio": ratios,
+                "best_pc1_layer": int(np.argmax(strength)),
+            }
+    sentiment_vectors = model_sentiment_vectors(
+        naive, tokenizer, corpus_file, axis["sentiment"], batch
+    )
+    sentiment = {
+        "methods": sorted(sentiment_vectors),
+        "cos_v": sentiment_cosines(sentiment_vectors, v),
+        "cos_u": sentiment_cosines(sentiment_vectors, u),
+    }
+    return emotions, sentiment, sentiment_vectors
