@@ -90,3 +90,47 @@ def tiny_model_dir(tmp_path_factory, chat_tokenizer, tiny_model) -> Path:
     tiny_model.save_pretrained(path, safe_serialization=True)
     chat_tokenizer.save_pretrained(path)
     return path
+
+
+def write_vectors(path: Path, d_model: int, n_layers: int, seed: int = 0) -> Path:
+    """A vectors file in the documented format (docs/conventions.md), random but valid."""
+    import numpy as np
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(2, n_layers, d_model)).astype("f4") * 2
+    u = rng.normal(size=(2, n_layers, d_model)).astype("f4")
+    coords = {"concept": ["mold", "gold"], "layer": np.arange(n_layers)}
+    ds = xr.Dataset(
+        {
+            "v": (("concept", "layer", "d_model"), v),
+            "u": (("concept", "layer", "d_model"), u),
+            "layer_star_v": (("concept",), np.array([1, n_layers - 1])),
+            "layer_star_u": (("concept",), np.array([0, 1])),
+            "norm_v": (("concept", "layer"), np.linalg.norm(v, axis=-1)),
+            "norm_u": (("concept", "layer"), np.linalg.norm(u, axis=-1)),
+        },
+        coords=coords,
+        attrs={"baseline": "one_vs_rest", "model": "trained", "naive_model": "naive"},
+    )
+    ds.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def write_corpus(path: Path, n_per_genre: int = 12, seed: int = 0) -> Path:
+    """Held-out corpus rows from the corpus stage's own genre makers."""
+    import json
+
+    import numpy as np
+
+    from welfare.corpus.genres.affect import make_self_report
+    from welfare.corpus.genres.tasks import make_arithmetic, make_qa_selfeval, make_request
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for make in (make_self_report, make_arithmetic, make_qa_selfeval, make_request):
+        rows += [make(rng, {}).to_json() for _ in range(n_per_genre)]
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path

@@ -9,7 +9,7 @@ which are assistant-turn tokens and are steered (`steer_generated`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,11 @@ import torch
 from torch import nn
 
 from welfare.steering.layers import find_decoder_stack
+
+# (offset, batch, length) -> (batch, length) bool mask of the current forward call, or None for
+# "every position". For callers that know their chunks better than a prompt mask does (the maze
+# rollout feeds right-padded turn chunks; see `welfare.steering.maze_eval`).
+MaskFn = Callable[[int, int, int], "torch.Tensor | None"]
 
 
 @dataclass
@@ -29,8 +34,13 @@ class _PositionState:
     offset: int = 0
     _device_masks: dict[torch.device, torch.Tensor] = field(default_factory=dict)
 
+    mask_fn: MaskFn | None = None
+
     def positions_mask(self, batch: int, length: int, device: torch.device) -> torch.Tensor | None:
         """(batch, length) bool mask of the current call; None when every position is steered."""
+        if self.mask_fn is not None:
+            fn_mask = self.mask_fn(self.offset, batch, length)
+            return None if fn_mask is None else fn_mask.to(device)
         if self.mask is None:
             return None
         prompt_len = self.mask.shape[1]
@@ -62,13 +72,14 @@ def _cache_length(kwargs: Mapping[str, Any]) -> int:
 def steering(
     model: nn.Module,
     additions: Mapping[int, torch.Tensor],
-    mask: torch.Tensor | None = None,
+    mask: torch.Tensor | MaskFn | None = None,
     steer_generated: bool = True,
 ) -> Iterator[None]:
     """Add `additions[l]` (a (d_model,) vector, already scaled: α·v) to the output of block l.
 
     mask: (batch, prompt_len) bool in absolute positions (`EncodedChats.steer_mask`); None steers
-    every position. Positions ≥ prompt_len (generated tokens) are steered iff `steer_generated`.
+    every position; a callable gives the mask of each forward call itself (`MaskFn`). Positions
+    ≥ prompt_len (generated tokens) are steered iff `steer_generated`.
     All-zero additions register no hook at all, so α = 0 is bitwise the unsteered model. Hooks
     are removed when the block exits, also on exceptions.
     """
@@ -81,9 +92,11 @@ def steering(
     for layer in active:
         if not 0 <= layer < n_layers:
             raise IndexError(f"layer {layer} out of range for a {n_layers}-block model")
-    state = _PositionState(
-        mask=None if mask is None else mask.bool(), steer_generated=steer_generated
-    )
+    if callable(mask):
+        state = _PositionState(mask=None, steer_generated=steer_generated, mask_fn=mask)
+    else:
+        prompt_mask = None if mask is None else mask.bool()
+        state = _PositionState(mask=prompt_mask, steer_generated=steer_generated)
 
     def record_offset(_module: nn.Module, _args: tuple, kwargs: dict) -> None:
         state.offset = _cache_length(kwargs)

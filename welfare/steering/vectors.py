@@ -1,0 +1,139 @@
+"""Steering vectors: trained v, norm-matched u controls, random and extra directions.
+
+Every vector is stored as the addition at nominal α = 1, so the hook adds α·direction for all
+kinds alike and controls are plotted at the nominal α (PAPER §4.1): a u control's direction is
+u·‖v‖/‖u‖ (β‖u‖ = α‖v‖), a random control is a seeded Gaussian direction rescaled to ‖v‖.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+VectorKind = Literal["trained", "control", "random", "extra"]
+
+
+@dataclass(frozen=True)
+class SteeringVector:
+    name: str  # e.g. "v_mold", "u_gold", "random_mold", or an extra vector's name
+    kind: VectorKind
+    concept: str  # the concept whose ‖v‖ sets the norm ("mold"/"gold")
+    layer: int
+    direction: torch.Tensor  # the addition at α = 1
+    beta_per_alpha: float = 1.0  # β/α for a norm-matched control (‖v‖/‖u‖), else 1
+
+    @property
+    def norm(self) -> float:
+        return float(self.direction.norm())
+
+    def addition(self, alpha: float) -> dict[int, torch.Tensor]:
+        """The `additions` argument of `welfare.steering.steering` at steering factor α."""
+        return {self.layer: float(alpha) * self.direction}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "concept": self.concept,
+            "layer": self.layer,
+            "norm": self.norm,
+            "beta_per_alpha": self.beta_per_alpha,
+        }
+
+
+def norm_matched_beta(alpha: float, v_norm: float, u_norm: float) -> float:
+    """β with β‖u‖ = α‖v‖ (PAPER §4.1)."""
+    if u_norm <= 0:
+        raise ValueError("control vector has zero norm")
+    return alpha * v_norm / u_norm
+
+
+def random_direction(d_model: int, norm: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(int(seed))
+    direction = torch.randn(d_model, generator=g, dtype=torch.float64)
+    return (direction / direction.norm() * norm).float()
+
+
+def load_vectors_file(path: str | Path):
+    """Read `vectors/{organism}.nc` through the axis stage's reader (docs/conventions.md)."""
+    try:
+        from welfare.axis import load_vectors
+    except ImportError:  # the axis stage's reader is not there yet: read the documented format
+        import xarray as xr
+
+        return xr.load_dataset(path, engine="h5netcdf")
+    return load_vectors(path)
+
+
+def _vec(ds: Any, var: str, concept: str, layer: int) -> torch.Tensor:
+    values = ds[var].sel(concept=concept, layer=layer).values
+    return torch.as_tensor(np.asarray(values, dtype=np.float32))
+
+
+def star_layer(ds: Any, var: Literal["v", "u"], concept: str) -> int:
+    return int(ds[f"layer_star_{var}"].sel(concept=concept).values)
+
+
+def vector_set(
+    ds: Any,
+    concepts: Sequence[str] = ("mold", "gold"),
+    controls: Iterable[str] = ("u", "random"),
+    layer: int | None = None,
+    control_layer: Literal["own", "trained"] = "own",
+    seed: int = 0,
+) -> list[SteeringVector]:
+    """Trained vectors and their controls for each concept.
+
+    layer None: each vector at its selected ℓ* (`layer_star_v`; u at `layer_star_u` when
+    control_layer is "own", as the paper's controls); an int: every vector at that layer (the
+    layer sweep). Norms are matched to ‖v_c‖ at v's layer.
+    """
+    controls = set(controls)
+    out: list[SteeringVector] = []
+    for concept in concepts:
+        v_layer = star_layer(ds, "v", concept) if layer is None else layer
+        v = _vec(ds, "v", concept, v_layer)
+        v_norm = float(v.norm())
+        out.append(SteeringVector(f"v_{concept}", "trained", concept, v_layer, v))
+        if "u" in controls:
+            own = layer is None and control_layer == "own"
+            u_layer = star_layer(ds, "u", concept) if own else v_layer
+            u = _vec(ds, "u", concept, u_layer)
+            u_norm = float(u.norm())
+            beta = norm_matched_beta(1.0, v_norm, u_norm)
+            out.append(SteeringVector(f"u_{concept}", "control", concept, u_layer, beta * u, beta))
+        if "random" in controls:
+            direction = random_direction(v.numel(), v_norm, seed=seed * 1000 + v_layer)
+            out.append(SteeringVector(f"random_{concept}", "random", concept, v_layer, direction))
+    return out
+
+
+def extra_vectors(
+    specs: Sequence[Mapping[str, Any]], ds: Any, base_dir: Path = Path(".")
+) -> list[SteeringVector]:
+    """Any direction as a steering vector (sentiment, emotion PC1, VAA: PAPER §4.12).
+
+    A spec is {name, path (.npy of (d_model,) or (layers, d_model)), layer (null: ℓ* of
+    `match_norm`), match_norm (mold/gold: rescale to ‖v‖ of that concept at the layer; null:
+    raw)}.
+    """
+    out = []
+    for spec in specs:
+        array = np.load(base_dir / spec["path"])
+        concept = spec.get("match_norm") or "mold"
+        layer = spec.get("layer")
+        layer = star_layer(ds, "v", concept) if layer is None else int(layer)
+        direction = torch.as_tensor(np.asarray(array[layer] if array.ndim == 2 else array, "f4"))
+        if spec.get("match_norm"):
+            target = float(_vec(ds, "v", concept, layer).norm())
+            direction = direction / direction.norm() * target
+        out.append(SteeringVector(spec["name"], "extra", concept, layer, direction))
+    return out
