@@ -98,7 +98,7 @@ MALFORMED: list[tuple[str, str, str]] = [
     (
         "env_per_class_zero",
         "env: {extraction: {per_class: 0}}\n",
-        "env.extraction.per_class: expected integer ≥ 1, got 0",
+        "env.extraction.per_class: expected integer ≥ 1 and ≤ 1000000, got 0",
     ),
     (
         "env_heldout_one",
