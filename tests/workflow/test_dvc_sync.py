@@ -48,9 +48,10 @@ MISMATCHES = [
     ("dep", "        - data/env/${item.mapping}/sft.parquet\n", "", "train@grpo"),
     ("out", "    outs:\n      - models/tokenizer\n", "    outs:\n      - models/tok\n",
      "tokenizer"),
-    ("params", "        - activations\n        - organisms.${key}\n      outs:\n"
-     "        - activations/${key}/final.zarr",
+    ("params", "        - activations\n        - mappings.${item.mapping}\n"
      "        - organisms.${key}\n      outs:\n        - activations/${key}/final.zarr",
+     "        - mappings.${item.mapping}\n        - organisms.${key}\n"
+     "      outs:\n        - activations/${key}/final.zarr",
      "activations_final@grpo"),
     ("stage", "  corpus:\n", "  corpora:\n", "corpus"),
 ]

@@ -83,13 +83,14 @@ def _split_list(value: str) -> set[str]:
     return {item.strip() for item in value.split(",") if item.strip()}
 
 
-def load_stage_params(root: Path, params_files: list[str]) -> dict[str, list[str]]:
-    """STAGE_PARAMS from workflow/rules/common.smk (plain Python), as the rules evaluate it."""
+def load_stage_params(root: Path, params_files: list[str]):
+    """`stage_param_keys(stage, wildcards)` from workflow/rules/common.smk (plain Python): the
+    params keys each rule declares as its rerun trigger."""
     from welfare.config import load_params
 
     namespace: dict[str, object] = {"PARAMS": load_params([root / p for p in params_files])}
     exec(compile((root / "workflow/rules/common.smk").read_text(), "common.smk", "exec"), namespace)
-    return namespace["STAGE_PARAMS"]  # type: ignore[return-value]
+    return namespace["stage_param_keys"]
 
 
 def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> dict[str, Stage]:
@@ -101,7 +102,7 @@ def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> 
         ],
         root,
     )
-    table = load_stage_params(root, list(params_files))
+    param_keys = load_stage_params(root, list(params_files))
     stages: dict[str, Stage] = {}
     current: dict[str, str] | None = None
     rule = ""
@@ -113,7 +114,7 @@ def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> 
             item.split("=", 1) for item in _split_list(current.get("wildcards", ""))
         )
         name = rule + ("@" + "-".join(wildcards.values()) if wildcards else "")
-        keys = {key.format(**wildcards) for key in table.get(rule, [])}
+        keys = set(param_keys(rule, wildcards))
         stages[name] = Stage(
             name=name,
             cmd=_norm_cmd(current.get("cmd", "")),

@@ -7,22 +7,35 @@
 
 import json
 
-# The params keys each stage reads. `{organism}`/`{mapping}` are the rule's wildcards. A rule puts
-# their values in its `params:`, so Snakemake reruns exactly the jobs whose params changed, as
-# `dvc repro` / `dvc exp run -S` do; dvc.yaml lists the same keys (a test keeps them in sync).
+# The params keys each stage reads. `{organism}`/`{mapping}` are the rule's wildcards (an
+# organism's `{mapping}` is its row's). Each job puts their values in its params, so Snakemake
+# reruns exactly the jobs whose params changed, as `dvc repro` / `dvc exp run -S` do; dvc.yaml
+# lists the same keys (tests/workflow/test_dvc_sync.py keeps them in sync).
 STAGE_PARAMS = {
     "env": ["maze", "env", "mappings.{mapping}"],
-    "corpus": ["seed", "corpus", "maze", "mappings"],
+    "corpus": ["corpus", "maze", "mappings"],
     "tokenizer": ["tokenizer"],
-    "pretrain": ["runtime", "pretrain"],
-    "train": ["runtime", "maze", "train", "organisms.{organism}"],
-    "activations_final": ["runtime", "activations", "organisms.{organism}"],
-    "activations_naive": ["runtime", "activations", "organisms.{organism}"],
-    "axis": ["axis"],
-    "steer": ["runtime", "steer", "organisms.{organism}"],
-    "track": ["runtime", "track", "organisms.{organism}"],
+    "pretrain": ["runtime", "maze", "pretrain"],
+    "train": ["runtime", "maze", "env", "train", "mappings.{mapping}", "organisms.{organism}"],
+    "activations_final": [
+        "runtime", "maze", "activations", "mappings.{mapping}", "organisms.{organism}"
+    ],
+    "activations_naive": [
+        "runtime", "maze", "activations", "mappings.{mapping}", "organisms.{organism}"
+    ],
+    "axis": ["runtime", "axis"],
+    "steer": ["runtime", "maze", "steer", "mappings.{mapping}", "organisms.{organism}"],
+    "track": ["runtime", "maze", "track", "mappings.{mapping}", "organisms.{organism}"],
     "report": ["report"],
 }
+
+
+def stage_param_keys(stage, wildcards):
+    """STAGE_PARAMS[stage] with the job's wildcards (a dict) filled in."""
+    values = dict(wildcards)
+    if "organism" in values:
+        values.setdefault("mapping", PARAMS["organisms"][values["organism"]]["mapping"])
+    return [key.format(**values) for key in STAGE_PARAMS[stage]]
 
 
 def organism_names():
@@ -54,7 +67,7 @@ def stage_params(stage):
     """A rule's params trigger: the values of the keys STAGE_PARAMS names for `stage`."""
 
     def values(wildcards):
-        keys = [key.format(**dict(wildcards.items())) for key in STAGE_PARAMS[stage]]
+        keys = stage_param_keys(stage, dict(wildcards.items()))
         return json.dumps({key: _lookup(key) for key in keys}, sort_keys=True, ensure_ascii=False)
 
     return values
@@ -64,6 +77,12 @@ def base_model_input(wildcards):
     """The maze-naive model a job needs as a file input: the pipeline's organism, or nothing for
     an HF directory / hub id given in the organism row (read by the CLI, outside the DAG)."""
     return ["models/naive"] if organism(wildcards)["base"] == "naive" else []
+
+
+def corpus_input(wildcards):
+    """The organism-scale evaluation prompts (held-out corpus) for a steering job; at paper scale
+    (an HF base model) the battery reads the paper's datasets named in params instead."""
+    return ["data/corpus/heldout.jsonl"] if organism(wildcards)["base"] == "naive" else []
 
 
 def base_model_arg(wildcards):
@@ -109,13 +128,12 @@ def report_inputs(wildcards):
     """Everything the report reads: the metrics of every stage for every organism."""
     files = [f"metrics/env/{m}/class_balance.json" for m in all_mappings()]
     if any(row["base"] == "naive" for row in PARAMS["organisms"].values()):
-        files.append("metrics/naive/pretrain.json")
+        files += ["metrics/naive/pretrain.json", "metrics/naive/acceptance.json"]
     for name in organism_names():
         files += [
             f"metrics/{name}/train.tsv",
             f"metrics/{name}/eval.json",
             f"metrics/{name}/axis.json",
-            f"vectors/{name}.nc",
             f"metrics/{name}/steer.json",
             f"metrics/{name}/track.json",
         ]

@@ -56,6 +56,7 @@ rule pretrain:
         model=directory("models/naive"),
         summary="metrics/naive/pretrain.json",
         curve="metrics/naive/pretrain.tsv",
+        acceptance="metrics/naive/acceptance.json",
     params:
         files=PARAMS_ARGS,
         values=stage_params("pretrain"),

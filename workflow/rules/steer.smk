@@ -6,12 +6,16 @@ rule steer:
     input:
         vectors="vectors/{organism}.nc",
         base=base_model_input,
+        trained="models/{organism}",
+        corpus=corpus_input,
+        eval_mazes=lambda wc: f"data/env/{organism(wc)['mapping']}/eval_mazes.parquet",
     output:
         "metrics/{organism}/steer.json",
     params:
         files=PARAMS_ARGS,
         values=stage_params("steer"),
         model=base_model_arg,
+        corpus=lambda wc: " ".join(f"--corpus {c}" for c in corpus_input(wc)),
     log:
         "logs/steer/{organism}.log",
     benchmark:
@@ -24,8 +28,9 @@ rule steer:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare steer {params.files} --vectors {input.vectors} --model {params.model} "
-        "--out {output} 2> {log}"
+        "welfare steer {params.files} --vectors {input.vectors} --naive-model {params.model} "
+        "--trained-model {input.trained}/final {params.corpus} --eval-mazes {input.eval_mazes} "
+        "--organism {wildcards.organism} --out {output} 2> {log}"
 
 
 rule track:
