@@ -134,3 +134,18 @@ def write_corpus(path: Path, n_per_genre: int = 12, seed: int = 0) -> Path:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
+
+
+def write_extraction(path: Path, params: dict, per_class: int = 4, max_steps: int = 3) -> Path:
+    """A small extraction table from the env stage's own generator, every row held out."""
+    import itertools
+
+    from welfare.env.extraction import ExtractionSpec, iter_trajectories
+    from welfare.env.tables import extraction_columns, write_table
+    from welfare.maze import MazeConfig
+
+    spec = ExtractionSpec(per_class=per_class, max_steps=max_steps)
+    config = MazeConfig.from_params(params["maze"])
+    trajectories = list(itertools.islice(iter_trajectories(spec, config), spec.n_trajectories))
+    write_table(path, extraction_columns(trajectories, ["heldout"] * len(trajectories)), {})
+    return path

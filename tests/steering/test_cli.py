@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -39,7 +40,7 @@ def workspace(tmp_path_factory):
     mazes = root / "eval_mazes.parquet"
     pd.DataFrame({"maze_seed": [900000, 900001, 900002]}).to_parquet(mazes)
     params = root / "params.yaml"
-    base = yaml.safe_load(open("params.yaml", encoding="utf-8"))
+    base = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
     base["steer"] = TINY_STEER
     base["runtime"]["threads"] = 1
     params.write_text(yaml.safe_dump(base, allow_unicode=True))

@@ -1,0 +1,51 @@
+"""`welfare track` end to end on tiny models, a written corpus, vectors and trajectories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.steering.conftest import write_corpus, write_extraction, write_vectors
+from welfare.cli import main
+from welfare.config import load_params
+
+
+def test_track_cli(tmp_path):
+    from welfare.model.testing import tiny_model_dir
+
+    naive = tiny_model_dir(tmp_path, "qwen3", layers=2, seed=0, name="naive")
+    trained = tiny_model_dir(tmp_path, "llama", layers=2, seed=1, name="trained")
+    vectors = write_vectors(tmp_path / "vectors.nc", d_model=32, n_layers=2)
+    corpus = write_corpus(tmp_path / "heldout.jsonl", n_per_genre=16)
+    env = write_extraction(tmp_path / "extraction.parquet", load_params(), per_class=5)
+    base = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    base["track"] = {"maze": {"n_per_class": 4}, "correctness": {"n_items": 12}}
+    base["runtime"]["threads"] = 1
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(base, allow_unicode=True))
+    out = tmp_path / "track.json"
+    rc = main(
+        [
+            "track", "--params", str(params), "--vectors", str(vectors), "--model", str(trained),
+            "--naive-model", str(naive), "--env", str(env), "--corpus", str(corpus),
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert set(result["trained"]["maze"]) == {"v_mold", "v_gold"}
+    assert set(result["naive"]["maze"]) == {"v_mold", "v_gold", "u_mold", "u_gold"}
+    cell = result["trained"]["maze"]["v_gold"]
+    assert cell["n_gold"] == 4 and cell["n_mold"] == 4 and np.isfinite(cell["d"])
+    # standardised over both classes: the pooled projections have mean 0 and SD 1
+    pooled = np.array(cell["projection_sd"]["gold"] + cell["projection_sd"]["mold"])
+    assert pooled.mean() == pytest.approx(0, abs=1e-3) and pooled.std(ddof=1) == pytest.approx(
+        1, abs=1e-3
+    )
+    corr = result["naive"]["correctness"]["v_mold"]
+    assert corr["n_correct"] + corr["n_incorrect"] == 12
+    assert [t["tertile"] for t in corr["tertiles"]] == [0, 1, 2]

@@ -1,0 +1,229 @@
+"""`welfare track`: goal-achievement tracking along the axis (PAPER §4.11).
+
+    welfare track --vectors vectors/grpo.nc --model models/grpo/final --naive-model models/naive \\
+        --env data/env/office/extraction.parquet --corpus data/corpus --organism grpo \\
+        --out metrics/grpo/track.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vectors", required=True, help="vectors/{organism}.nc")
+    parser.add_argument("--model", required=True, help="maze-trained model")
+    parser.add_argument("--naive-model", required=True, help="maze-naive model")
+    parser.add_argument("--env", required=True, help="data/env/{mapping}/extraction.parquet")
+    parser.add_argument("--corpus", help="held-out corpus (correctness at organism scale)")
+    parser.add_argument("--organism", help="organism name (its mapping, provenance)")
+    parser.add_argument("--mapping", help="tile mapping name (default: the organism's)")
+    parser.add_argument("--out", required=True, help="metrics/{organism}/track.json")
+
+
+def maze_chats(path: str, params: dict[str, Any], mapping: str) -> tuple[list, list[str]]:
+    """Fresh Mold-final and Gold-final trajectories of the configured split, rendered."""
+    import pandas as pd
+
+    from welfare.env import render_trajectory_messages
+    from welfare.steering.datasets import sample
+
+    cfg = params["track"]["maze"]
+    df = pd.read_parquet(path)
+    df = df[df["split"] == cfg["split"]]
+    rows = []
+    for tile in ("mold", "gold"):
+        records = df[df["final_tile"] == tile].to_dict("records")
+        rows += sample(records, cfg["n_per_class"], cfg["seed"])
+    chats = [render_trajectory_messages(r, params, mapping) for r in rows]
+    return chats, [str(r["final_tile"]) for r in rows]
+
+
+def feedback_chat(question_chat: list, answer: str, correct: bool) -> list:
+    from welfare.corpus import lexicon
+
+    feedback = lexicon.FEEDBACK_RIGHT if correct else lexicon.FEEDBACK_WRONG
+    return [
+        *question_chat,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": f"{feedback}."},
+    ]
+
+
+def final_number_matches(answer: str, truth: str) -> bool:
+    """GSM8K grading: the last number in the answer equals the reference."""
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", answer.replace(",", ""))
+    try:
+        return bool(numbers) and float(numbers[-1]) == float(truth)
+    except ValueError:
+        return False
+
+
+def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | None):
+    """(question chats, answers, correct) for the configured source, answers from `model` at
+    paper scale (its own MMLU letter or greedy GSM8K answer)."""
+    from welfare.steering import datasets as ds
+    from welfare.steering.generate import (
+        GenerationSettings,
+        generate_responses,
+        next_token_logits,
+        single_token_id,
+    )
+
+    cfg = params["track"]["correctness"]
+    source = cfg["source"]
+    if source == "corpus":
+        if corpus is None:
+            raise SystemExit("welfare track: --corpus is required for correctness source 'corpus'")
+        from pathlib import Path
+
+        path = Path(corpus) / "heldout.jsonl" if Path(corpus).is_dir() else Path(corpus)
+        rows = ds.sample(
+            ds.read_corpus(path, params["steer"]["corpus_genres"]["qa"]),
+            cfg["n_items"],
+            cfg["seed"],
+        )
+        chats = [[ds.user(r["meta"]["question"])] for r in rows]
+        answers = [
+            next(m["content"] for m in r["messages"] if m["role"] == "assistant") for r in rows
+        ]
+        return chats, answers, [bool(r["meta"]["correct"]) for r in rows]
+    path = params["track"]["paper"][source]
+    if not path:
+        raise SystemExit(f"welfare track: track.paper.{source} is not set")
+    if source == "mmlu":
+        prompts = ds.mmlu(path, cfg["n_items"], cfg["seed"])
+        ids = [single_token_id(tokenizer, letter) for letter in ds.MMLU_LETTERS]
+        logits = next_token_logits(
+            model, tokenizer, [p.chat for p in prompts], ids, {}, params["track"]["batch_size"]
+        )
+        answers = [ds.MMLU_LETTERS[int(i)] for i in logits.argmax(1)]
+        correct = [a == p.meta["true_answer"] for p, a in zip(prompts, answers, strict=True)]
+    else:
+        prompts = ds.gsm8k(path, cfg["n_items"], cfg["seed"])
+        greedy = GenerationSettings(
+            max_new_tokens=cfg["answer_max_new_tokens"],
+            temperature=0.0,
+            batch_size=params["track"]["batch_size"],
+        )
+        texts = generate_responses(
+            model,
+            tokenizer,
+            [p.chat for p in prompts],
+            1,
+            {},
+            greedy,
+            params["steer"]["template_kwargs"],
+        )
+        answers = [t[0] for t in texts]
+        correct = [
+            final_number_matches(a, p.meta["answer"]) for p, a in zip(prompts, answers, strict=True)
+        ]
+    return [p.chat for p in prompts], answers, correct
+
+
+def _p_true(model, tokenizer, chats, answers, params) -> np.ndarray:
+    from welfare.corpus import lexicon
+    from welfare.steering.generate import next_token_logits, p_true, single_token_id
+
+    probes = [
+        [
+            *c,
+            {"role": "assistant", "content": a},
+            {"role": "user", "content": lexicon.CONFIDENCE_QUESTION},
+        ]
+        for c, a in zip(chats, answers, strict=True)
+    ]
+    ids = [single_token_id(tokenizer, "True"), single_token_id(tokenizer, "False")]
+    logits = next_token_logits(
+        model,
+        tokenizer,
+        probes,
+        ids,
+        {},
+        params["track"]["batch_size"],
+        template_kwargs=params["steer"]["template_kwargs"],
+    )
+    return p_true(logits)
+
+
+def _vectors(ds_vectors, concepts, with_u: bool) -> dict[str, tuple[int, np.ndarray]]:
+    from welfare.steering.vectors import star_layer
+
+    out = {}
+    for concept in concepts:
+        layer = star_layer(ds_vectors, "v", concept)
+        out[f"v_{concept}"] = (layer, ds_vectors["v"].sel(concept=concept, layer=layer).values)
+        if with_u:
+            layer = star_layer(ds_vectors, "u", concept)
+            out[f"u_{concept}"] = (layer, ds_vectors["u"].sel(concept=concept, layer=layer).values)
+    return out
+
+
+def track_model(model_path, params, ds_vectors, maze, corpus, with_u: bool) -> dict[str, Any]:
+    """Maze and correctness tracking of one model (v, and u for the naive model)."""
+    from welfare.steering.cli import _free, _load
+    from welfare.steering.tracking import (
+        block_activations,
+        correctness_tracking,
+        maze_goal_tracking,
+    )
+
+    cfg = params["track"]
+    model, tokenizer = _load(model_path, params)
+    vectors = _vectors(ds_vectors, cfg["concepts"], with_u)
+    layers = sorted({layer for layer, _ in vectors.values()})
+    chats, tiles = maze
+    acts = block_activations(model, tokenizer, chats, layers, "last", cfg["batch_size"])
+    result: dict[str, Any] = {"maze": maze_goal_tracking(acts, tiles, vectors, layers)}
+    q_chats, answers, correct = correctness_items(model, tokenizer, params, corpus)
+    chats = [feedback_chat(c, a, ok) for c, a, ok in zip(q_chats, answers, correct, strict=True)]
+    acts = block_activations(
+        model, tokenizer, chats, layers, "assistant_template", cfg["batch_size"]
+    )
+    p_true = (
+        _p_true(model, tokenizer, q_chats, answers, params)
+        if cfg["correctness"]["tertiles"]
+        else None
+    )
+    result["correctness"] = correctness_tracking(acts, correct, p_true, vectors, layers)
+    result["correctness_rate"] = float(np.mean(correct))
+    _free(model)
+    return result
+
+
+def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    import torch
+
+    from welfare.config import params_hash
+    from welfare.io import write_json
+    from welfare.steering.cli import _mapping
+    from welfare.steering.vectors import load_vectors_file
+
+    started = time.perf_counter()
+    if params["runtime"]["threads"]:
+        torch.set_num_threads(params["runtime"]["threads"])
+    mapping = _mapping(args, params)
+    ds_vectors = load_vectors_file(args.vectors)
+    maze = maze_chats(args.env, params, mapping)
+    result: dict[str, Any] = {
+        "organism": args.organism,
+        "mapping": mapping,
+        "correctness_source": params["track"]["correctness"]["source"],
+        "models": {"trained": str(args.model), "naive": str(args.naive_model)},
+        "trained": track_model(args.model, params, ds_vectors, maze, args.corpus, with_u=False),
+        "naive": track_model(args.naive_model, params, ds_vectors, maze, args.corpus, with_u=True),
+        "params_hash": params_hash(params, ["track", "steer", "maze", "mappings"]),
+    }
+    result["seconds"] = time.perf_counter() - started
+    write_json(args.out, result)
+    log.info("track: wrote %s in %.0f s", args.out, result["seconds"])
+    return 0
