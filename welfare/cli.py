@@ -19,7 +19,7 @@ from welfare.config import ParamsError, load_params
 
 # name -> (module, one-line help). Order is the DAG order.
 STAGES: dict[str, tuple[str, str]] = {
-    "validate": ("welfare.config_cli", "validate params files against the schema (exit 0 if valid)"),
+    "validate": ("welfare.config_cli", "check params files against the schema (exit 0 if valid)"),
     "maze": ("welfare.maze.cli", "look at a maze: `welfare maze show --seed S`"),
     "env": ("welfare.env.cli", "extraction trajectories, eval mazes and SFT demos (Parquet)"),
     "corpus": ("welfare.corpus.cli", "generate the organism's pretraining corpus (JSONL)"),
@@ -52,7 +52,9 @@ def _stage_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise SystemExit(f"welfare {name}: this stage is not implemented yet ({module_name})")
+            raise SystemExit(
+                f"welfare {name}: this stage is not implemented yet ({module_name})"
+            ) from None
         raise
     parser = argparse.ArgumentParser(prog=f"welfare {name}", description=help_text)
     parser.add_argument(

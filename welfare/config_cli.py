@@ -7,7 +7,9 @@ from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", help="params files (overlaid in order); default params.yaml")
+    parser.add_argument(
+        "paths", nargs="*", help="params files (overlaid in order); default params.yaml"
+    )
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
