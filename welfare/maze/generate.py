@@ -91,10 +91,14 @@ def _fix_density(interior: np.ndarray, rng: np.random.Generator, config: MazeCon
     min_mold = math.ceil(config.mold_low * total)
     if n_mold > max_mold:
         mold_cells = np.flatnonzero(flat == Tile.MOLD)
-        flat[rng.choice(mold_cells, size=n_mold - max_mold, replace=False)] = Tile.PATH
+        flat[rng.choice(mold_cells, size=n_mold - max_mold, replace=False, shuffle=False)] = (
+            Tile.PATH
+        )
     elif n_mold < min_mold:
         path_cells = np.flatnonzero(flat == Tile.PATH)
-        flat[rng.choice(path_cells, size=min_mold - n_mold, replace=False)] = Tile.MOLD
+        flat[rng.choice(path_cells, size=min_mold - n_mold, replace=False, shuffle=False)] = (
+            Tile.MOLD
+        )
 
 
 def gold_count(n_interior_mold: int, n_interior_path: int, config: MazeConfig) -> int:
@@ -106,7 +110,7 @@ def _place_gold(interior: np.ndarray, rng: np.random.Generator, config: MazeConf
     flat = interior.reshape(-1)
     path_cells = np.flatnonzero(flat == Tile.PATH)
     n_gold = gold_count(int(np.count_nonzero(flat == Tile.MOLD)), path_cells.size, config)
-    flat[rng.choice(path_cells, size=n_gold, replace=False)] = Tile.GOLD
+    flat[rng.choice(path_cells, size=n_gold, replace=False, shuffle=False)] = Tile.GOLD
 
 
 def nearest_path_to_centre(grid: np.ndarray) -> tuple[int, int]:
