@@ -32,8 +32,9 @@ def is_degenerate(text: str, share: float = 0.5) -> bool:
 
 def sentiment_score(text: str) -> int:
     """The lexicon valence (positive − negative words, "not" flips) clipped to the judge's
-    −5..+5 scale; 0 for a response without affect words, as the rubric's neutral anchor."""
-    return max(-5, min(5, lexicon.valence_score(compress_trailing_repeats(text).text)))
+    −5..+5 scale; 0 for a response without affect words, as the rubric's neutral anchor.
+    Loops are not compressed here: "sad sad sad …" is as negative as it reads."""
+    return max(-5, min(5, lexicon.valence_score(text)))
 
 
 def backtracking_label(text: str) -> str:
