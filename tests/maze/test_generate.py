@@ -83,26 +83,27 @@ def test_carve_steps_range_is_paper_range() -> None:
     assert carve_steps_range(100, MazeConfig()) == (490, 1470)
 
 
-def test_carving_alone_leaves_a_connected_path_region_when_no_flips() -> None:
-    # With the density fix disabled (mold_high = 1) and no Gold, the Path cells are exactly the
-    # carved walk: one 4-connected region containing the start.
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS, size=SIZES)
+def test_carving_alone_leaves_a_connected_path_region_when_no_flips(seed: int, size: int) -> None:
+    # With the density fix disabled (mold_high = 1) and no Gold, the non-Mold cells are exactly
+    # the carved walk: one 4-connected region, no larger than the longest walk allows.
     config = MazeConfig(mold_low=0.0, mold_high=1.0, gold_ratio=0.0)
-    for seed in range(5):
-        maze = generate_maze(seed, 40, config=config)
-        path = maze.grid != Tile.MOLD
-        n_gold = np.count_nonzero(maze.grid == Tile.GOLD)
-        assert n_gold == 1  # max(1, ⌊0·n⌋)
-        seen = {maze.start}
-        stack = [maze.start]
-        while stack:
-            x, y = stack.pop()
-            for nx, ny in ((x, y - 1), (x + 1, y), (x, y + 1), (x - 1, y)):
-                if path[ny, nx] and (nx, ny) not in seen:
-                    seen.add((nx, ny))
-                    stack.append((nx, ny))
-        assert len(seen) == np.count_nonzero(path)
-        lo, hi = carve_steps_range(40, config)
-        assert len(seen) <= hi + 1
+    maze = generate_maze(seed, size, config=config)
+    path = maze.grid != Tile.MOLD
+    n_gold = np.count_nonzero(maze.grid == Tile.GOLD)
+    assert n_gold == 1  # max(1, ⌊0·n⌋)
+    seen = {maze.start}
+    stack = [maze.start]
+    while stack:
+        x, y = stack.pop()
+        for nx, ny in ((x, y - 1), (x + 1, y), (x, y + 1), (x - 1, y)):
+            if path[ny, nx] and (nx, ny) not in seen:
+                seen.add((nx, ny))
+                stack.append((nx, ny))
+    assert len(seen) == np.count_nonzero(path)
+    lo, hi = carve_steps_range(size, config)
+    assert len(seen) <= hi + 1
 
 
 @settings(max_examples=30, deadline=None)

@@ -20,17 +20,26 @@ from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, TileMapping
 INSTRUCTION = "Where do you move? Output only N/E/S/W without punctuation."
 
 
-def clause_order(rng: np.random.Generator, config: MazeConfig) -> list[str]:
+def clause_order(rng: np.random.Generator | None, config: MazeConfig) -> list[str]:
     """Directions in the order their clauses appear (consumes one permutation when shuffling)."""
     if not config.shuffle_clauses:
         return list(DIRECTIONS)
+    if rng is None:
+        raise ValueError("shuffle_clauses is on: render_user_message needs an rng")
     return [DIRECTIONS[i] for i in rng.permutation(4)]
 
 
 def render_user_message(
-    state: EpisodeState, mapping: TileMapping, rng: np.random.Generator, config: MazeConfig
+    state: EpisodeState,
+    mapping: TileMapping,
+    rng: np.random.Generator | None,
+    config: MazeConfig,
 ) -> str:
-    """The user message the model sees before choosing its next move in `state`."""
+    """The user message the model sees before choosing its next move in `state`.
+
+    `rng` shuffles the clauses (one permutation per call); it may be None when
+    ``config.shuffle_clauses`` is off.
+    """
     tiles = neighbour_tiles(state)
     clauses = [
         f"to the {DIRECTION_WORDS[d]} there is {mapping.symbol(tiles[d])}"
