@@ -12,7 +12,7 @@ from welfare.rl.episodes import EpisodeBatch
 RUNTIME = {"device": "cpu", "dtype": "float32", "threads": 1}
 MAPPING = TileMapping(mold="📇", gold="📐", path="🧾")
 # Small grid, frequent wind: turns of different lengths within one batch.
-SMALL_MAZE = MazeConfig(size=20, wind_probability=0.4)
+SMALL_MAZE = MazeConfig(size=20, turns=6, wind_probability=0.4)
 
 
 @pytest.fixture(autouse=True)

@@ -65,8 +65,8 @@ def test_actions_follow_the_episode_and_rewards_are_recorded(tiny, small_episode
     model, tokenizer = tiny
     traj = _play(model, tokenizer, small_episodes(), use_cache=True)
     batch, turns = traj.actions.shape
-    assert (batch, turns) == (6, 15)
-    assert traj.tiles.shape == (6, 15, 4)
+    assert (batch, turns) == (6, 6)
+    assert traj.tiles.shape == (6, 6, 4)
     expected = torch.tensor(traj.episodes.returns(), dtype=torch.float32)
     torch.testing.assert_close(traj.returns, expected)
     # every turn costs the step reward; tile rewards come on top
@@ -90,7 +90,7 @@ def test_before_forward_sees_each_chunk_with_absolute_positions(tiny, small_epis
     chunks = []
     rollout(model, tokenizer, small_episodes(), generator=torch.Generator().manual_seed(0),
             before_forward=chunks.append)
-    assert [c.turn for c in chunks] == list(range(15))
+    assert [c.turn for c in chunks] == list(range(6))
     # turn 1 starts where turn 0 ended, row by row
     first_len = chunks[0].attention_mask.sum(-1)
     assert torch.equal(chunks[1].position_ids[:, 0], first_len)
