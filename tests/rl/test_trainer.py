@@ -1,0 +1,129 @@
+"""`welfare train` end to end on a tiny model: checkpoints, exact resume, LoRA, SFT."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from welfare.cli import main
+from welfare.config import load_params
+from welfare.env.sft import make_demonstration
+from welfare.env.tables import sft_columns, write_table
+from welfare.maze import MazeConfig
+from welfare.model.load import load_model
+from welfare.rl.checkpoint import latest_checkpoint
+from welfare.rl.trainer import RunPaths, train
+
+REPO = Path(__file__).resolve().parents[2]
+TIMING = {"step_seconds", "rollout_decisions_per_s", "update_tokens_per_s"}
+
+
+def _params(steps: int = 4, **row) -> dict:
+    params = load_params(REPO / "params.yaml")
+    params["maze"].update(size=20, turns=4)
+    params["train"].update(steps=steps, mazes_per_step=2, group_size=2, micro_batch=3, lr=3e-3)
+    params["train"]["checkpoint"]["every"] = 2
+    params["train"]["eval"].update(every=2, n_mazes=2, sampled_group=0)
+    params["organisms"] = {"tiny": {"base": "naive", "algorithm": "drgrpo", "adapter": "full",
+                                    "mapping": "office", "seed": 3, **row}}
+    return params
+
+
+def _paths(root: Path, base: Path, env: Path | None = None) -> RunPaths:
+    return RunPaths(out=root / "models/tiny", metrics=root / "metrics/tiny", base=base, env=env)
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in TIMING}
+                for r in csv.DictReader(fh, delimiter="\t")]
+
+
+def test_killed_run_resumes_exactly(tmp_path, tiny_dir):
+    straight = _paths(tmp_path / "a", tiny_dir)
+    train(_params(steps=4), "tiny", straight)
+    resumed = _paths(tmp_path / "b", tiny_dir)
+    train(_params(steps=2), "tiny", resumed)  # "killed" after step 2 ...
+    assert latest_checkpoint(resumed.out).name == "step-0002"
+    train(_params(steps=4), "tiny", resumed)  # ... and started again
+    a = load_file(straight.out / "final/model.safetensors")
+    b = load_file(resumed.out / "final/model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert _rows(straight.metrics / "train.tsv") == _rows(resumed.metrics / "train.tsv")
+    assert [r["step"] for r in _rows(resumed.metrics / "eval.tsv")] == ["0", "2", "4"]
+    # training did change the weights
+    start = load_file(tiny_dir / "model.safetensors")
+    assert any(not torch.equal(start[k], a[k]) for k in start)
+
+
+def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):
+    paths = _paths(tmp_path, tiny_dir)
+    summary = train(_params(steps=2, algorithm="reinforce"), "tiny", paths)
+    assert sorted(p.name for p in paths.out.iterdir()) == ["final", "step-0002"]
+    model, tokenizer = load_model(paths.out / "step-0002", runtime)
+    assert tokenizer.chat_template
+    assert (paths.out / "step-0002/trainer_state.pt").exists()
+    assert not (paths.out / "final/trainer_state.pt").exists()
+    load_model(paths.out / "final", runtime)
+    header = (paths.metrics / "train.tsv").read_text().splitlines()[0].split("\t")
+    for column in ("return_mean", "return_std", "gold_rate", "mold_rate", "path_rate",
+                   "wind_per_episode", "policy_entropy", "equalized_entropy", "kl",
+                   "clip_fraction", "zero_spread_groups", "rollout_decisions_per_s",
+                   "update_tokens_per_s"):
+        assert column in header
+    assert set(summary["references"]) == {"random", "keep_straight", "random_non_mold",
+                                          "greedy_oracle", "optimal_planner"}
+    assert "greedy_mean_return" in summary["final"]
+    assert not list(paths.out.glob(".*tmp*"))  # no temporary leftovers
+
+
+@pytest.mark.parametrize("fmt", ["merged", "adapter"])
+def test_lora_checkpoints_load_and_resume(tmp_path, tiny_dir, runtime, fmt):
+    params = _params(steps=2, adapter="lora")
+    params["train"]["lora"].update(rank=4, alpha=8)
+    params["train"]["checkpoint"]["format"] = fmt
+    paths = _paths(tmp_path, tiny_dir)
+    train(params, "tiny", paths)
+    step2 = paths.out / "step-0002"
+    assert (step2 / "adapter_config.json").exists() == (fmt == "adapter")
+    assert (step2 / "adapter" / "adapter_config.json").exists() == (fmt == "merged")
+    model, _ = load_model(step2, runtime)
+    assert hasattr(model, "peft_config") == (fmt == "adapter")
+    params["train"]["steps"] = 3
+    train(params, "tiny", paths)  # resumes from the LoRA checkpoint
+    assert latest_checkpoint(paths.out).name == "step-0003"
+
+
+def test_sft_learns_the_demonstrations(tmp_path, tiny_dir):
+    params = _params(algorithm="sft")
+    config = MazeConfig.from_params(params["maze"])
+    env = tmp_path / "env"
+    demos = [make_demonstration(700000 + i, config) for i in range(8)]
+    write_table(env / "sft.parquet", sft_columns(demos), {"test": "1"})
+    params["train"]["sft"].update(epochs=6, batch_size=4)
+    params["train"]["lr"] = 1e-2
+    paths = _paths(tmp_path, tiny_dir, env)
+    train(params, "tiny", paths)
+    rows = _rows(paths.metrics / "train.tsv")
+    assert len(rows) == 12  # ceil(6 epochs · 8 demos / 4)
+    first, last = float(rows[0]["loss"]), float(rows[-1]["loss"])
+    assert last < 0.7 * first
+
+
+def test_cli_trains_an_organism(tmp_path, tiny_dir, monkeypatch):
+    import yaml
+
+    params = _params(steps=1)
+    overlay = tmp_path / "params.yaml"
+    overlay.write_text(yaml.safe_dump(params, allow_unicode=True))
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--params", str(overlay), "--organism", "tiny", "--base", str(tiny_dir)])
+    assert code == 0
+    assert (tmp_path / "models/tiny/final/model.safetensors").exists()
+    assert (tmp_path / "metrics/tiny/eval.json").exists()
