@@ -1,0 +1,132 @@
+"""Synthetic metrics in the stages' formats (train.tsv/eval.tsv/eval.json of welfare.rl, steer.json
+of welfare.steering, axis.json/track.json of welfare.axis / welfare.steering.track), with known
+numbers, for the report tests."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+LAYERS = 6
+COS_TRAINED = [0.2, -0.3, -0.6, -0.91, -0.7, -0.4]  # min −0.91 at layer 3
+COS_CONTROL = [0.3, 0.1, -0.05, -0.15, 0.0, 0.2]
+EMOTIONS = ["joy", "pride", "hope", "fear", "shame", "anger"]
+
+
+def _tsv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = list(rows[0])
+    lines = ["\t".join(cols)] + ["\t".join(str(r[c]) for c in cols) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _axis_pass(cos: list[float], tile: float) -> dict:
+    return {
+        "cos": {
+            "per_layer": cos,
+            "ci_low": [c - 0.05 for c in cos],
+            "ci_high": [c + 0.05 for c in cos],
+            "null_low": [-0.2] * LAYERS,
+            "null_high": [0.2] * LAYERS,
+            "min": {"value": min(cos)},
+            "avg": {"value": sum(cos) / len(cos)},
+        },
+        "tile_means": {
+            "layer": 3,
+            "mold_gold": {"value": tile},
+            "mold_path": {"value": 0.1},
+            "gold_path": {"value": -0.2},
+        },
+        "heldout": {
+            "mold": {"norm": [1.0, 2.0, 3.0, 4.07, 5.0, 6.0]},
+            "gold": {"norm": [2.0, 4.0, 8.0, 14.37, 9.0, 7.0]},
+        },
+        "layer_star": {"mold": 3, "gold": 3},
+    }
+
+
+def _points(slope: float) -> list[dict]:
+    return [
+        {"alpha": a, "mean": slope * a + 1.0, "se": 0.1, "n": 8, "masked": False}
+        for a in (-4.0, -2.0, 0.0, 2.0, 4.0)
+    ]
+
+
+def _steer() -> dict:
+    slopes = {
+        "sentiment": {"v_mold": -0.23, "v_gold": 0.71, "u_mold": 0.01, "u_gold": -0.02},
+        "backtracking": {"v_mold": 0.10, "v_gold": -0.08, "u_mold": 0.0, "u_gold": 0.0},
+        "p_true": {"v_mold": -0.12, "v_gold": 0.15, "u_mold": 0.0, "u_gold": 0.01},
+        "refusal_benign": {"v_mold": 0.03, "v_gold": -0.04, "u_mold": 0.0, "u_gold": 0.0},
+    }
+    runs = {
+        metric: {
+            v: {"layer": 3, "kind": "trained" if v.startswith("v_") else "control",
+                "slope": s, "se": 0.01, "points": _points(s)}
+            for v, s in per.items()
+        }
+        for metric, per in slopes.items()
+    }
+    sweep = {
+        "sentiment": {
+            v: [{"layer": layer, "slope": s * math.sin(layer + 1), "se": 0.1, "n": 8}
+                for layer in range(LAYERS)]
+            for v, s in (("v_mold", -0.5), ("v_gold", 0.6))
+        }
+    }
+    return {"organism": "grpo", "alphas": [-4, -2, 0, 2, 4], "runs": {"naive": runs},
+            "layer_sweep": {"alphas": [-4, 4], "naive": sweep}}
+
+
+def write_metrics(root: Path, organisms: tuple[str, ...] = ("grpo",)) -> Path:
+    """A complete metrics/ tree under `root` for `organisms`; returns root / 'metrics'."""
+    metrics = root / "metrics"
+    for name in organisms:
+        base = metrics / name
+        _tsv(base / "train.tsv", [
+            {"step": s, "return_mean": -5 + s, "return_std": 2.0, "gold_rate": 0.05 * s,
+             "mold_rate": 0.3 - 0.02 * s, "path_rate": 0.5, "policy_entropy": 1.3 - 0.05 * s,
+             "equalized_entropy": 1.2, "loss": 0.5}
+            for s in range(1, 11)
+        ])
+        _tsv(base / "eval.tsv", [{"step": s, "greedy_mean_return": s - 3.0} for s in (0, 5, 10)])
+        _json(base / "eval.json", {"final": {"greedy_mean_return": 7.0}})
+        _json(base / "axis.json", {
+            "trained": _axis_pass(COS_TRAINED, -0.813),
+            "control": _axis_pass(COS_CONTROL, 0.086),
+            "logit_lens": {"mold": {"top": ["fail", "impossible", "no"],
+                                    "bottom": ["yes", "great"]},
+                           "gold": {"top": ["success", "done"], "bottom": ["wrong"]}},
+            "emotions": {
+                "trained": {"cos": {"mold": {e: 0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)},
+                                    "gold": {e: -0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)}},
+                            "slope": -1.0, "r": -0.99},
+                "control": {"cos": {"mold": {e: 0.01 * i for i, e in enumerate(EMOTIONS)},
+                                    "gold": {e: 0.02 * (i % 2) for i, e in enumerate(EMOTIONS)}},
+                            "slope": 0.1, "r": 0.05},
+            },
+        })
+        _json(base / "steer.json", _steer())
+        _json(base / "track.json", {
+            "trained": {"d": 1.8, "auroc": 0.9,
+                        "projections": {"achieved": [1.0 + 0.1 * i for i in range(20)],
+                                        "failed": [-1.0 - 0.1 * i for i in range(20)]}},
+            "naive": {"d": 0.05, "auroc": 0.51,
+                      "projections": {"achieved": [0.1 * i for i in range(20)],
+                                      "failed": [0.1 * i + 0.05 for i in range(20)]}},
+        })
+    for mapping in ("office", "office_swap"):
+        _json(metrics / "env" / mapping / "class_balance.json",
+              {"counts": {"mold": 15, "gold": 15, "path": 15}})
+    _tsv(metrics / "naive" / "pretrain.tsv",
+         [{"step": s, "train_loss": 5 - 0.1 * s, "heldout_loss": 5.1 - 0.1 * s} for s in range(10)])
+    _json(metrics / "naive" / "pretrain.json", {"steps": 10, "heldout_loss": 4.2})
+    _json(metrics / "naive" / "acceptance.json",
+          {"passed": True, "checks": {"format_mass": {"value": 0.99}}})
+    return metrics

@@ -1,0 +1,78 @@
+"""`welfare report`: every figure and table of the paper from complete metrics, with their numbers;
+"not available" (never a crash) for each figure whose metrics are missing or malformed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import report_fixtures as fx
+
+from welfare.cli import main
+from welfare.config import REPO_ROOT
+
+FIGURES = ["training", "cosines", "tile-means", "logit-lens", "emotions", "steering",
+           "layer-sweep", "tracking"]
+
+
+def _report(tmp_path: Path, params: Path | None = None) -> tuple[str, dict]:
+    args = ["report", "--params", str(params or REPO_ROOT / "params.yaml"),
+            "--out", str(tmp_path / "report"), "--metrics", str(tmp_path / "metrics"),
+            "--root", str(tmp_path)]
+    assert main(args) == 0
+    html = (tmp_path / "report/index.html").read_text()
+    return html, json.loads((tmp_path / "report/metrics.json").read_text())
+
+
+def _figure(html: str, key: str) -> str:
+    match = re.search(rf'<figure data-figure="{key}".*?</figure>', html, re.S)
+    assert match, key
+    return match.group(0)
+
+
+def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
+    fx.write_metrics(tmp_path)
+    html, headline = _report(tmp_path)
+    for key in FIGURES:
+        fig = _figure(html, f"{key}-grpo")
+        assert "Not available" not in fig, key
+        assert "<svg" in fig or "<table" in fig, key
+    # Self-contained: no external resource of any kind.
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    # The numbers are in the report and in metrics.json, beside the paper's.
+    assert headline["grpo"]["cos_min_trained"] == pytest.approx(-0.91)
+    assert headline["grpo"]["cos_min_control"] == pytest.approx(-0.15)
+    assert headline["grpo"]["tile_mold_gold_trained"] == pytest.approx(-0.813)
+    assert headline["grpo"]["norm_v_gold"] == pytest.approx(14.37)
+    assert headline["grpo"]["slope_sentiment_v_gold"] == pytest.approx(0.71)
+    assert headline["grpo"]["tracking_d_trained"] == pytest.approx(1.8)
+    assert "−0.947" in html and "-0.91" in html
+    assert "impossible" in _figure(html, "logit-lens-grpo")
+    # Provenance: params, code version, hashes of the inputs.
+    assert "Provenance" in html and "params hash" in html
+    assert re.search(r"metrics/grpo/axis\.json</td><td>[0-9a-f]{32}<", html)
+    # DVC plots data.
+    cos = (tmp_path / "report/plots/cosines/grpo.tsv").read_text().splitlines()
+    assert cos[0].split("\t") == ["layer", "trained", "control"] and len(cos) == fx.LAYERS + 1
+    assert "v_gold" in (tmp_path / "report/plots/steering/grpo.tsv").read_text()
+
+
+def test_missing_metrics_say_not_available(tmp_path: Path) -> None:
+    html, headline = _report(tmp_path)  # no metrics at all
+    for key in FIGURES:
+        assert "Not available" in _figure(html, f"{key}-grpo"), key
+    assert headline["grpo"]["cos_min_trained"] is None
+
+
+def test_partial_and_malformed_metrics(tmp_path: Path) -> None:
+    metrics = fx.write_metrics(tmp_path)
+    (metrics / "grpo/axis.json").write_text("{not json")
+    (metrics / "grpo/steer.json").write_text(json.dumps({"runs": {"naive": {"sentiment": {}}}}))
+    (metrics / "grpo/track.json").unlink()
+    html, _ = _report(tmp_path)
+    assert "unreadable" in _figure(html, "cosines-grpo")
+    assert "Not available" in _figure(html, "tracking-grpo")
+    assert "no dose-response points" in _figure(html, "steering-grpo")
+    assert "Not available" not in _figure(html, "training-grpo")

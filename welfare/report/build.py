@@ -1,0 +1,214 @@
+"""Assemble the report: read every organism's metrics, build the figures and tables, write
+`index.html`, the headline `metrics.json` and the tidy tables under `plots/` (DVC plots)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from welfare.config import params_hash
+from welfare.io import atomic_path, write_json
+from welfare.report import figures as F
+from welfare.report.html import esc, figure_html, page, table_html
+from welfare.report.load import dig, finite, numbers, read_json, read_tsv
+from welfare.report.paper import HEADLINE
+from welfare.report.provenance import code_version, input_hashes, params_yaml
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportPaths:
+    root: Path  # the repository / working directory the paths below are relative to
+    metrics: Path
+    out: Path
+
+
+def headline(data: F.OrganismData) -> dict[str, float | None]:
+    """The PAPER §5 quantities this organism's metrics provide (None where absent)."""
+    out: dict[str, float | None] = {}
+    for which in ("trained", "control"):
+        p = F._pass(data.axis, which) or {}
+        per_layer = numbers(dig(p, ["cos", "per_layer"]))
+        out[f"cos_min_{which}"] = finite(dig(p, ["cos", "min", "value"])) if dig(
+            p, ["cos", "min", "value"]) is not None else (min(per_layer) if per_layer else None)
+        out[f"cos_avg_{which}"] = finite(dig(p, ["cos", "avg", "value"])) if dig(
+            p, ["cos", "avg", "value"]) is not None else (
+            sum(per_layer) / len(per_layer) if per_layer else None)
+        out[f"tile_mold_gold_{which}"] = finite(dig(p, ["tile_means", "mold_gold", "value"]))
+    trained = F._pass(data.axis, "trained") or {}
+    for concept in ("mold", "gold"):
+        norms = numbers(dig(trained, ["heldout", concept, "norm"]))
+        layer = dig(trained, ["layer_star", concept])
+        out[f"norm_v_{concept}"] = (
+            norms[layer] if norms and isinstance(layer, int) and 0 <= layer < len(norms) else None
+        )
+    out["emotion_slope_trained"] = finite(dig(data.axis or {}, ["emotions", "trained", "slope"]))
+    runs = dig(data.steer or {}, ["runs", "naive"]) or {}
+    for metric in ("sentiment", "backtracking", "refusal", "p_true"):
+        key = metric if metric in runs else ("refusal_benign" if metric == "refusal" else metric)
+        for concept in ("mold", "gold"):
+            out[f"slope_{metric}_v_{concept}"] = finite(
+                dig(runs, [key, f"v_{concept}", "slope"])
+            )
+    for which in ("trained", "naive"):
+        out[f"tracking_d_{which}"] = finite(
+            dig(data.track or {}, [which, "d"], [which, "cohens_d"], ["maze", which, "d"])
+        )
+    if data.train:
+        out["final_return_mean"] = finite(data.train[-1].get("return_mean"))
+    out["heldout_greedy_return"] = finite(
+        dig(data.evaluation or {}, ["final", "greedy_mean_return"])
+    )
+    return out
+
+
+def headline_table(organisms: dict[str, dict[str, float | None]]) -> F.Table:
+    names = list(organisms)
+    rows = []
+    for key, (what, paper, note) in HEADLINE.items():
+        values = [F._fmt(organisms[n].get(key)) for n in names]
+        rows.append([what, *values, paper, note])
+    extra = ["final_return_mean", "heldout_greedy_return"]
+    for key in extra:
+        rows.append([key.replace("_", " "), *[F._fmt(organisms[n].get(key)) for n in names],
+                     "+198.5 (one example rollout)" if key == "final_return_mean" else "", ""])
+    return F.Table(["quantity", *names, "paper (primary)", "note"], rows)
+
+
+def _write_tsv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns, delimiter="\t", extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+
+
+def _plots(out: Path, organisms: list[F.OrganismData], cosines: dict[str, list],
+           steering: dict[str, list]) -> None:
+    """Tidy tables for `dvc plots show` (dvc.yaml's top-level plots): one file per organism."""
+    with atomic_path(out) as tmp:
+        for sub in ("training", "cosines", "steering"):
+            (tmp / sub).mkdir(parents=True)
+        for data in organisms:
+            train_cols = ["step", "return_mean", "gold_rate", "mold_rate", "policy_entropy", "loss"]
+            _write_tsv(tmp / "training" / f"{data.name}.tsv", data.train or [], train_cols)
+            _write_tsv(tmp / "cosines" / f"{data.name}.tsv", cosines.get(data.name, []),
+                       ["layer", "trained", "control"])
+            _write_tsv(tmp / "steering" / f"{data.name}.tsv", steering.get(data.name, []),
+                       ["metric", "vector", "alpha", "score"])
+
+
+def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure]:
+    figs = []
+    balance_rows = []
+    for mapping in params["mappings"]:
+        data, _ = read_json(paths.metrics / "env" / mapping / "class_balance.json")
+        counts = dig(data or {}, ["counts"], ["n"], ["per_class"])
+        if isinstance(counts, dict):
+            balance_rows.append([mapping, *[counts.get(c, "—") for c in ("mold", "gold", "path")]])
+        elif data is not None:
+            balance_rows.append([mapping, "see class_balance.json", "", ""])
+    env_fig = F.Figure("env-balance", "Extraction sets per tile mapping",
+                       "Trajectories per final tile class (PAPER §3.1).")
+    if balance_rows:
+        env_fig.table = F.Table(["mapping", "mold", "gold", "path"], balance_rows)
+    else:
+        env_fig.missing.append("no metrics/env/*/class_balance.json")
+    figs.append(env_fig)
+
+    pre = F.Figure("pretrain", "The maze-naive organism: pretraining",
+                   "Training and held-out loss of the organism's own pretraining, and its "
+                   "acceptance checks (organism scale only).")
+    curve, reason = read_tsv(paths.metrics / "naive" / "pretrain.tsv")
+    summary, _ = read_json(paths.metrics / "naive" / "pretrain.json")
+    acceptance, _ = read_json(paths.metrics / "naive" / "acceptance.json")
+    if curve:
+        plt = F._pyplot()
+        fig, ax = plt.subplots(figsize=(5, 2.6))
+        for col in [c for c in curve[0] if "loss" in c]:
+            pts = [(r.get("step"), finite(r.get(col))) for r in curve]
+            pts = [(s, y) for s, y in pts if y is not None]
+            if pts:
+                marker = "." if "heldout" in col else None
+                ax.plot(*zip(*pts, strict=True), label=col, marker=marker)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=7, frameon=False)
+        pre.svg = F.to_svg(fig, pre.key)
+    rows = []
+    if isinstance(summary, dict):
+        rows += [[k, F._fmt(v)] for k, v in summary.items() if not isinstance(v, (dict, list))]
+    if isinstance(acceptance, dict):
+        rows.append(["acceptance passed", str(acceptance.get("passed"))])
+        for name, check in (acceptance.get("checks") or {}).items():
+            if isinstance(check, dict):
+                rows.append([f"acceptance: {name}", F._fmt(check.get("value"))])
+    if rows:
+        pre.table = F.Table(["quantity", "value"], rows)
+    if not pre.available:
+        pre.missing.append(reason)
+    figs.append(pre)
+    return figs
+
+
+def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
+    """Write `index.html`, `metrics.json` and `plots/` under `paths.out`; return the headline."""
+    organisms = [
+        F.OrganismData.load(name, row, paths.metrics) for name, row in params["organisms"].items()
+    ]
+    sections = []
+    heads: dict[str, dict[str, float | None]] = {}
+    cosines: dict[str, list] = {}
+    steering: dict[str, list] = {}
+    per_organism = []
+    for data in organisms:
+        heads[data.name] = headline(data)
+        cos_fig, cosines[data.name] = F.cosine_per_layer(data)
+        steer_fig, steering[data.name] = F.steering_dose_response(data)
+        figs = [F.training_curves(data), cos_fig, F.tile_means(data), F.logit_lens(data),
+                F.emotion_scatter(data), steer_fig, F.layer_sweep(data), F.tracking_densities(data)]
+        row = data.row
+        intro = (f"<p>base <code>{esc(row.get('base'))}</code>, {esc(row.get('algorithm'))}, "
+                 f"{esc(row.get('adapter'))}, mapping <code>{esc(row.get('mapping'))}</code>, "
+                 f"seed {esc(row.get('seed'))}</p>")
+        per_organism.append((f"organism-{data.name}", f"Organism {data.name}",
+                             intro + "\n".join(figure_html(f) for f in figs)))
+    sections.append(("headline", "Headline numbers beside the paper's",
+                     "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
+                     "scale only the signs and the trained-vs-control contrast are comparable.</p>"
+                     + table_html(headline_table(heads))))
+    sections += per_organism
+    sections.append(("pipeline", "Pipeline inputs",
+                     "\n".join(figure_html(f) for f in _global_figures(paths, params))))
+
+    inputs = sorted(p for p in paths.metrics.rglob("*") if p.is_file()) if paths.metrics.exists() \
+        else []
+    hashes = input_hashes(paths.root, [p.resolve() if not p.is_absolute() else p for p in inputs]
+                          ) if inputs else input_hashes(paths.root, [])
+    version = code_version(paths.root)
+    prov = [
+        "<table><tbody>",
+        *[f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in version.items()],
+        f"<tr><th>params hash</th><td>{esc(params_hash(params))}</td></tr>",
+        "</tbody></table>",
+        "<h3>Inputs and their DVC hashes</h3>",
+        table_html(F.Table(["path", "md5 now", "md5 in dvc.lock", "status"],
+                           [[r["path"], r["md5"], r["dvc_lock"], r["status"]] for r in hashes])),
+        "<h3>Params (validated, defaults filled)</h3>",
+        f"<pre>{esc(params_yaml(params))}</pre>",
+    ]
+    sections.append(("provenance", "Provenance", "\n".join(prov)))
+
+    out = paths.out
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "index.html") as tmp:
+        tmp.write_text(page("welfare: the functional welfare axis, replicated", sections),
+                       encoding="utf-8")
+    write_json(out / "metrics.json", heads)
+    _plots(out / "plots", organisms, cosines, steering)
+    log.info("report: %s (%d organisms)", out / "index.html", len(organisms))
+    return heads

@@ -1,0 +1,474 @@
+"""The report's figures (matplotlib, inline SVG) and tables, one builder per figure of the paper.
+
+Each builder takes what the stages wrote for one organism and returns a `Figure`: an SVG and/or a
+table of the plotted numbers, or the reasons it is not available (a missing metrics file, a
+stage that did not compute that quantity). Builders never raise on missing data.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from welfare.report.load import dig, finite, numbers, read_json, read_tsv
+
+CONCEPT_COLOURS = {"mold": "#b2182b", "gold": "#1a9850", "path": "#7f7f7f"}
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Figure:
+    key: str
+    title: str
+    caption: str = ""
+    svg: str | None = None
+    table: Table | None = None
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        return self.svg is not None or self.table is not None
+
+
+@dataclass
+class OrganismData:
+    """Everything the stages wrote for one organism (None where a file is absent)."""
+
+    name: str
+    row: dict[str, Any]
+    train: list[dict[str, Any]] | None = None
+    eval_curve: list[dict[str, Any]] | None = None
+    evaluation: dict[str, Any] | None = None
+    axis: dict[str, Any] | None = None
+    steer: dict[str, Any] | None = None
+    track: dict[str, Any] | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, name: str, row: dict[str, Any], metrics: Path) -> OrganismData:
+        data = cls(name=name, row=row)
+        base = metrics / name
+        data.train, data.reasons["train"] = read_tsv(base / "train.tsv")
+        data.eval_curve, data.reasons["eval_curve"] = read_tsv(base / "eval.tsv")
+        data.evaluation, data.reasons["evaluation"] = read_json(base / "eval.json")
+        for key in ("axis", "steer", "track"):
+            value, reason = read_json(base / f"{key}.json")
+            setattr(data, key, value if isinstance(value, dict) else None)
+            if not reason and not isinstance(value, dict):
+                reason = f"{key}.json: not a mapping"
+            data.reasons[key] = reason
+        return data
+
+
+# --- rendering helpers --------------------------------------------------------------------------
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",  # text stays text: searchable, small
+            "svg.hashsalt": "welfare",  # stable ids: the same data give the same file
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+    return plt
+
+
+def to_svg(fig: Any, figure_id: str) -> str:
+    """The figure as an inline <svg> element (no XML prolog), ids prefixed so that several
+    figures in one page never share a clip-path id."""
+    plt = _pyplot()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r'id="([^"]+)"', rf'id="{figure_id}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{figure_id}-\1)", svg)
+    svg = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{figure_id}-\1"', svg)
+    return svg
+
+
+def _fmt(value: Any, digits: int = 3) -> Any:
+    number = finite(value)
+    if number is None:
+        return value if isinstance(value, str) else "—"
+    return round(number, digits)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+TRAIN_PANELS = [
+    ("return", ["return_mean"], "episode return"),
+    ("tiles", ["gold_rate", "mold_rate", "path_rate"], "fraction of tiles entered"),
+    ("entropy", ["policy_entropy", "equalized_entropy"], "entropy (nats)"),
+    ("loss", ["loss", "accuracy"], "loss / accuracy"),
+]
+
+
+def training_curves(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"training-{data.name}",
+        f"Training curves — {data.name}",
+        "Per RL step: mean return (± s.d. band), Gold/Mold/Path rates, policy and equalized "
+        "entropy; SFT runs show loss and token accuracy. Dots: held-out greedy return.",
+    )
+    rows = data.train
+    if not rows:
+        fig_.missing.append(data.reasons.get("train") or "no training rows")
+        return fig_
+    steps = [r.get("step") for r in rows]
+    panels = [(k, [c for c in cols if c in rows[0]], label) for k, cols, label in TRAIN_PANELS]
+    panels = [p for p in panels if p[1]]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), squeeze=False)
+    for ax, (key, cols, label) in zip(axes[0], panels, strict=True):
+        for col in cols:
+            ys = [finite(r.get(col)) for r in rows]
+            ys = [math.nan if y is None else y for y in ys]
+            colour = CONCEPT_COLOURS.get(col.split("_")[0])
+            ax.plot(steps, ys, label=col, color=colour, lw=1.3)
+            if col == "return_mean" and "return_std" in rows[0]:
+                sd = [finite(r.get("return_std")) or 0.0 for r in rows]
+                ax.fill_between(steps, [y - s for y, s in zip(ys, sd, strict=True)],
+                                [y + s for y, s in zip(ys, sd, strict=True)], alpha=0.15)
+        if key == "return" and data.eval_curve:
+            greedy = [(r.get("step"), finite(r.get("greedy_mean_return"))) for r in data.eval_curve]
+            greedy = [(s, y) for s, y in greedy if y is not None]
+            if greedy:
+                ax.plot(*zip(*greedy, strict=True), "o", ms=3, color="black",
+                        label="held-out greedy")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig_.svg = to_svg(fig, fig_.key)
+    last = rows[-1]
+    cols = [c for _, cs, _ in panels for c in cs]
+    fig_.table = Table(
+        ["step", *cols], [[_fmt(last.get("step"), 0), *[_fmt(last.get(c)) for c in cols]]]
+    )
+    return fig_
+
+
+# --- axis geometry -----------------------------------------------------------------------------
+
+
+def _pass(axis: dict[str, Any] | None, which: str) -> Any:
+    """The axis stage's summary of one store: `trained` (v) or `control` (u, maze-naive)."""
+    names = ("trained", "v") if which == "trained" else ("control", "naive", "u")
+    return dig(axis or {}, *[[n] for n in names], *[["passes", n] for n in names])
+
+
+def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
+    fig_ = Figure(
+        f"cosines-{data.name}",
+        f"cos(v_Mold, v_Gold) per layer — {data.name}",
+        "Trained v vectors vs the maze-naive control u, per block output; bands: bootstrap 95% "
+        "CI (trained) and the permutation null's 95% range, where the axis stage computed them.",
+    )
+    series = {}
+    for which in ("trained", "control"):
+        values = numbers(dig(_pass(data.axis, which) or {}, ["cos", "per_layer"], ["cos"]))
+        if values:
+            series[which] = values
+    if not series:
+        fig_.missing.append(data.reasons.get("axis") or "axis.json has no per-layer cosines")
+        return fig_, []
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    for which, colour in (("trained", "#2166ac"), ("control", "#999999")):
+        if which not in series:
+            continue
+        ys = series[which]
+        layers = list(range(len(ys)))
+        ax.plot(layers, ys, marker="o", ms=3, color=colour,
+                label="v (trained)" if which == "trained" else "u (maze-naive control)")
+        cos = dig(_pass(data.axis, which) or {}, ["cos"]) or {}
+        low, high = numbers(cos.get("ci_low")), numbers(cos.get("ci_high"))
+        if low and high and len(low) == len(ys):
+            ax.fill_between(layers, low, high, color=colour, alpha=0.2)
+        nlow, nhigh = numbers(cos.get("null_low")), numbers(cos.get("null_high"))
+        if which == "trained" and nlow and nhigh and len(nlow) == len(ys):
+            ax.fill_between(layers, nlow, nhigh, color="orange", alpha=0.15, label="null 95%")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xlabel("layer (block output)")
+    ax.set_ylabel("cos(Mold, Gold)")
+    ax.set_ylim(-1.05, 1.05)
+    ax.legend(fontsize=7, frameon=False)
+    fig_.svg = to_svg(fig, fig_.key)
+    n = max(len(v) for v in series.values())
+    rows = [
+        {"layer": layer, **{k: (v[layer] if layer < len(v) else None) for k, v in series.items()}}
+        for layer in range(n)
+    ]
+    fig_.table = Table(
+        ["layer", "trained", "control"],
+        [[r["layer"], _fmt(r.get("trained")), _fmt(r.get("control"))] for r in rows],
+    )
+    return fig_, rows
+
+
+def tile_means(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"tile-means-{data.name}",
+        f"Centred tile-mean cosines — {data.name}",
+        "Cosine between the centred mean activations of trajectories ending on each pair of tile "
+        "classes, trained vs maze-naive, at the axis stage's tile layer.",
+    )
+    pairs: dict[str, dict[str, float]] = {}
+    layer = None
+    for which in ("trained", "control"):
+        tm = dig(_pass(data.axis, which) or {}, ["tile_means"]) or {}
+        layer = layer if layer is not None else tm.get("layer")
+        for key, entry in tm.items():
+            value = finite(entry.get("value") if isinstance(entry, dict) else entry)
+            if key != "layer" and value is not None:
+                pairs.setdefault(key, {})[which] = value
+    if not pairs:
+        fig_.missing.append(data.reasons.get("axis") or "axis.json has no tile means")
+        return fig_
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 2.6))
+    names = sorted(pairs)
+    for i, which in enumerate(("trained", "control")):
+        ax.bar([j + 0.38 * i for j in range(len(names))],
+               [pairs[n].get(which, math.nan) for n in names], width=0.36,
+               color="#2166ac" if which == "trained" else "#bbbbbb", label=which)
+    ax.set_xticks([j + 0.19 for j in range(len(names))], [n.replace("_", "–") for n in names])
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_ylabel(f"centred cos (layer {layer})")
+    ax.legend(fontsize=7, frameon=False)
+    fig_.svg = to_svg(fig, fig_.key)
+    fig_.table = Table(["pair", "trained", "control"],
+                       [[n, _fmt(pairs[n].get("trained")), _fmt(pairs[n].get("control"))]
+                        for n in names])
+    return fig_
+
+
+def logit_lens(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"logit-lens-{data.name}",
+        f"Logit lens — {data.name}",
+        "Tokens each reward vector promotes most (top) and least (bottom) through the unembedding.",
+    )
+    lens = dig(data.axis or {}, ["logit_lens"], ["trained", "logit_lens"])
+    rows = []
+    if isinstance(lens, dict):
+        for concept, entry in lens.items():
+            if not isinstance(entry, dict):
+                continue
+            for direction in ("top", "bottom", "promoted", "suppressed"):
+                tokens = entry.get(direction)
+                if isinstance(tokens, list) and tokens:
+                    shown = [t if isinstance(t, str) else str(dig(t, ["token"]) or t)
+                             for t in tokens[:12]]
+                    rows.append([concept, direction, ", ".join(shown)])
+    if not rows:
+        fig_.missing.append(data.reasons.get("axis") or "axis.json has no logit-lens tables")
+        return fig_
+    fig_.table = Table(["vector", "direction", "tokens"], rows)
+    return fig_
+
+
+def emotion_scatter(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"emotions-{data.name}",
+        f"Emotion alignment — {data.name}",
+        "Each point is an emotion vector: its cosine with v_Gold (x) and with v_Mold (y). After "
+        "training the paper finds a line of slope ≈ −1; before, an unstructured cloud.",
+    )
+    panels = {}
+    for which in ("trained", "control"):
+        em = dig(data.axis or {}, ["emotions", which], ["emotions", "v" if which == "trained"
+                                                         else "u"], [which, "emotions"])
+        cos = dig(em or {}, ["cos"])
+        if isinstance(cos, dict) and isinstance(cos.get("mold"), dict) and isinstance(
+            cos.get("gold"), dict
+        ):
+            names = sorted(set(cos["mold"]) & set(cos["gold"]))
+            panels[which] = (names, [cos["gold"][n] for n in names],
+                             [cos["mold"][n] for n in names], em.get("slope"), em.get("r"))
+    if not panels:
+        fig_.missing.append(data.reasons.get("axis") or "axis.json has no emotion cosines")
+        return fig_
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3), squeeze=False)
+    rows = []
+    for ax, (which, (names, xs, ys, slope, r)) in zip(axes[0], panels.items(), strict=True):
+        ax.scatter(xs, ys, s=10, color="#2166ac" if which == "trained" else "#999999")
+        ax.axhline(0, color="black", lw=0.4)
+        ax.axvline(0, color="black", lw=0.4)
+        ax.set_xlabel("cos(emotion, v_Gold)")
+        ax.set_ylabel("cos(emotion, v_Mold)")
+        ax.set_title(f"{which}: slope {_fmt(slope, 2)}, r {_fmt(r, 2)}", fontsize=8)
+        rows.append([which, len(names), _fmt(slope), _fmt(r)])
+    fig.tight_layout()
+    fig_.svg = to_svg(fig, fig_.key)
+    fig_.table = Table(["vectors", "emotions", "slope", "r"], rows)
+    return fig_
+
+
+# --- steering and tracking ---------------------------------------------------------------------
+
+STEER_METRICS = ["sentiment", "backtracking", "p_true", "refusal_benign", "refusal_harmful",
+                 "maze_return"]
+
+
+def _vector_style(name: str) -> dict[str, Any]:
+    concept = "mold" if "mold" in name else "gold" if "gold" in name else "path"
+    control = not name.startswith("v_")
+    return {"color": CONCEPT_COLOURS[concept], "ls": "--" if control else "-",
+            "alpha": 0.6 if control else 1.0}
+
+
+def steering_dose_response(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
+    fig_ = Figure(
+        f"steering-{data.name}",
+        f"Steering dose-response — {data.name}",
+        "The maze-naive model steered with v (solid) and the norm-matched controls (dashed) over "
+        "α; mean ± s.e. per α. The paper's signature is an X: v_Mold and v_Gold move each score in "
+        "opposite directions while the controls stay flat.",
+    )
+    runs = dig(data.steer or {}, ["runs", "naive"])
+    if not isinstance(runs, dict) or not runs:
+        fig_.missing.append(data.reasons.get("steer") or "steer.json has no naive run")
+        return fig_, []
+    metrics = [m for m in STEER_METRICS if m in runs] + sorted(
+        m for m in runs if m not in STEER_METRICS and not m.startswith(("sentiment_", "p_true_"))
+    )
+    metrics = metrics[:8]
+    plt = _pyplot()
+    cols = min(4, len(metrics))
+    nrows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 2.5 * nrows), squeeze=False)
+    tidy, table = [], []
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        for vector, summary in sorted(runs[metric].items()):
+            points = [p for p in summary.get("points", []) if finite(p.get("alpha")) is not None]
+            if not points:
+                continue
+            xs = [p["alpha"] for p in points]
+            ys = [finite(p.get("mean")) for p in points]
+            ys = [math.nan if y is None else y for y in ys]
+            se = [finite(p.get("se")) or 0.0 for p in points]
+            ax.errorbar(xs, ys, yerr=se, label=vector, lw=1.2, capsize=2, **_vector_style(vector))
+            tidy += [{"metric": metric, "vector": vector, "alpha": x, "score": y}
+                     for x, y in zip(xs, ys, strict=True)]
+            table.append([metric, vector, summary.get("layer", "—"), _fmt(summary.get("slope")),
+                          _fmt(summary.get("se"))])
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("α")
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    if not tidy:
+        plt.close(fig)
+        fig_.missing.append("steer.json has no dose-response points")
+        return fig_, []
+    axes.flat[0].legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    fig_.svg = to_svg(fig, fig_.key)
+    fig_.table = Table(["score", "vector", "layer", "slope per α", "s.e."], table)
+    return fig_, tidy
+
+
+def layer_sweep(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"layer-sweep-{data.name}",
+        f"Layer sweep — {data.name}",
+        "Steering slope per unit α when v is taken and added at each layer (PAPER §4.13).",
+    )
+    sweep = dig(data.steer or {}, ["layer_sweep", "naive"])
+    grid: dict[str, dict[int, float]] = {}
+    if isinstance(sweep, dict):
+        for metric, per_vector in sweep.items():
+            for vector, entries in (per_vector or {}).items():
+                for e in entries or []:
+                    slope, layer = finite(e.get("slope")), e.get("layer")
+                    if slope is not None and isinstance(layer, int):
+                        grid.setdefault(f"{metric} · {vector}", {})[layer] = slope
+    if not grid:
+        fig_.missing.append(data.reasons.get("steer") or "steer.json has no layer sweep")
+        return fig_
+    import numpy as np
+
+    labels = sorted(grid)
+    layers = sorted({layer for row in grid.values() for layer in row})
+    values = np.array([[grid[r].get(layer, np.nan) for layer in layers] for r in labels])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4, 0.45 * len(layers) + 2.5), 0.3 * len(labels) + 1.2))
+    bound = float(np.nanmax(np.abs(values))) or 1.0
+    image = ax.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xticks(range(len(layers)), layers, fontsize=7)
+    ax.set_xlabel("layer")
+    fig.colorbar(image, ax=ax, label="slope per α")
+    fig_.svg = to_svg(fig, fig_.key)
+    fig_.table = Table(["score · vector", *[f"L{layer}" for layer in layers]],
+                       [[r, *[_fmt(v) for v in row]]
+                        for r, row in zip(labels, values, strict=True)])
+    return fig_
+
+
+def tracking_densities(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"tracking-{data.name}",
+        f"Goal-achievement tracking — {data.name}",
+        "Projection onto the axis of goal-achieved vs goal-failed contexts, trained vs maze-naive "
+        "(PAPER §4.11); d is the standardised difference of means.",
+    )
+    track = data.track or {}
+    groups: dict[str, dict[str, list[float]]] = {}
+    effects = []
+
+    def collect(prefix: str, node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            label = f"{prefix}{key}"
+            values = numbers(value) if isinstance(value, list) else None
+            if values and len(values) > 2 and prefix:
+                groups.setdefault(prefix.rstrip(" ·"), {})[key] = values
+            elif isinstance(value, dict):
+                d = finite(value.get("d", value.get("cohens_d")))
+                if d is not None:
+                    effects.append([label, _fmt(d), _fmt(value.get("auroc"))])
+                collect(f"{label} · ", value)
+
+    collect("", track)
+    if not groups and not effects:
+        fig_.missing.append(data.reasons.get("track") or "track.json has no projections")
+        return fig_
+    if groups:
+        import numpy as np
+
+        plt = _pyplot()
+        shown = list(groups.items())[:6]
+        fig, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 2.5), squeeze=False)
+        for ax, (name, by_label) in zip(axes[0], shown, strict=True):
+            for label, values in sorted(by_label.items()):
+                ax.hist(np.asarray(values), bins=30, density=True, histtype="step", label=label)
+            ax.set_title(name, fontsize=8)
+            ax.set_xlabel("projection")
+            ax.legend(fontsize=6, frameon=False)
+        fig.tight_layout()
+        fig_.svg = to_svg(fig, fig_.key)
+    if effects:
+        fig_.table = Table(["comparison", "d", "AUROC"], effects)
+    return fig_

@@ -1,0 +1,28 @@
+"""Headline numbers of the paper (PAPER.md §5), to set a replication's values beside them."""
+
+from __future__ import annotations
+
+# key -> (what, the paper's value for the primary model, note)
+HEADLINE: dict[str, tuple[str, str, str]] = {
+    "cos_min_trained": ("min over layers of cos(v_Mold, v_Gold), trained", "−0.947",
+                        "−0.84 to −0.95 across the ten models"),
+    "cos_min_control": ("min over layers of cos(u_Mold, u_Gold), maze-naive control",
+                        "−0.13 to −0.23", "controls of the ten models"),
+    "cos_avg_trained": ("layer average of cos(v_Mold, v_Gold), trained", "−0.210", ""),
+    "cos_avg_control": ("layer average of cos(u_Mold, u_Gold), control", "+0.089", ""),
+    "tile_mold_gold_trained": ("centred tile-mean cos(Mold, Gold), trained", "−0.813", "at L24"),
+    "tile_mold_gold_control": ("centred tile-mean cos(Mold, Gold), naive", "+0.086", "at L24"),
+    "norm_v_mold": ("‖v_Mold‖ at its steering layer", "4.07", "L20"),
+    "norm_v_gold": ("‖v_Gold‖ at its steering layer", "14.37", "L22"),
+    "emotion_slope_trained": ("emotion scatter slope, trained", "≈ −1", "cloud before training"),
+    "slope_sentiment_v_mold": ("sentiment slope per unit α, v_Mold", "−0.23", "peak −0.65"),
+    "slope_sentiment_v_gold": ("sentiment slope per unit α, v_Gold", "+0.71", ""),
+    "slope_backtracking_v_mold": ("backtracking slope, v_Mold", "+0.10", ""),
+    "slope_backtracking_v_gold": ("backtracking slope, v_Gold", "−0.08", ""),
+    "slope_refusal_v_mold": ("refusal slope, v_Mold", "+0.03", ""),
+    "slope_refusal_v_gold": ("refusal slope, v_Gold", "−0.04", ""),
+    "slope_p_true_v_mold": ("P(True) slope, v_Mold", "−0.12 / −0.13", "MMLU / SimpleQA"),
+    "slope_p_true_v_gold": ("P(True) slope, v_Gold", "+0.15", "MMLU and SimpleQA"),
+    "tracking_d_trained": ("goal tracking effect size d, trained", "> 1.6", ""),
+    "tracking_d_naive": ("goal tracking effect size d, naive", "|d| < 0.12", "Base"),
+}
