@@ -24,10 +24,10 @@ from tqdm import tqdm
 from welfare.steering.datasets import MMLU_LETTERS, Prompt, answer_matches, user
 from welfare.steering.generate import (
     GenerationSettings,
+    first_token_ids,
     generate_responses,
     next_token_logits,
     p_true,
-    single_token_id,
 )
 from welfare.steering.scorers import (
     REFUSALS,
@@ -138,7 +138,7 @@ def confidence_answers(model, tokenizer, inputs: BatteryInputs, settings) -> dic
         free = [p for p in prompts if not p.meta.get("choice")]
         got: dict[str, str] = {}
         if choice:
-            ids = [single_token_id(tokenizer, letter) for letter in MMLU_LETTERS]
+            ids = first_token_ids(tokenizer, MMLU_LETTERS)
             logits = next_token_logits(
                 model,
                 tokenizer,
@@ -176,7 +176,7 @@ def _is_correct(prompt: Prompt, answer: str) -> bool | None:
 
 def collect_confidence(model, tokenizer, inputs, answers, cond, settings) -> list[dict]:
     """Phase 1: one steered forward over question, cached answer, probe, assistant header."""
-    true_false = [single_token_id(tokenizer, "True"), single_token_id(tokenizer, "False")]
+    true_false = first_token_ids(tokenizer, ["True", "False"])
     records = []
     for dataset, prompts in inputs.confidence.items():
         chats = [

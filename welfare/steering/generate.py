@@ -92,12 +92,13 @@ def generate_responses(
     return out
 
 
-def single_token_id(tokenizer: Any, word: str) -> int:
-    """The id of `word` as the model would emit it first (must be one token)."""
-    ids = tokenizer.encode(word, add_special_tokens=False)
-    if len(ids) != 1:
-        raise ValueError(f"{word!r} is not a single token for this tokenizer: {ids}")
-    return int(ids[0])
+def first_token_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:
+    """The first token of each word: its own token where it is one (Qwen's "True"/"False"), else
+    the first piece, which must still tell the words apart (the readout compares them)."""
+    ids = [int(tokenizer.encode(w, add_special_tokens=False)[0]) for w in words]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{list(words)} share their first token for this tokenizer: {ids}")
+    return ids
 
 
 @torch.no_grad()

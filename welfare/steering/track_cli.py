@@ -11,6 +11,7 @@ import argparse
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,18 @@ log = logging.getLogger(__name__)
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vectors", required=True, help="vectors/{organism}.nc")
-    parser.add_argument("--model", required=True, help="maze-trained model")
-    parser.add_argument("--naive-model", required=True, help="maze-naive model")
-    parser.add_argument("--env", required=True, help="data/env/{mapping}/extraction.parquet")
-    parser.add_argument("--corpus", help="held-out corpus (correctness at organism scale)")
+    parser.add_argument(
+        "--model", "--trained", dest="model", required=True, help="maze-trained model"
+    )
+    parser.add_argument(
+        "--naive-model", "--naive", dest="naive_model", required=True, help="maze-naive model"
+    )
+    parser.add_argument(
+        "--env", help="extraction trajectories (default data/env/{mapping}/extraction.parquet)"
+    )
+    parser.add_argument(
+        "--corpus", help="held-out corpus for correctness (default data/corpus/heldout.jsonl)"
+    )
     parser.add_argument("--organism", help="organism name (its mapping, provenance)")
     parser.add_argument("--mapping", help="tile mapping name (default: the organism's)")
     parser.add_argument("--out", required=True, help="metrics/{organism}/track.json")
@@ -73,9 +82,9 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
     from welfare.steering import datasets as ds
     from welfare.steering.generate import (
         GenerationSettings,
+        first_token_ids,
         generate_responses,
         next_token_logits,
-        single_token_id,
     )
 
     cfg = params["track"]["correctness"]
@@ -83,8 +92,6 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
     if source == "corpus":
         if corpus is None:
             raise SystemExit("welfare track: --corpus is required for correctness source 'corpus'")
-        from pathlib import Path
-
         path = Path(corpus) / "heldout.jsonl" if Path(corpus).is_dir() else Path(corpus)
         rows = ds.sample(
             ds.read_corpus(path, params["steer"]["corpus_genres"]["qa"]),
@@ -101,7 +108,7 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
         raise SystemExit(f"welfare track: track.paper.{source} is not set")
     if source == "mmlu":
         prompts = ds.mmlu(path, cfg["n_items"], cfg["seed"])
-        ids = [single_token_id(tokenizer, letter) for letter in ds.MMLU_LETTERS]
+        ids = first_token_ids(tokenizer, ds.MMLU_LETTERS)
         logits = next_token_logits(
             model, tokenizer, [p.chat for p in prompts], ids, {}, params["track"]["batch_size"]
         )
@@ -132,7 +139,7 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
 
 def _p_true(model, tokenizer, chats, answers, params) -> np.ndarray:
     from welfare.corpus import lexicon
-    from welfare.steering.generate import next_token_logits, p_true, single_token_id
+    from welfare.steering.generate import first_token_ids, next_token_logits, p_true
 
     probes = [
         [
@@ -142,7 +149,7 @@ def _p_true(model, tokenizer, chats, answers, params) -> np.ndarray:
         ]
         for c, a in zip(chats, answers, strict=True)
     ]
-    ids = [single_token_id(tokenizer, "True"), single_token_id(tokenizer, "False")]
+    ids = first_token_ids(tokenizer, ["True", "False"])
     logits = next_token_logits(
         model,
         tokenizer,
@@ -212,8 +219,11 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     if params["runtime"]["threads"]:
         torch.set_num_threads(params["runtime"]["threads"])
     mapping = _mapping(args, params)
+    env = args.env or f"data/env/{mapping}/extraction.parquet"
+    if args.corpus is None and Path("data/corpus/heldout.jsonl").exists():
+        args.corpus = "data/corpus/heldout.jsonl"
     ds_vectors = load_vectors_file(args.vectors)
-    maze = maze_chats(args.env, params, mapping)
+    maze = maze_chats(env, params, mapping)
     result: dict[str, Any] = {
         "organism": args.organism,
         "mapping": mapping,
