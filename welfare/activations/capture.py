@@ -71,6 +71,7 @@ def capture_to_store(
     settings: ActivationSettings,
     attrs: Mapping[str, Any],
     pad_id: int = 0,
+    stop_after_last: bool = True,
 ) -> Path:
     """Record `chats` (already in store order) into the store at `out`; resume if possible."""
     from tqdm.auto import tqdm
@@ -113,6 +114,7 @@ def capture_to_store(
             padding_side=settings.padding_side,
             max_batch_size=settings.batch_size,
             max_batch_tokens=settings.max_batch_tokens,
+            stop_after_last=stop_after_last,
         ):
             data = batch.activations  # (b, P, L, d)
             writer.write(data[:, 0] if layout.n_positions is None else data)

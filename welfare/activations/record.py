@@ -39,14 +39,16 @@ def record_chats(
     max_batch_size: int = 16,
     max_batch_tokens: int = 16384,
     layers: Sequence[int] | None = None,
+    stop_after_last: bool = True,
 ) -> Iterator[RecordedBatch]:
     """Yield the block outputs of `chats` in order, one batch at a time (chats are not reordered:
-    sort them by length first for tight padding)."""
+    sort them by length first for tight padding). `stop_after_last` skips what follows the last
+    recorded block (final norm, LM head)."""
     import torch
 
     device = next(model.parameters()).device
     width = capture_width(chats, position)
-    with BlockOutputRecorder(model, layers=layers, stop_after_last=True) as recorder:
+    with BlockOutputRecorder(model, layers=layers, stop_after_last=stop_after_last) as recorder:
         for batch in padded_batches(
             chats,
             pad_id=pad_id,
