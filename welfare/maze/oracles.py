@@ -101,42 +101,50 @@ def optimal_plan(
     if turns_left <= 0:
         return []
     radius = turns_left + 1
-    tiles = window_around(state.grid, state.pos, radius)
+    window = window_around(state.grid, state.pos, radius)
+    side = window.shape[1]
     reward_of = np.array([config.tile_reward(t) for t in (Tile.PATH, Tile.MOLD, Tile.GOLD)])
-    bounds = _relaxed_values(reward_of[tiles], turns_left, config)
-    offsets = [OFFSETS[d] for d in DIRECTIONS]
+    # The search reads single cells millions of times: flat Python lists are far faster to
+    # index than numpy arrays. Cell (x, y) of the window is index y·side + x.
+    bounds = [
+        b.reshape(4, -1).tolist() for b in _relaxed_values(reward_of[window], turns_left, config)
+    ]
+    tiles = window.reshape(-1).tolist()
+    rewards = reward_of.tolist()
+    steps = [OFFSETS[d][0] + side * OFFSETS[d][1] for d in DIRECTIONS]
+    mold, gold, path = int(Tile.MOLD), int(Tile.GOLD), int(Tile.PATH)
     best_value = -np.inf
     best_plan: list[int] = []
     plan: list[int] = []
     melting = config.melting
 
-    def search(x: int, y: int, remaining: int, acc: float) -> None:
+    def search(cell: int, remaining: int, acc: float) -> None:
         nonlocal best_value, best_plan
         if remaining == 0:
             if acc > best_value + _EPS:
                 best_value, best_plan = acc, list(plan)
             return
-        order = rng.permutation(4) if rng is not None else range(4)
+        order = rng.permutation(4).tolist() if rng is not None else range(4)
         bound_k = bounds[remaining - 1]
         children = []
         for i in order:
-            nx, ny = x + offsets[i][0], y + offsets[i][1]
-            r = reward_of[tiles[ny, nx]]
-            children.append((acc + r + bound_k[i, ny, nx], int(i), nx, ny, r))
+            nxt = cell + steps[i]
+            r = rewards[tiles[nxt]]
+            children.append((acc + r + bound_k[i][nxt], i, nxt, r))
         children.sort(key=lambda c: -c[0])  # stable: ties keep the (shuffled) order
-        for bound, i, nx, ny, r in children:
+        for bound, i, nxt, r in children:
             if bound <= best_value + _EPS:
                 break
-            here, there = tiles[y, x], tiles[ny, nx]
+            here, there = tiles[cell], tiles[nxt]
             if melting:
-                tiles[y, x] = Tile.MOLD
-            if there == Tile.GOLD:
-                tiles[ny, nx] = Tile.PATH
+                tiles[cell] = mold
+            if there == gold:
+                tiles[nxt] = path
             plan.append(i)
-            search(nx, ny, remaining - 1, acc + r)
+            search(nxt, remaining - 1, acc + r)
             plan.pop()
-            tiles[ny, nx] = there
-            tiles[y, x] = here
+            tiles[nxt] = there
+            tiles[cell] = here
 
-    search(radius, radius, turns_left, 0.0)
+    search(radius * side + radius, turns_left, 0.0)
     return [DIRECTIONS[i] for i in best_plan]
