@@ -100,9 +100,11 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("grpo",)) -> Path:
         _json(base / "axis.json", {
             "trained": _axis_pass(COS_TRAINED, -0.813),
             "control": _axis_pass(COS_CONTROL, 0.086),
-            "logit_lens": {"mold": {"top": ["fail", "impossible", "no"],
-                                    "bottom": ["yes", "great"]},
-                           "gold": {"top": ["success", "done"], "bottom": ["wrong"]}},
+            "logit_lens": {"layer": 4, "v": {
+                "mold": {"raw": {"promoted": [["fail", 3.1], ["impossible", 2.9]],
+                                 "suppressed": [["yes", -2.0]]}},
+                "gold": {"raw": {"promoted": [["success", 2.5]], "suppressed": [["wrong", -1.0]]}},
+            }, "u": {"skipped": "no --naive-model"}},
             "emotions": {
                 "trained": {"cos": {"mold": {e: 0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)},
                                     "gold": {e: -0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)}},
@@ -114,12 +116,15 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("grpo",)) -> Path:
         })
         _json(base / "steer.json", _steer())
         _json(base / "track.json", {
-            "trained": {"d": 1.8, "auroc": 0.9,
-                        "projections": {"achieved": [1.0 + 0.1 * i for i in range(20)],
-                                        "failed": [-1.0 - 0.1 * i for i in range(20)]}},
-            "naive": {"d": 0.05, "auroc": 0.51,
-                      "projections": {"achieved": [0.1 * i for i in range(20)],
-                                      "failed": [0.1 * i + 0.05 for i in range(20)]}},
+            "trained": {"maze": {"v_gold": {
+                "layer": 3, "d": 1.8,
+                "projection_sd": {"gold": [1.0 + 0.1 * i for i in range(20)],
+                                  "mold": [-1.0 - 0.1 * i for i in range(20)]}}},
+                "correctness": {"v_gold": {"layer": 3, "d": 0.9}}},
+            "naive": {"maze": {"v_gold": {
+                "layer": 3, "d": 0.05,
+                "projection_sd": {"gold": [0.1 * i for i in range(20)],
+                                  "mold": [0.1 * i + 0.05 for i in range(20)]}}}},
         })
     for mapping in ("office", "office_swap"):
         _json(metrics / "env" / mapping / "class_balance.json",

@@ -55,9 +55,8 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
                 dig(runs, [key, f"v_{concept}", "slope"])
             )
     for which in ("trained", "naive"):
-        out[f"tracking_d_{which}"] = finite(
-            dig(data.track or {}, [which, "d"], [which, "cohens_d"], ["maze", which, "d"])
-        )
+        # track.json: {trained|naive: {maze: {v_gold: {d, ...}}, correctness: {...}}}
+        out[f"tracking_d_{which}"] = finite(dig(data.track or {}, [which, "maze", "v_gold", "d"]))
     if data.train:
         out["final_return_mean"] = finite(data.train[-1].get("return_mean"))
     out["heldout_greedy_return"] = finite(

@@ -268,22 +268,28 @@ def logit_lens(data: OrganismData) -> Figure:
         f"Logit lens — {data.name}",
         "Tokens each reward vector promotes most (top) and least (bottom) through the unembedding.",
     )
-    lens = dig(data.axis or {}, ["logit_lens"], ["trained", "logit_lens"])
+    # axis.json: logit_lens = {layer, v|u: {concept: {raw|final_norm: {promoted, suppressed}}}},
+    # each list of [token, logit] pairs.
+    lens = dig(data.axis or {}, ["logit_lens"])
     rows = []
     if isinstance(lens, dict):
-        for concept, entry in lens.items():
-            if not isinstance(entry, dict):
-                continue
-            for direction in ("top", "bottom", "promoted", "suppressed"):
-                tokens = entry.get(direction)
-                if isinstance(tokens, list) and tokens:
-                    shown = [t if isinstance(t, str) else str(dig(t, ["token"]) or t)
-                             for t in tokens[:12]]
-                    rows.append([concept, direction, ", ".join(shown)])
+        layer = lens.get("layer", "—")
+        for vectors in ("v", "u"):
+            for concept, variants in sorted((lens.get(vectors) or {}).items()):
+                if not isinstance(variants, dict):
+                    continue
+                for variant, entry in sorted(variants.items()):
+                    for direction in ("promoted", "suppressed"):
+                        tokens = (entry or {}).get(direction) if isinstance(entry, dict) else None
+                        if isinstance(tokens, list) and tokens:
+                            shown = [t[0] if isinstance(t, (list, tuple)) else str(t)
+                                     for t in tokens[:12]]
+                            rows.append([f"{vectors}_{concept}", variant, layer, direction,
+                                         " ".join(repr(t)[1:-1] for t in shown)])
     if not rows:
         fig_.missing.append(data.reasons.get("axis") or "axis.json has no logit-lens tables")
         return fig_
-    fig_.table = Table(["vector", "direction", "tokens"], rows)
+    fig_.table = Table(["vector", "W_U after", "layer", "direction", "tokens"], rows)
     return fig_
 
 

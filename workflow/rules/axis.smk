@@ -6,12 +6,17 @@ rule axis:
     input:
         trained="activations/{organism}/final.zarr",
         naive="activations/{organism}/naive.zarr",
+        model="models/{organism}",
+        base=base_model_input,
+        corpus=corpus_files,
     output:
         vectors="vectors/{organism}.nc",
         summary="metrics/{organism}/axis.json",
     params:
         files=PARAMS_ARGS,
         values=stage_params("axis"),
+        model=base_model_arg,
+        corpus=lambda wc: "--corpus data/corpus" if corpus_files(wc) else "",
     log:
         "logs/axis/{organism}.log",
     benchmark:
@@ -25,4 +30,5 @@ rule axis:
         "../envs/welfare.yaml"
     shell:
         "welfare axis {params.files} --trained {input.trained} --naive {input.naive} "
+        "--model {input.model}/final --naive-model {params.model} {params.corpus} "
         "--out {output.vectors} --metrics {output.summary} 2> {log}"

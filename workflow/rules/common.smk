@@ -23,9 +23,11 @@ STAGE_PARAMS = {
     "activations_naive": [
         "runtime", "maze", "activations", "mappings.{mapping}", "organisms.{organism}"
     ],
-    "axis": ["runtime", "axis"],
+    "axis": ["runtime", "activations", "axis"],
     "steer": ["runtime", "maze", "steer", "mappings.{mapping}", "organisms.{organism}"],
-    "track": ["runtime", "maze", "track", "mappings.{mapping}", "organisms.{organism}"],
+    "track": [
+        "runtime", "maze", "steer", "track", "mappings.{mapping}", "organisms.{organism}"
+    ],
     "report": ["report"],
 }
 
@@ -85,6 +87,14 @@ def corpus_input(wildcards):
     return ["data/corpus/heldout.jsonl"] if organism(wildcards)["base"] == "naive" else []
 
 
+def corpus_files(wildcards):
+    """The organism's corpus (emotion and sentiment texts for the axis geometry), when the base
+    model is the pipeline's own organism."""
+    if organism(wildcards)["base"] != "naive":
+        return []
+    return ["data/corpus/train.jsonl", "data/corpus/heldout.jsonl"]
+
+
 def base_model_arg(wildcards):
     base = organism(wildcards)["base"]
     return "models/naive" if base == "naive" else base
@@ -132,6 +142,7 @@ def report_inputs(wildcards):
     for name in organism_names():
         files += [
             f"metrics/{name}/train.tsv",
+            f"metrics/{name}/eval.tsv",
             f"metrics/{name}/eval.json",
             f"metrics/{name}/axis.json",
             f"metrics/{name}/steer.json",

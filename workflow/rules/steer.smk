@@ -38,13 +38,15 @@ rule track:
         vectors="vectors/{organism}.nc",
         model="models/{organism}",
         base=base_model_input,
-        eval_mazes=lambda wc: f"data/env/{organism(wc)['mapping']}/eval_mazes.parquet",
+        env=lambda wc: f"data/env/{organism(wc)['mapping']}/extraction.parquet",
+        corpus=corpus_input,
     output:
         "metrics/{organism}/track.json",
     params:
         files=PARAMS_ARGS,
         values=stage_params("track"),
         model=base_model_arg,
+        corpus=lambda wc: " ".join(f"--corpus {c}" for c in corpus_input(wc)),
     log:
         "logs/track/{organism}.log",
     benchmark:
@@ -57,5 +59,6 @@ rule track:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare track {params.files} --vectors {input.vectors} --trained {input.model}/final "
-        "--naive {params.model} --out {output} 2> {log}"
+        "welfare track {params.files} --vectors {input.vectors} --model {input.model}/final "
+        "--naive-model {params.model} --env {input.env} {params.corpus} "
+        "--organism {wildcards.organism} --out {output} 2> {log}"

@@ -10,6 +10,7 @@ rule train:
     output:
         model=directory("models/{organism}"),
         curve="metrics/{organism}/train.tsv",
+        eval_curve="metrics/{organism}/eval.tsv",
         evaluation="metrics/{organism}/eval.json",
     params:
         files=PARAMS_ARGS,
