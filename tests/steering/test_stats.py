@@ -46,3 +46,14 @@ def test_standardize_and_rate():
     z = standardize([1.0, 2.0, 3.0, 10.0])
     assert z.mean() == pytest.approx(0) and z.std(ddof=1) == pytest.approx(1)
     assert rate(["a", "b", "x", "a"], {"a"}, exclude={"x"}) == pytest.approx(2 / 3)
+
+
+def test_finite_or_none_for_strict_json():
+    import json
+
+    from welfare.steering.stats import finite_or_none
+
+    data = {"a": float("nan"), "b": [1.0, float("inf"), np.float32(2.5)], "c": {"d": np.nan}}
+    clean = finite_or_none(data)
+    assert clean == {"a": None, "b": [1.0, None, 2.5], "c": {"d": None}}
+    json.dumps(clean, allow_nan=False)

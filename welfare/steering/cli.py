@@ -229,6 +229,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from welfare.io import atomic_path, write_json
     from welfare.steering.agreement import record_agreement
     from welfare.steering.battery import collect, conditions, score_records, summarize
+    from welfare.steering.stats import finite_or_none
     from welfare.steering.vectors import extra_vectors, load_vectors_file, vector_set
 
     started = time.perf_counter()
@@ -341,7 +342,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         result["agreement"] = record_agreement([r for rs in runs.values() for r in rs])
     timings["total_s"] = time.perf_counter() - started
     result["timings"] = timings
-    write_json(args.out, result)
+    write_json(args.out, finite_or_none(result))
     if args.records:
         import json
 

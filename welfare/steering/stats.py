@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,3 +65,16 @@ def rate(labels: Sequence[str], positive: set[str], exclude: set[str] = frozense
     """Share of `positive` labels among labels not in `exclude` (e.g. unparseable)."""
     kept = [label for label in labels if label not in exclude]
     return sum(label in positive for label in kept) / len(kept) if kept else math.nan
+
+
+def finite_or_none(value: Any) -> Any:
+    """Replace NaN/inf floats (nested in dicts/lists) by None: strict JSON for DVC and plots."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, np.floating):
+        return finite_or_none(float(value))
+    return value

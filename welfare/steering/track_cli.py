@@ -213,6 +213,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from welfare.config import params_hash
     from welfare.io import write_json
     from welfare.steering.cli import _mapping
+    from welfare.steering.stats import finite_or_none
     from welfare.steering.vectors import load_vectors_file
 
     started = time.perf_counter()
@@ -234,6 +235,6 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         "params_hash": params_hash(params, ["track", "steer", "maze", "mappings"]),
     }
     result["seconds"] = time.perf_counter() - started
-    write_json(args.out, result)
+    write_json(args.out, finite_or_none(result))
     log.info("track: wrote %s in %.0f s", args.out, result["seconds"])
     return 0
