@@ -1,0 +1,101 @@
+"""The Snakemake workflow as users drive it: lint-clean, the whole DAG in a dry run, every job with
+its log, benchmark and portable resources, nothing site-specific in the rules, and the paper-scale
+params submitting every model job with a GPU."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import workflow_helpers as wh
+
+from welfare.config import load_params
+
+RULE_FILES = sorted((wh.REPO / "workflow/rules").glob("*.smk"))
+
+
+def _jobs(out: str) -> list[dict[str, str]]:
+    """Job blocks of `snakemake -n` output: rule name and its printed fields."""
+    jobs, current = [], None
+    for line in out.splitlines():
+        header = re.match(r"^(?:local)?rule (\w+):$", line)
+        if header:
+            current = {"rule": header.group(1)}
+            jobs.append(current)
+        elif current is not None and (m := re.match(r"^    (\w+): (.*)$", line)):
+            current[m.group(1)] = m.group(2)
+    return jobs
+
+
+def _rules() -> set[str]:
+    return {m for f in RULE_FILES for m in re.findall(r"^rule (\w+):", f.read_text(), re.M)}
+
+
+def test_lint_is_clean() -> None:
+    out = wh.run(["snakemake", "--lint", "--nolock"], wh.REPO)
+    assert "Congratulations, your workflow is in a good condition!" in out, out
+
+
+def test_dry_run_lists_the_whole_dag() -> None:
+    params = load_params([wh.REPO / "params.yaml"])
+    jobs = _jobs(wh.run(["snakemake", "-n", "--forceall", "--nolock"], wh.REPO))
+    by_rule: dict[str, int] = {}
+    for job in jobs:
+        by_rule[job["rule"]] = by_rule.get(job["rule"], 0) + 1
+    assert set(by_rule) == _rules() | {"all"}, by_rule
+    assert by_rule["env"] == len(params["mappings"])
+    for rule in ("train", "activations_final", "activations_naive", "axis", "steer", "track"):
+        assert by_rule[rule] == len(params["organisms"]), rule
+    assert any(job.get("output", "").startswith("report/index.html") for job in jobs)
+    for job in jobs:
+        if job["rule"] == "all":
+            continue
+        assert job.get("log", "").startswith("logs/"), job
+        assert job.get("benchmark", "").startswith("benchmarks/"), job
+        resources = dict(kv.split("=", 1) for kv in job["resources"].split(", "))
+        assert {"mem_mb", "runtime", "gpu"} <= set(resources), job
+        assert resources["gpu"] == "0", job  # organism scale runs on CPUs
+
+
+def test_every_rule_declares_log_benchmark_threads_resources() -> None:
+    for f in RULE_FILES:
+        for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)+)", f.read_text(), re.M):
+            if "shell:" not in body:
+                continue
+            for directive in ("log:", "benchmark:", "threads:", "resources:", "mem_mb=",
+                              "runtime=", "gpu="):
+                assert directive in body, f"{f.name}: rule {rule} lacks {directive}"
+            assert re.search(r"2> \{log\}\"\s*$", body.split("shell:")[1]), (
+                f"{f.name}: rule {rule} must send stderr to its log"
+            )
+            assert re.search(r'"welfare \w+ \{params\.files\}', body), (
+                f"{f.name}: rule {rule} must call `welfare <stage>` with the params files"
+            )
+
+
+def test_no_site_specifics_outside_profiles() -> None:
+    site = re.compile(r"slurm_partition|slurm_account|partition|account|gres|qos", re.I)
+    for f in [wh.REPO / "Snakefile", *RULE_FILES]:
+        code = "\n".join(line.split("#", 1)[0] for line in f.read_text().splitlines())
+        assert not site.search(code), f"{f.name}: site-specific resource outside profiles/"
+
+
+@pytest.mark.slow
+def test_paper_scale_submits_every_model_job_with_a_gpu() -> None:
+    paper = load_params([wh.REPO / "params.yaml", wh.REPO / "params/paper.yaml"])
+    paper_organisms = [n for n, row in paper["organisms"].items() if row["base"] != "naive"]
+    assert len(paper_organisms) == 10
+    out = wh.run(
+        ["snakemake", "-n", "--forceall", "--nolock", "--configfile", "params.yaml",
+         "params/paper.yaml", "--executor", "slurm", "--workflow-profile",
+         "workflow/profiles/slurm"],
+        wh.REPO,
+    )
+    jobs = _jobs(out)
+    trained = {j["wildcards"].split("=", 1)[1] for j in jobs if j["rule"] == "train"}
+    assert set(paper_organisms) <= trained
+    for job in jobs:
+        if job["rule"] in ("train", "activations_final", "activations_naive", "steer", "track"):
+            assert "gpu=1" in job["resources"], job
+        elif job["rule"] in ("env", "axis", "report"):
+            assert "gpu=0" in job["resources"], job
