@@ -66,3 +66,12 @@ def test_resample_weights():
     boot = w[:, plan.bootstraps]
     for c in range(3):  # a bootstrap draws class c only from class c's trajectories
         assert np.all(boot[labels != c, :, c] == 0)
+
+
+def test_metrics_are_strict_json():
+    import json
+
+    from welfare.axis.stage import json_safe
+
+    safe = json_safe({"a": np.array([1.0, np.nan]), "b": (np.int64(3), np.float32(np.inf))})
+    assert json.loads(json.dumps(safe, allow_nan=False)) == {"a": [1.0, None], "b": [3, None]}

@@ -62,7 +62,7 @@ def cosine_statistics(resample_cos: np.ndarray, store_pass: StorePass) -> dict[s
 
 
 def heldout_statistics(
-    store_pass: StorePass, alpha: float, n_bootstrap: int, seed: int, bins: int
+    store_pass: StorePass, n_bootstrap: int, seed: int, bins: int
 ) -> dict[str, Any]:
     """Per concept: selection scores, ℓ*, AUROC with CI and one-sided test, norms."""
     out: dict[str, Any] = {}
@@ -127,7 +127,7 @@ def summarise_pass(
 ) -> dict[str, Any]:
     """Everything Geometry 1 and layer selection report for one store (trained or control)."""
     cos_stats = cosine_statistics(store_pass.resample_cos[baseline], store_pass)
-    heldout = heldout_statistics(store_pass, alpha, n_bootstrap_auroc, seed, bins)
+    heldout = heldout_statistics(store_pass, n_bootstrap_auroc, seed, bins)
     other = {
         b: cosine_statistics(values, store_pass)
         for b, values in store_pass.resample_cos.items()

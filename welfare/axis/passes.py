@@ -97,7 +97,7 @@ def run_store_pass(
     if len(held_idx) == 0 or len(train_idx) == 0:
         raise ValueError("the store needs both a train and a held-out split")
     n_layers, d_model = acts.sizes["layer"], acts.sizes["d_model"]
-    tile_layer = (2 * n_layers) // 3 if tile_layer is None else tile_layer
+    tile_layer = (2 * n_layers) // 3 if tile_layer is None else min(tile_layer, n_layers - 1)
 
     plan = ResamplePlan(labels[train_idx], n_permutations, n_bootstrap, seed)
     counts = plan.counts()

@@ -34,6 +34,21 @@ class AxisInputs:
     organism: str = ""
 
 
+def json_safe(value: Any) -> Any:
+    """Arrays to lists and NaN/inf to None, so the metrics file is strict JSON (DVC, browsers)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def auto_layer(value: int, n_layers: int, numerator: int, denominator: int) -> int:
     """`value`, or ⌊numerator·L/denominator⌋ when value is −1."""
     return (numerator * n_layers) // denominator if value < 0 else min(value, n_layers - 1)
@@ -189,7 +204,7 @@ def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
         sentiment=sentiment_vectors or None,
     )
     write_vectors(inputs.out_vectors, dataset)
-    write_json(inputs.out_metrics, metrics)
+    write_json(inputs.out_metrics, json_safe(metrics))
     return metrics
 
 
