@@ -15,6 +15,7 @@ from welfare.rl.losses import (
     equalized_entropy,
     kl_k3,
     reinforce_advantages,
+    returns_to_go,
     seq_mean_token_sum,
     zero_spread_fraction,
 )
@@ -62,6 +63,15 @@ def test_reinforce_baseline_uses_only_active_members():
     adv = reinforce_advantages(rewards, mask, group_size=2)
     # G: ep0 [7, 6, 4]; ep1 [8, 5, (inactive)]; b = [7.5, 5.5, 4 (ep0 alone)]
     torch.testing.assert_close(adv, torch.tensor([[-0.5, 0.5, 0.0], [0.5, -0.5, 0.0]]))
+
+
+def test_discounted_returns_to_go():
+    rewards = torch.tensor([[1.0, 2.0, 4.0]])
+    torch.testing.assert_close(returns_to_go(rewards, 0.5), torch.tensor([[3.0, 4.0, 4.0]]))
+    torch.testing.assert_close(returns_to_go(rewards, 1.0), torch.tensor([[7.0, 6.0, 4.0]]))
+    # γ = 0: each turn's own reward minus the group's mean reward at that turn
+    adv = reinforce_advantages(REWARDS, MASK, group_size=2, discount=0.0)
+    torch.testing.assert_close(adv[0], torch.tensor([5.0, 10.0, 0.0]))
 
 
 def test_group_size_must_divide_batch():

@@ -50,6 +50,7 @@ class TrainConfig:
     temperature: float
     optimizer: OptimizerConfig
     schedule: ScheduleConfig
+    discount: float
     entropy_coef: float
     kl_coef: float
     clip: ClipConfig
@@ -92,6 +93,7 @@ class TrainConfig:
             temperature=t["temperature"],
             optimizer=OptimizerConfig(lr=t["lr"], **t["optimizer"]),
             schedule=ScheduleConfig(**t["schedule"]),
+            discount=t["discount"],
             entropy_coef=t["entropy_coef"],
             kl_coef=t["kl_coef"],
             clip=ClipConfig(**t["clip"]),

@@ -29,17 +29,29 @@ def drgrpo_advantages(
     return advantage[:, None] * mask
 
 
+def returns_to_go(rewards: torch.Tensor, discount: float = 1.0) -> torch.Tensor:
+    """G_t = Σ_{k≥t} γ^{k−t} r_k along the last dimension."""
+    if discount == 1.0:
+        return rewards.flip(-1).cumsum(-1).flip(-1)
+    out = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[..., 0])
+    for t in range(rewards.shape[-1] - 1, -1, -1):
+        running = rewards[..., t] + discount * running
+        out[..., t] = running
+    return out
+
+
 def reinforce_advantages(
-    rewards: torch.Tensor, mask: torch.Tensor, group_size: int
+    rewards: torch.Tensor, mask: torch.Tensor, group_size: int, discount: float = 1.0
 ) -> torch.Tensor:
     """Token-level REINFORCE (PAPER §2.4): returns-to-go minus a per-position group baseline.
 
-    G_{i,t} = Σ_{k≥t} r_{i,k}; b_t = mask-weighted mean of G_{i,t} over the group's members still
-    active at t; A_{i,t} = (G_{i,t} − b_t)·m_{i,t}.
+    G_{i,t} = Σ_{k≥t} γ^{k−t} r_{i,k} (the paper: undiscounted, γ = 1); b_t = mask-weighted mean
+    of G_{i,t} over the group's members still active at t; A_{i,t} = (G_{i,t} − b_t)·m_{i,t}.
     """
     masked = rewards * mask
-    returns_to_go = masked.flip(-1).cumsum(-1).flip(-1)
-    g = _grouped(returns_to_go * mask, group_size)
+    returns_to_go_ = returns_to_go(masked, discount)
+    g = _grouped(returns_to_go_ * mask, group_size)
     m = _grouped(mask, group_size)
     baseline = g.sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
     return ((g - baseline) * m).reshape_as(rewards)

@@ -180,7 +180,11 @@ def _rl_stepper(cfg: TrainConfig, maze_config: MazeConfig, mapping: TileMapping,
         ppo_epochs=cfg.ppo_epochs, minibatches=cfg.minibatches, micro_batch=cfg.micro_batch,
         grad_clip=cfg.optimizer.grad_clip,
     )
-    advantage_fn = drgrpo_advantages if cfg.algorithm == "drgrpo" else reinforce_advantages
+
+    def advantage_fn(rewards: torch.Tensor, mask: torch.Tensor, group: int) -> torch.Tensor:
+        if cfg.algorithm == "drgrpo":
+            return drgrpo_advantages(rewards, mask, group)
+        return reinforce_advantages(rewards, mask, group, cfg.discount)
 
     def one_step(step: int) -> dict[str, float]:
         maze_seeds, stream_seed, sample_seed = step_seeds(cfg.seed, step, cfg.mazes_per_step)
