@@ -34,6 +34,8 @@ from welfare.maze.tiles import DIRECTIONS, OFFSETS, Tile
 # dx, dy per direction index in DIRECTIONS order.
 _DX = np.array([OFFSETS[d][0] for d in DIRECTIONS], dtype=np.int64)
 _DY = np.array([OFFSETS[d][1] for d in DIRECTIONS], dtype=np.int64)
+# Plain ints: comparing arrays with IntEnum members is slower.
+_PATH, _MOLD, _GOLD = int(Tile.PATH), int(Tile.MOLD), int(Tile.GOLD)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,26 +81,26 @@ def _carve(grid: np.ndarray, rng: np.random.Generator, config: MazeConfig) -> No
     dirs = rng.integers(0, 4, size=n_steps)
     xs = _fold(x0 + np.concatenate(([0], np.cumsum(_DX[dirs]))), m)
     ys = _fold(y0 + np.concatenate(([0], np.cumsum(_DY[dirs]))), m)
-    grid[ys + 1, xs + 1] = Tile.PATH
+    grid[ys + 1, xs + 1] = _PATH
 
 
-def _fix_density(interior: np.ndarray, rng: np.random.Generator, config: MazeConfig) -> None:
+def _fix_density(interior: np.ndarray, rng: np.random.Generator, config: MazeConfig) -> int:
+    """Bring the interior Mold fraction into [mold_low, mold_high); return the Mold count."""
     total = interior.size
     flat = interior.reshape(-1)
-    n_mold = int(np.count_nonzero(flat == Tile.MOLD))
+    mold_cells = np.flatnonzero(flat == _MOLD)
+    n_mold = mold_cells.size
     # Largest count with fraction < high, smallest with fraction ≥ low.
     max_mold = math.ceil(config.mold_high * total) - 1
     min_mold = math.ceil(config.mold_low * total)
     if n_mold > max_mold:
-        mold_cells = np.flatnonzero(flat == Tile.MOLD)
-        flat[rng.choice(mold_cells, size=n_mold - max_mold, replace=False, shuffle=False)] = (
-            Tile.PATH
-        )
-    elif n_mold < min_mold:
-        path_cells = np.flatnonzero(flat == Tile.PATH)
-        flat[rng.choice(path_cells, size=min_mold - n_mold, replace=False, shuffle=False)] = (
-            Tile.MOLD
-        )
+        flat[rng.choice(mold_cells, size=n_mold - max_mold, replace=False, shuffle=False)] = _PATH
+        return max_mold
+    if n_mold < min_mold:
+        path_cells = np.flatnonzero(flat == _PATH)
+        flat[rng.choice(path_cells, size=min_mold - n_mold, replace=False, shuffle=False)] = _MOLD
+        return min_mold
+    return n_mold
 
 
 def gold_count(n_interior_mold: int, n_interior_path: int, config: MazeConfig) -> int:
@@ -106,11 +108,13 @@ def gold_count(n_interior_mold: int, n_interior_path: int, config: MazeConfig) -
     return max(0, min(max(1, math.floor(config.gold_ratio * n_interior_mold)), n_interior_path - 1))
 
 
-def _place_gold(interior: np.ndarray, rng: np.random.Generator, config: MazeConfig) -> None:
+def _place_gold(
+    interior: np.ndarray, n_mold: int, rng: np.random.Generator, config: MazeConfig
+) -> None:
     flat = interior.reshape(-1)
-    path_cells = np.flatnonzero(flat == Tile.PATH)
-    n_gold = gold_count(int(np.count_nonzero(flat == Tile.MOLD)), path_cells.size, config)
-    flat[rng.choice(path_cells, size=n_gold, replace=False, shuffle=False)] = Tile.GOLD
+    path_cells = np.flatnonzero(flat == _PATH)
+    n_gold = gold_count(n_mold, path_cells.size, config)
+    flat[rng.choice(path_cells, size=n_gold, replace=False, shuffle=False)] = _GOLD
 
 
 def nearest_path_to_centre(grid: np.ndarray) -> tuple[int, int]:
@@ -119,10 +123,9 @@ def nearest_path_to_centre(grid: np.ndarray) -> tuple[int, int]:
     centre = (size // 2, size // 2)
     seen = {centre}
     queue = deque([centre])
-    path = int(Tile.PATH)
     while queue:
         x, y = queue.popleft()
-        if grid[y, x] == path:
+        if grid[y, x] == _PATH:
             return x, y
         for d in DIRECTIONS:
             nx, ny = x + OFFSETS[d][0], y + OFFSETS[d][1]
@@ -159,8 +162,8 @@ def generate_maze(seed: int, size: int | None = None, *, config: MazeConfig | No
     grid = np.full((size, size), Tile.MOLD, dtype=np.int8)
     _carve(grid, rng, config)
     interior = np.ascontiguousarray(grid[1:-1, 1:-1])  # contiguous, so reshape(-1) is a view
-    _fix_density(interior, rng, config)
-    _place_gold(interior, rng, config)
+    n_mold = _fix_density(interior, rng, config)
+    _place_gold(interior, n_mold, rng, config)
     grid[1:-1, 1:-1] = interior
     start = nearest_path_to_centre(grid)
     grid.flags.writeable = False
