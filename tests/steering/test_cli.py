@@ -22,8 +22,8 @@ TINY_STEER = {
     "maze": {"n_mazes": 2},
     "layer_sweep": {
         "alphas": [-4, 4],
-        "evals": ["confidence", "sentiment"],
-        "n_prompts": {"sentiment": 2, "confidence": 3},
+        "evals": ["confidence"],
+        "n_prompts": {"confidence": 3},
     },
 }
 
@@ -42,6 +42,7 @@ def workspace(tmp_path_factory):
     params = root / "params.yaml"
     base = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
     base["steer"] = TINY_STEER
+    base["maze"]["turns"] = 4  # short episodes: the maze eval's plumbing, not its statistics
     base["runtime"]["threads"] = 1
     params.write_text(yaml.safe_dump(base, allow_unicode=True))
     return root, naive, trained, vectors, corpus, mazes, params
