@@ -1,0 +1,104 @@
+"""Pretraining data: chat rows tokenized with the chat template, packed into fixed-length blocks.
+
+Whole documents are packed greedily (none is split across blocks) and the tail of a block is
+padding with no loss, so every document is seen with its beginning. `loss_mask` selects which
+targets count: every token, or only assistant-turn tokens (the role token's successors up to and
+including the end-of-turn token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from welfare.corpus.chat_format import ASSISTANT, END
+
+
+def encode_row(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
+    return list(tokenizer.apply_chat_template(list(messages), tokenize=True, return_dict=False))
+
+
+def assistant_mask(ids: Sequence[int], assistant_id: int, end_id: int) -> np.ndarray:
+    """True at tokens inside assistant turns (after the role token, through its end token)."""
+    mask = np.zeros(len(ids), dtype=bool)
+    inside = False
+    for i, token in enumerate(ids):
+        if inside:
+            mask[i] = True
+            if token == end_id:
+                inside = False
+        elif token == assistant_id:
+            inside = True
+    return mask
+
+
+@dataclass
+class Blocks:
+    """Packed blocks: token ids [n, seq_len], loss weights [n, seq_len] (on targets), genre ids."""
+
+    ids: np.ndarray
+    weights: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def loss_weights(tokenizer: Any, ids: Sequence[int], loss_on: str) -> np.ndarray:
+    if loss_on == "all":
+        return np.ones(len(ids), dtype=np.float32)
+    a, e = tokenizer.convert_tokens_to_ids(ASSISTANT), tokenizer.convert_tokens_to_ids(END)
+    return assistant_mask(ids, a, e).astype(np.float32)
+
+
+def pack(docs: Iterable[tuple[list[int], np.ndarray]], seq_len: int, pad_id: int) -> Blocks:
+    """Greedy packing of (ids, weights) documents into blocks of `seq_len` (+1 for the shift)."""
+    width = seq_len + 1
+    blocks_ids: list[np.ndarray] = []
+    blocks_w: list[np.ndarray] = []
+    cur_ids: list[int] = []
+    cur_w: list[float] = []
+
+    def flush() -> None:
+        if not cur_ids:
+            return
+        ids = np.full(width, pad_id, dtype=np.int64)
+        w = np.zeros(width, dtype=np.float32)
+        ids[: len(cur_ids)] = cur_ids
+        w[: len(cur_w)] = cur_w
+        blocks_ids.append(ids)
+        blocks_w.append(w)
+        cur_ids.clear()
+        cur_w.clear()
+
+    for ids, weights in docs:
+        ids, weights = ids[:width], weights[:width]
+        if len(cur_ids) + len(ids) > width:
+            flush()
+        cur_ids.extend(ids)
+        cur_w.extend(weights.tolist())
+    flush()
+    return Blocks(np.stack(blocks_ids), np.stack(blocks_w))
+
+
+def encode_rows(
+    tokenizer: Any, rows: Sequence[Mapping[str, Any]], loss_on: str
+) -> list[tuple[list[int], np.ndarray]]:
+    docs = []
+    for row in rows:
+        ids = encode_row(tokenizer, row["messages"])
+        docs.append((ids, loss_weights(tokenizer, ids, loss_on)))
+    return docs
+
+
+def epoch_blocks(
+    docs: Sequence[tuple[list[int], np.ndarray]], seq_len: int, pad_id: int, seed: int, epoch: int
+) -> Blocks:
+    """The blocks of one epoch: documents shuffled by (seed, epoch), packed, blocks shuffled."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(docs))
+    blocks = pack((docs[i] for i in order), seq_len, pad_id)
+    perm = rng.permutation(len(blocks))
+    return Blocks(blocks.ids[perm], blocks.weights[perm])

@@ -1,0 +1,245 @@
+"""Pretrain the maze-naive organism on the corpus: AdamW, warmup + cosine, packed blocks.
+
+Resumable: every `checkpoint_every` steps the model, optimizer, step and elapsed time go to
+`<out>.resume/state.pt` (atomically); a restarted run continues from there with the same data
+order (blocks are a pure function of (seed, epoch)). At the end the model is saved with
+`save_pretrained` (safetensors) together with its tokenizer, and the resume state is removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from welfare.io import atomic_path
+from welfare.model.data import Blocks, encode_rows, epoch_blocks
+
+log = logging.getLogger(__name__)
+
+CURVE_COLUMNS = ("step", "tokens", "lr", "train_loss", "elapsed_s")
+
+
+@dataclass
+class PretrainResult:
+    steps: int
+    tokens: int
+    wall_s: float
+    final_train_loss: float
+    heldout_loss: dict[str, float]
+    curve: list[dict[str, float]] = field(default_factory=list)
+    n_parameters: int = 0
+
+
+def learning_rate(step: int, cfg: Mapping[str, Any]) -> float:
+    """Linear warmup, then cosine from `lr` down to `lr · min_lr_ratio`."""
+    from welfare.rl.losses import cosine_multiplier
+
+    lr, warmup, total = float(cfg["lr"]), int(cfg["warmup_steps"]), int(cfg["steps"])
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    floor = float(cfg["min_lr_ratio"])
+    return lr * (floor + (1 - floor) * cosine_multiplier(step - warmup, total - warmup))
+
+
+def resume_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".resume")
+
+
+def _batch(blocks: Blocks, start: int, size: int):
+    import torch
+
+    ids = torch.from_numpy(blocks.ids[start : start + size])
+    weights = torch.from_numpy(blocks.weights[start : start + size])
+    return ids, weights
+
+
+def weighted_loss(model: Any, ids: Any, weights: Any) -> tuple[Any, Any]:
+    """Mean next-token cross-entropy over targets with weight > 0; returns (loss, n targets)."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=ids[:, :-1]).logits
+    targets, w = ids[:, 1:], weights[:, 1:]
+    ce = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), reduction="none"
+    ).view_as(w)
+    n = w.sum()
+    return (ce * w).sum() / n.clamp(min=1), n
+
+
+def heldout_losses(
+    model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], cfg: Mapping[str, Any]
+) -> dict[str, float]:
+    """Mean token loss per genre on (up to `eval_rows_per_genre`) held-out rows."""
+    import torch
+
+    by_genre: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_genre.setdefault(row["genre"], []).append(row)
+    pad = tokenizer.pad_token_id
+    seq_len = int(cfg["seq_len"])
+    losses: dict[str, float] = {}
+    model.eval()
+    with torch.no_grad():
+        for genre, items in sorted(by_genre.items()):
+            docs = encode_rows(tokenizer, items[: int(cfg["eval_rows_per_genre"])], cfg["loss_on"])
+            total, count = 0.0, 0.0
+            for i in range(0, len(docs), 16):
+                chunk = docs[i : i + 16]
+                width = min(max(len(d[0]) for d in chunk), seq_len + 1)
+                ids = np.full((len(chunk), width), pad, dtype=np.int64)
+                w = np.zeros((len(chunk), width), dtype=np.float32)
+                for j, (d_ids, d_w) in enumerate(chunk):
+                    ids[j, : min(len(d_ids), width)] = d_ids[:width]
+                    w[j, : min(len(d_ids), width)] = d_w[:width]
+                loss, n = weighted_loss(model, torch.from_numpy(ids), torch.from_numpy(w))
+                total += float(loss) * float(n)
+                count += float(n)
+            losses[genre] = total / max(count, 1.0)
+    model.train()
+    return losses
+
+
+def _save_resume(
+    path: Path, model: Any, optimizer: Any, step: int, elapsed: float, curve: list[dict[str, float]]
+) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        tmp.mkdir()
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "elapsed": elapsed,
+                "curve": curve,
+            },
+            tmp / "state.pt",
+        )
+
+
+def _load_resume(path: Path) -> dict[str, Any] | None:
+    import torch
+
+    state_file = path / "state.pt"
+    if not state_file.exists():
+        return None
+    return torch.load(state_file, weights_only=True)
+
+
+def pretrain(
+    train_rows: Sequence[Mapping[str, Any]],
+    heldout_rows: Sequence[Mapping[str, Any]],
+    tokenizer: Any,
+    cfg: Mapping[str, Any],
+    out: str | Path,
+    curve_path: str | Path | None = None,
+) -> tuple[Any, PretrainResult]:
+    """Train a fresh organism (or resume one) and save it to `out`; return (model, result)."""
+    import torch
+
+    from welfare.model.organism import build_organism
+
+    out = Path(out)
+    seed = int(cfg["seed"])
+    model = build_organism(cfg["model"], tokenizer, seed)
+    model.train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=float(cfg["lr"]),
+        betas=(0.9, 0.95),
+        weight_decay=float(cfg["weight_decay"]),
+    )
+    step, elapsed, curve = 0, 0.0, []
+    state = _load_resume(resume_dir(out))
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed, curve = int(state["step"]), float(state["elapsed"]), list(state["curve"])
+        log.info("resuming pretraining from step %d", step)
+
+    docs = encode_rows(tokenizer, train_rows, cfg["loss_on"])
+    seq_len, batch_size, total = int(cfg["seq_len"]), int(cfg["batch_size"]), int(cfg["steps"])
+    pad = tokenizer.pad_token_id
+    blocks = epoch_blocks(docs, seq_len, pad, seed, 0)
+    # Steps per epoch are fixed by epoch 0's packing, so (step -> epoch, offset) never changes
+    # on resume; later epochs are re-shuffled and re-packed from (seed, epoch).
+    per_epoch = max(len(blocks) // batch_size, 1)
+    epoch = 0
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info(
+        "organism: %d parameters, %d documents, %d blocks per epoch",
+        n_params,
+        len(docs),
+        len(blocks),
+    )
+    started = time.perf_counter() - elapsed
+    tokens = int(curve[-1]["tokens"]) if curve else 0
+    bar = tqdm(total=total, initial=step, desc="pretrain", mininterval=5)
+    loss_value = math.nan
+    while step < total:
+        if step // per_epoch != epoch:
+            epoch = step // per_epoch
+            blocks = epoch_blocks(docs, seq_len, pad, seed, epoch)
+        start = (step % per_epoch) * batch_size % max(len(blocks) - batch_size + 1, 1)
+        ids, weights = _batch(blocks, start, batch_size)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        loss, _ = weighted_loss(model, ids, weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
+        optimizer.step()
+        step += 1
+        tokens += int((ids[:, 1:] != pad).sum())
+        loss_value = float(loss)
+        curve.append(
+            {
+                "step": step,
+                "tokens": tokens,
+                "lr": learning_rate(step - 1, cfg),
+                "train_loss": loss_value,
+                "elapsed_s": time.perf_counter() - started,
+            }
+        )
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.3f}")
+        if step % int(cfg["checkpoint_every"]) == 0 and step < total:
+            _save_resume(
+                resume_dir(out), model, optimizer, step, time.perf_counter() - started, curve
+            )
+    bar.close()
+    wall = time.perf_counter() - started
+    model.eval()
+    heldout = heldout_losses(model, tokenizer, heldout_rows, cfg)
+    with atomic_path(out) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    if curve_path is not None:
+        write_curve(curve, curve_path)
+    shutil.rmtree(resume_dir(out), ignore_errors=True)
+    result = PretrainResult(step, tokens, wall, loss_value, heldout, curve, n_params)
+    return model, result
+
+
+def write_curve(curve: Sequence[Mapping[str, float]], path: str | Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CURVE_COLUMNS, delimiter="\t")
+        writer.writeheader()
+        for row in curve:
+            writer.writerow(
+                {
+                    k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k])
+                    for k in CURVE_COLUMNS
+                }
+            )

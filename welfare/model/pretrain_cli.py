@@ -1,0 +1,69 @@
+"""`welfare pretrain --corpus data/corpus --tokenizer models/tokenizer --out models/naive
+--metrics metrics/naive`: pretrain the maze-naive organism, then measure its acceptance."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", default="data/corpus", help="train.jsonl and heldout.jsonl")
+    parser.add_argument("--tokenizer", default="models/tokenizer", help="HF tokenizer directory")
+    parser.add_argument("--out", default="models/naive", help="HF model directory to write")
+    parser.add_argument(
+        "--metrics", default="metrics/naive", help="pretrain.json/.tsv, acceptance.json"
+    )
+    parser.add_argument("--skip-acceptance", action="store_true", help="train and save only")
+
+
+def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    import torch
+    from transformers import AutoTokenizer
+
+    from welfare.corpus.generate import read_corpus
+    from welfare.io import write_json
+    from welfare.model.load import check_tokenizer
+    from welfare.model.pretrain import pretrain
+
+    threads = int(params["runtime"].get("threads", 0) or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    cfg = params["pretrain"]
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer, local_files_only=True)
+    check_tokenizer(tokenizer)
+    corpus = Path(args.corpus)
+    train, heldout = read_corpus(corpus / "train.jsonl"), read_corpus(corpus / "heldout.jsonl")
+    metrics = Path(args.metrics)
+    model, result = pretrain(train, heldout, tokenizer, cfg, args.out, metrics / "pretrain.tsv")
+    write_json(
+        metrics / "pretrain.json",
+        {
+            "steps": result.steps,
+            "tokens": result.tokens,
+            "wall_s": round(result.wall_s, 1),
+            "tokens_per_s": round(result.tokens / max(result.wall_s, 1e-9), 1),
+            "n_parameters": result.n_parameters,
+            "final_train_loss": result.final_train_loss,
+            "heldout_loss": result.heldout_loss,
+            "torch_threads": torch.get_num_threads(),
+        },
+    )
+    print(
+        f"{args.out}: {result.n_parameters} parameters, {result.steps} steps, "
+        f"{result.wall_s:.0f} s, held-out loss {result.heldout_loss}"
+    )
+    if not args.skip_acceptance:
+        from welfare.model.acceptance import evaluate_acceptance
+
+        report = evaluate_acceptance(model, tokenizer, heldout, params)
+        write_json(metrics / "acceptance.json", report)
+        print(
+            f"acceptance: {'PASS' if report['passed'] else 'FAIL'} "
+            + ", ".join(f"{k}={v['value']:.3f}" for k, v in report["checks"].items())
+        )
+    return 0
