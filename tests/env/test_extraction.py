@@ -6,6 +6,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from welfare.env.extraction import (
     CLASSES,
@@ -146,3 +148,14 @@ def test_gold_walk_respects_parity_and_distance() -> None:
     assert sample_walk(tiles, (4, 4), 1, Tile.GOLD, rng) is None
     assert sample_walk(tiles, (4, 4), 2, Tile.GOLD, rng) == [1, 1]
     assert sample_walk(tiles, (4, 4), 3, Tile.GOLD, rng) is None
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed_base=st.integers(0, 2**31), per_class=st.integers(1, 4))
+def test_any_seed_base_gives_replayable_valid_trajectories(seed_base: int, per_class: int):
+    spec = ExtractionSpec(per_class=per_class, seed_base=seed_base, max_steps=15)
+    for t in iter_trajectories(spec, MazeConfig()):
+        entered, positions = _replay(t)
+        assert positions == t.positions
+        assert all(tile == Tile.PATH for tile in entered[:-1])
+        assert entered[-1] == Tile.from_label(t.final_tile)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from maze_helpers import ScriptedWind, make_state
 
 from welfare.maze import (
@@ -12,6 +14,7 @@ from welfare.maze import (
     Tile,
     WindEvent,
     generate_maze,
+    move,
     neighbour_tiles,
     new_episode,
     step,
@@ -165,3 +168,35 @@ def test_new_episode_copies_the_grid() -> None:
     assert state.pos == maze.start and state.turn == 0 and state.last_wind is None
     state.grid[0, 0] = Tile.GOLD
     assert maze.grid[0, 0] == Tile.MOLD
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    actions=st.lists(st.sampled_from(DIRECTIONS), min_size=1, max_size=15),
+    mode=st.sampled_from(["move_then_push", "override"]),
+    wind=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+)
+def test_turn_invariants_under_any_play(seed: int, actions: list[str], mode: str, wind: float):
+    config = MazeConfig(wind_mode=mode, wind_probability=wind)
+    state = new_episode(generate_maze(seed, 40))
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for action in actions:
+        result = step(state, action, rng, config)
+        # Reward = step cost + the reward of every tile entered, in order.
+        expected = config.reward_step + sum(config.tile_reward(t) for t in result.entered)
+        assert result.reward == pytest.approx(expected)
+        # One tile per move; a wind turn adds one (push) or replaces it (override: 1 or 2).
+        if result.wind is None:
+            assert len(result.entered) == 1
+            assert result.state.pos == move(state.pos, action)
+        else:
+            assert len(result.entered) in (1, 2)
+        # Melting: the cell left is Mold now.
+        x, y = state.pos
+        assert result.state.grid[y, x] == Tile.MOLD
+        assert result.state.turn == state.turn + 1
+        total += result.reward
+        state = result.state
+    assert state.total_reward == pytest.approx(total)
