@@ -42,6 +42,7 @@ wildcard_constraints:
 
 localrules:
     all,
+    env_all,
 
 
 rule all:

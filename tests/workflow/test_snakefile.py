@@ -42,14 +42,17 @@ def test_dry_run_lists_the_whole_dag() -> None:
     by_rule: dict[str, int] = {}
     for job in jobs:
         by_rule[job["rule"]] = by_rule.get(job["rule"], 0) + 1
-    assert set(by_rule) == _rules() | {"all"}, by_rule
-    assert by_rule["env"] == len(params["mappings"])
+    assert set(by_rule) == _rules() - {"env_all"} | {"all"}, by_rule
+    used = {row["mapping"] for row in params["organisms"].values()}
+    assert by_rule["env"] == len(used)
     for rule in ("train", "activations_final", "activations_naive", "axis", "steer", "track"):
         assert by_rule[rule] == len(params["organisms"]), rule
     assert any(job.get("output", "").startswith("report/index.html") for job in jobs)
     for job in jobs:
         if job["rule"] == "all":
             continue
+        if job["rule"] == "env":
+            assert job["wildcards"].split("=", 1)[1] in used, job
         assert job.get("log", "").startswith("logs/"), job
         assert job.get("benchmark", "").startswith("benchmarks/"), job
         resources = dict(kv.split("=", 1) for kv in job["resources"].split(", "))

@@ -24,3 +24,9 @@ rule env:
     shell:
         "welfare env {params.files} --mapping {wildcards.mapping} --out data/env/{wildcards.mapping} "
         "--metrics {output.balance} 2> {log}"
+
+
+# Every named mapping, as `dvc repro` builds them (rule all builds only the organisms' mappings).
+rule env_all:
+    input:
+        expand("metrics/env/{mapping}/class_balance.json", mapping=all_mappings()),

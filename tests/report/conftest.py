@@ -1,0 +1,6 @@
+"""Make this directory's helper module importable under pytest's importlib import mode."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
