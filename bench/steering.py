@@ -114,6 +114,55 @@ def throughput(model_dir: Path, params: dict, repeats: int, max_new_tokens: int)
     }
 
 
+def hook_overhead(model_dir: Path, params: dict, repeats: int = 30) -> dict:
+    """The hook's own cost: a prefill forward (64 prompts, the masked `where` path) and a
+    one-token decode step with the cache (the unmasked add), steered vs not, interleaved."""
+    from transformers import DynamicCache
+
+    from welfare.model import load_model
+    from welfare.steering.datasets import sentiment_prompts
+    from welfare.steering.hooks import steering
+    from welfare.steering.masks import encode_chats
+
+    model, tokenizer = load_model(model_dir, params["runtime"])
+    prompts = sentiment_prompts(
+        params["mappings"]["office"], params["steer"]["sentiment"]["tile_names"]
+    )
+    enc = encode_chats(tokenizer, [p.chat for p in (prompts * 2)[:64]])
+    layer = model.config.num_hidden_layers // 2
+    additions = {layer: torch.randn(model.config.hidden_size)}
+    step_ids = enc.input_ids[:, -1:]
+    results: dict[str, dict[str, list[float]]] = {"prefill": {}, "decode_step": {}}
+
+    def prefill() -> None:
+        model(input_ids=enc.input_ids, attention_mask=enc.attention_mask)
+
+    with torch.no_grad():
+        cache = DynamicCache(config=model.config)
+        model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, cache=cache)
+        attention = torch.cat([enc.attention_mask, torch.ones(64, 1, dtype=torch.long)], 1)
+
+        def decode() -> None:
+            model(input_ids=step_ids, attention_mask=attention, cache=cache)
+            cache.crop(-1)  # drop the step again: every step sees the same prompt
+
+        for name, fn in (("prefill", prefill), ("decode_step", decode)):
+            times = {"unsteered": [], "steered": []}
+            for rep in range(repeats):
+                order = ("unsteered", "steered") if rep % 2 == 0 else ("steered", "unsteered")
+                for cond in order:
+                    with steering(model, additions if cond == "steered" else {}, enc.steer_mask):
+                        start = time.perf_counter()
+                        fn()
+                        times[cond].append(time.perf_counter() - start)
+            results[name] = {
+                "median_ms": {k: 1000 * statistics.median(v) for k, v in times.items()},
+                "ratio_unsteered_over_steered_time": statistics.median(times["unsteered"])
+                / statistics.median(times["steered"]),
+            }
+    return results
+
+
 def battery(args, params_path: Path, workdir: Path) -> dict:
     from welfare.cli import main
 
@@ -175,6 +224,8 @@ def main() -> None:
         "throughput": throughput(Path(args.model), params, args.repeats, args.max_new_tokens),
     }
     print(json.dumps(results["throughput"], indent=2))
+    results["hook_overhead"] = hook_overhead(Path(args.model), params)
+    print(json.dumps(results["hook_overhead"], indent=2))
     if not args.skip_battery:
         params_path = workdir / "params.yaml"
         raw = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))

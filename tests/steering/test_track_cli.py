@@ -32,7 +32,7 @@ def test_track_cli(tmp_path):
         [
             "track", "--params", str(params), "--vectors", str(vectors), "--model", str(trained),
             "--naive-model", str(naive), "--env", str(env), "--corpus", str(corpus),
-            "--out", str(out),
+            "--out", str(out), "--plots", str(tmp_path / "plots"),
         ]
     )  # fmt: skip
     assert rc == 0
@@ -49,3 +49,4 @@ def test_track_cli(tmp_path):
     corr = result["naive"]["correctness"]["v_mold"]
     assert corr["n_correct"] + corr["n_incorrect"] == 12
     assert [t["tertile"] for t in corr["tertiles"]] == [0, 1, 2]
+    assert (tmp_path / "plots" / "track_maze_naive.png").stat().st_size > 0

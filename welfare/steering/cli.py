@@ -27,6 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", help="tile mapping name (default: the organism's)")
     parser.add_argument("--out", required=True, help="metrics/{organism}/steer.json")
     parser.add_argument("--records", help="also write every scored response here (JSONL)")
+    parser.add_argument("--plots", help="also draw dose-response and layer-sweep PNGs here")
 
 
 def _mapping(args: argparse.Namespace, params: dict[str, Any]) -> str:
@@ -342,7 +343,14 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         result["agreement"] = record_agreement([r for rs in runs.values() for r in rs])
     timings["total_s"] = time.perf_counter() - started
     result["timings"] = timings
-    write_json(args.out, finite_or_none(result))
+    result = finite_or_none(result)
+    write_json(args.out, result)
+    if args.plots:
+        from welfare.steering import plots
+
+        for run_name in result["runs"]:
+            plots.dose_response(result, args.plots, run_name)
+        plots.layer_sweep(result, args.plots)
     if args.records:
         import json
 

@@ -36,6 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--organism", help="organism name (its mapping, provenance)")
     parser.add_argument("--mapping", help="tile mapping name (default: the organism's)")
     parser.add_argument("--out", required=True, help="metrics/{organism}/track.json")
+    parser.add_argument("--plots", help="also draw projection histograms (PNG) here")
 
 
 def maze_chats(path: str, params: dict[str, Any], mapping: str) -> tuple[list, list[str]]:
@@ -235,6 +236,11 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         "params_hash": params_hash(params, ["track", "steer", "maze", "mappings"]),
     }
     result["seconds"] = time.perf_counter() - started
-    write_json(args.out, finite_or_none(result))
+    result = finite_or_none(result)
+    write_json(args.out, result)
+    if args.plots:
+        from welfare.steering import plots
+
+        plots.tracking(result, args.plots)
     log.info("track: wrote %s in %.0f s", args.out, result["seconds"])
     return 0
