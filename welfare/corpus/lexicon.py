@@ -117,17 +117,19 @@ _WORD = re.compile(r"[a-z]+")
 
 
 def valence_score(text: str) -> int:
-    """(# positive words) − (# negative words) in `text`; "not" flips the next lexicon word."""
+    """(# positive words) − (# negative words); "not" flips a lexicon word up to 3 words on."""
     positive, negative = set(POSITIVE_WORDS), set(NEGATIVE_WORDS)
-    score, flip = 0, False
+    score, negation_left = 0, 0
     for word in _WORD.findall(text.lower()):
         if word == "not":
-            flip = True
+            negation_left = 3
             continue
         sign = 1 if word in positive else -1 if word in negative else 0
         if sign:
-            score += -sign if flip else sign
-        flip = False
+            score += -sign if negation_left else sign
+            negation_left = 0
+        else:
+            negation_left = max(negation_left - 1, 0)
     return score
 
 

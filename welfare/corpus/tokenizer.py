@@ -107,7 +107,7 @@ def train_tokenizer(
     return tokenizer
 
 
-def maze_turn_lengths(tokenizer: Any, params: Mapping[str, Any], n_episodes: int = 8) -> list[int]:
+def maze_turn_lengths(tokenizer: Any, params: Mapping[str, Any], n_episodes: int = 2) -> list[int]:
     """Tokens added by each maze turn (user message + answer) of random episodes, every mapping."""
     config = MazeConfig.from_params(params["maze"])
     rng = np.random.default_rng(0)

@@ -202,7 +202,7 @@ def pretrain(
         optimizer.step()
         step += 1
         tokens += int((ids[:, 1:] != pad).sum())
-        loss_value = float(loss)
+        loss_value = float(loss.detach())
         curve.append(
             {
                 "step": step,

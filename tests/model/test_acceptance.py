@@ -1,0 +1,80 @@
+"""Acceptance measurements: the probe, the deep maze prompts, and the report on a random model."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from welfare.config import deep_merge, load_params, validate_params
+from welfare.corpus.generate import generate_rows
+from welfare.maze import DIRECTIONS, Tile, TileMapping
+from welfare.maze.tiles import DIRECTION_WORDS
+from welfare.model import load_model
+from welfare.model.acceptance import (
+    THRESHOLDS,
+    deep_maze_prompts,
+    evaluate_acceptance,
+    probe_accuracy,
+)
+from welfare.model.testing import tiny_model_dir
+
+SMALL = {
+    "pretrain": {
+        "acceptance": {"n_items": 12, "probe_episodes": 40, "deep_turn_min": 6, "max_new_tokens": 6}
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def params() -> dict:
+    return validate_params(deep_merge(load_params(), SMALL))
+
+
+def test_probe_finds_a_linear_code_and_only_where_it_is() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(300, 4))
+    onehot = np.eye(3)[labels].reshape(300, 12)
+    encoded = onehot @ rng.normal(size=(12, 16)) + 0.05 * rng.normal(size=(300, 16))
+    noise = rng.normal(size=(300, 16))
+    acc = probe_accuracy(np.stack([noise, encoded], axis=1), labels)
+    assert acc[1].min() > 0.95
+    assert acc[0].mean() < 0.5
+
+
+def test_deep_prompts_have_history_and_true_neighbours(params) -> None:
+    mapping = TileMapping.from_params(params, "office")
+    prompts = deep_maze_prompts(params, "office", 10, 6, seed=0)
+    both = deep_maze_prompts(params, "office", 5, 6, seed=0, need_gold_and_mold=True)
+    assert len(prompts) == 10 and len(both) == 5
+    for prompt in prompts + both:
+        assert prompt.turn >= 6 and len(prompt.messages) == 2 * prompt.turn + 1
+        last = prompt.messages[-1]["content"]
+        for d in DIRECTIONS:
+            match = re.search(rf"[Tt]o the {DIRECTION_WORDS[d]} there is (\S+?)[;.]", last)
+            assert match and match.group(1) == mapping.symbol(prompt.neighbours[d])
+    for prompt in both:
+        assert {Tile.GOLD, Tile.MOLD} <= set(prompt.neighbours.values())
+
+
+def test_random_model_report_is_complete_and_fails(params, tmp_path) -> None:
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(tiny_model_dir(tmp_path, "qwen3"), {"device": "cpu"})
+    heldout = [
+        r.to_json()
+        for r in generate_rows(
+            deep_merge(
+                params, {"corpus": {"genres": {g: {"n": 25} for g in params["corpus"]["genres"]}}}
+            ),
+            "heldout",
+        )
+    ]
+    report = evaluate_acceptance(model, tokenizer, heldout, params)
+    assert list(report["checks"]) == list(THRESHOLDS)
+    for name, check in report["checks"].items():
+        assert 0.0 <= check["value"] <= 1.0 or np.isnan(check["value"]), name
+    # An untrained model spreads its mass over ~100 tokens: the format check must fail.
+    assert report["checks"]["format_mass"]["value"] < 0.5
+    assert not report["passed"]

@@ -1,0 +1,119 @@
+"""Pretraining: the loss falls, the output loads like any HF model, and a killed run resumes
+to exactly the weights of an uninterrupted one."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from welfare.config import load_params
+from welfare.corpus.generate import generate_rows
+from welfare.model import load_model
+from welfare.model import pretrain as pretrain_module
+from welfare.model.data import assistant_mask, pack
+from welfare.model.pretrain import pretrain, resume_dir
+from welfare.model.testing import tiny_tokenizer
+
+CPU = {"device": "cpu", "dtype": "float32", "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def rows():
+    params = load_params()
+    for genre in params["corpus"]["genres"].values():
+        genre["n"] = 0
+    params["corpus"]["genres"]["request"]["n"] = 40
+    params["corpus"]["genres"]["qa_selfeval"]["n"] = 40
+    return [r.to_json() for r in generate_rows(params, "train")]
+
+
+def _cfg(**overrides) -> dict:
+    cfg = load_params()["pretrain"]
+    cfg.update(
+        model={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_layers": 2,
+            "num_heads": 2,
+            "num_kv_heads": 1,
+            "head_dim": 16,
+            "max_position_embeddings": 256,
+            "rope_theta": 10000.0,
+        },
+        seq_len=128,
+        batch_size=4,
+        steps=30,
+        lr=0.01,
+        warmup_steps=2,
+        checkpoint_every=1000,
+        eval_rows_per_genre=8,
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def test_packing_keeps_documents_whole() -> None:
+    import numpy as np
+
+    docs = [(list(range(1, n + 1)), np.ones(n, dtype=np.float32)) for n in (5, 7, 3, 9)]
+    blocks = pack(docs, seq_len=11, pad_id=0)
+    assert blocks.ids.shape[1] == 12
+    assert [list(b[b > 0]) for b in blocks.ids] == [
+        [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 6, 7],
+        [1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ]
+    assert assistant_mask([4, 9, 5, 7, 8, 2, 4, 5, 6, 2], 5, 2).tolist() == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    model, result = pretrain(
+        rows, rows[::4], tokenizer, _cfg(), tmp_path / "naive", tmp_path / "curve.tsv"
+    )
+    curve = list(csv.DictReader((tmp_path / "curve.tsv").read_text().splitlines(), delimiter="\t"))
+    assert len(curve) == 30 and float(curve[-1]["lr"]) < float(curve[5]["lr"])
+    first = sum(float(r["train_loss"]) for r in curve[:3]) / 3
+    last = sum(float(r["train_loss"]) for r in curve[-3:]) / 3
+    assert last < first - 1.0
+    assert set(result.heldout_loss) == {"request", "qa_selfeval"}
+    loaded, tok = load_model(tmp_path / "naive", CPU)
+    assert loaded.config.model_type == "qwen3" and len(tok) == len(tokenizer)
+    assert not resume_dir(tmp_path / "naive").exists()
+
+
+def test_killed_run_resumes_to_the_same_weights(rows, tmp_path: Path, monkeypatch) -> None:
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    cfg = _cfg(steps=6, checkpoint_every=3)
+    reference, _ = pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / "straight")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # dies after the loop, as a kill would, leaving the resume state
+
+    monkeypatch.setattr(pretrain_module, "heldout_losses", killed)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / "resumed")
+    assert (resume_dir(tmp_path / "resumed") / "state.pt").exists()
+    assert not (tmp_path / "resumed").exists()
+    monkeypatch.undo()
+    resumed, result = pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / "resumed")
+    assert result.steps == 6 and len(result.curve) == 6
+    for (name, a), (_, b) in zip(
+        reference.state_dict().items(), resumed.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
