@@ -66,3 +66,23 @@ def test_extra_vector_rescaled(ds, tmp_path):
     assert extra.norm == pytest.approx(
         float(np.linalg.norm(ds["v"].sel(concept="gold", layer=3))), rel=1e-5
     )
+
+
+def test_extra_vector_from_a_vectors_file_variable(tmp_path):
+    import xarray as xr
+
+    ds = load_vectors_file(write_vectors(tmp_path / "v.nc", 16, 4))
+    sentiment = np.arange(2 * 4 * 16, dtype="f4").reshape(2, 4, 16)
+    ds = ds.assign(sentiment=(("sentiment_method", "layer", "d_model"), sentiment))
+    ds = ds.assign_coords(sentiment_method=["cad", "prompt"])
+    assert isinstance(ds, xr.Dataset)
+    spec = {
+        "name": "prompt_sentiment",
+        "variable": "sentiment",
+        "select": {"sentiment_method": "prompt"},
+        "layer": 2,
+    }
+    (extra,) = extra_vectors([spec], ds)
+    np.testing.assert_array_equal(extra.direction.numpy(), sentiment[1, 2])
+    with pytest.raises(ValueError, match="path or a variable"):
+        extra_vectors([{"name": "x"}], ds)

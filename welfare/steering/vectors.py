@@ -121,13 +121,19 @@ def extra_vectors(
 ) -> list[SteeringVector]:
     """Any direction as a steering vector (sentiment, emotion PC1, VAA: PAPER §4.12).
 
-    A spec is {name, path (.npy of (d_model,) or (layers, d_model)), layer (null: ℓ* of
-    `match_norm`), match_norm (mold/gold: rescale to ‖v‖ of that concept at the layer; null:
-    raw)}.
+    A spec is {name, and either path (.npy of (d_model,) or (layers, d_model)) or variable (a
+    data variable of the vectors file, e.g. the axis stage's `sentiment`) with `select` (e.g.
+    {sentiment_method: prompt}); layer (null: ℓ* of `match_norm`, or of mold); match_norm
+    (mold/gold: rescaled to ‖v‖ of that concept at the layer; null: raw)}.
     """
     out = []
     for spec in specs:
-        array = np.load(base_dir / spec["path"])
+        if spec.get("variable"):
+            array = np.asarray(ds[spec["variable"]].sel(**(spec.get("select") or {})).values)
+        elif spec.get("path"):
+            array = np.load(base_dir / spec["path"])
+        else:
+            raise ValueError(f"extra vector {spec['name']!r}: give a path or a variable")
         concept = spec.get("match_norm") or "mold"
         layer = spec.get("layer")
         layer = star_layer(ds, "v", concept) if layer is None else int(layer)
