@@ -92,3 +92,32 @@ def test_organism_template_role_token_is_the_header(tmp_path):
     steered = _masked(tok, enc, 0, enc.steer_mask)
     assert steered == ["<|assistant|>", "I", "feel", "good", "<|end|>", "<|assistant|>"]
     assert _masked(tok, enc, 0, enc.template_mask) == ["<|assistant|>"]
+
+
+# Qwen3's hybrid template in miniature: the last assistant turn after the last user message gets
+# an empty think block, so rendering prefix by prefix does not reproduce earlier turns.
+QWEN3_LIKE = (
+    "{%- set ns = namespace(last_query=-1) -%}"
+    "{%- for m in messages -%}{%- if m.role == 'user' -%}{%- set ns.last_query = loop.index0 -%}"
+    "{%- endif -%}{%- endfor -%}"
+    "{%- for m in messages -%}"
+    "{%- if m.role == 'assistant' and loop.index0 > ns.last_query -%}"
+    "<|im_start|>assistant\n<think>\n\n</think>\n\n{{ m.content }}<|im_end|>\n"
+    "{%- else -%}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
+)
+
+
+def test_template_that_rewrites_earlier_turns(chat_tokenizer):
+    import copy
+
+    tok = copy.deepcopy(chat_tokenizer)
+    tok.chat_template = QWEN3_LIKE
+    enc = encode_chats(tok, CHATS)
+    steered = _masked(tok, enc, 1, enc.steer_mask)
+    # the past answer from its role word through its end-of-turn token, then the header
+    # (Jinja's `-%}` trims the newlines after the markers in this miniature)
+    assert steered == ["assistant", "Ċ", "7", "<|im_end|>", "assistant"]
+    assert _masked(tok, enc, 1, enc.template_mask) == ["<|im_start|>", "assistant"]
+    assert "<think>" not in enc.texts[1]  # the full rendering is what the model reads

@@ -74,6 +74,73 @@ def _header_span(prefix: str, with_header: str, end: int, role: str) -> _Span:
     return _Span(header_start=len(prefix), role_start=role_start, end=end)
 
 
+class _NotPrefixAdditive(ValueError):
+    """The template renders a turn differently once later turns exist (Qwen3's empty think
+    block on the last assistant turn)."""
+
+
+def _prefix_spans(
+    tokenizer: Any, messages: Sequence[Message], full: str, kw: Mapping, role: str
+) -> list[_Span]:
+    """Assistant turns by rendering prefix by prefix: exact turn boundaries, glue included."""
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        through = _render(tokenizer, messages[: i + 1], False, kw)
+        if not full.startswith(through):
+            raise _NotPrefixAdditive
+        if i == 0:  # an assistant-first chat: the whole first turn is assistant
+            spans.append(_Span(0, 0, len(through)))
+            continue
+        prefix = _render(tokenizer, messages[:i], False, kw)
+        with_header = _render(tokenizer, messages[:i], True, kw)
+        if not with_header.startswith(prefix):
+            raise _NotPrefixAdditive
+        spans.append(_header_span(prefix, with_header, len(through), role))
+    return spans
+
+
+def _placeholder_spans(
+    tokenizer: Any,
+    messages: Sequence[Message],
+    full: str,
+    generation: bool,
+    kw: Mapping,
+    role: str,
+) -> list[_Span]:
+    """Assistant turns of a template that is not prefix-additive: render the whole chat once
+    with placeholder contents, locate them, and check that putting the real contents back
+    gives the real rendering. A turn runs from its role word to the end of its content plus
+    the end-of-turn token (`eos_token`) when that follows."""
+    marks = [f"\u27e6{i}\u27e7" for i in range(len(messages))]
+    masked = [{**m, "content": mark} for m, mark in zip(messages, marks, strict=True)]
+    text = _render(tokenizer, masked, generation, kw)
+    rebuilt, shift, cursor = [], 0, 0
+    spans = []
+    previous_end = 0
+    for message, mark in zip(messages, marks, strict=True):
+        at = text.find(mark, cursor)
+        if at < 0:
+            raise ValueError("chat template drops or reorders message contents")
+        rebuilt.append(text[cursor:at] + message["content"])
+        start = at + shift  # position of the content in the real text
+        end = start + len(message["content"])
+        if message["role"] == "assistant":
+            role_at = text.rfind(role, cursor, at)
+            role_start = (role_at + shift) if role_at >= 0 else previous_end
+            eos = tokenizer.eos_token or ""
+            tail = len(eos) if eos and text.startswith(eos, at + len(mark)) else 0
+            spans.append(_Span(role_start, role_start, end + tail))
+        shift += len(message["content"]) - len(mark)
+        cursor = at + len(mark)
+        previous_end = end
+    rebuilt.append(text[cursor:])
+    if "".join(rebuilt) != full:
+        raise ValueError("chat template transforms message contents; cannot locate assistant turns")
+    return spans
+
+
 def assistant_spans(
     tokenizer: Any,
     messages: Sequence[Message],
@@ -87,19 +154,10 @@ def assistant_spans(
     """
     kw = dict(template_kwargs or {})
     full = _render(tokenizer, messages, add_generation_prompt, kw)
-    spans = []
-    for i, message in enumerate(messages):
-        if message["role"] != "assistant":
-            continue
-        through = _render(tokenizer, messages[: i + 1], False, kw)
-        if not full.startswith(through):
-            raise ValueError("chat template rewrites earlier turns; cannot locate assistant turns")
-        prefix = _render(tokenizer, messages[:i], False, kw)
-        with_header = _render(tokenizer, messages[:i], True, kw) if i else ""
-        if i == 0:  # an assistant-first chat: the whole first turn is assistant
-            spans.append(_Span(0, 0, len(through)))
-            continue
-        spans.append(_header_span(prefix, with_header, len(through), role))
+    try:
+        spans = _prefix_spans(tokenizer, messages, full, kw, role)
+    except _NotPrefixAdditive:
+        spans = _placeholder_spans(tokenizer, messages, full, add_generation_prompt, kw, role)
     if add_generation_prompt:
         prefix = _render(tokenizer, messages, False, kw)
         spans.append(_header_span(prefix, full, len(full), role))
