@@ -59,6 +59,14 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     assert "v_gold" in (tmp_path / "report/plots/steering/grpo.tsv").read_text()
 
 
+def test_byte_level_tokens_are_shown_as_text() -> None:
+    from welfare.report.figures import readable_token
+
+    assert readable_token("Ġfail") == "␣fail"
+    assert readable_token("ðŁĵĲ") == "📐"
+    assert readable_token("▁fail") == "▁fail"  # sentencepiece: left alone
+
+
 def test_missing_metrics_say_not_available(tmp_path: Path) -> None:
     html, headline = _report(tmp_path)  # no metrics at all
     for key in FIGURES:

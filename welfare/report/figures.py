@@ -285,7 +285,7 @@ def logit_lens(data: OrganismData) -> Figure:
                             shown = [t[0] if isinstance(t, (list, tuple)) else str(t)
                                      for t in tokens[:12]]
                             rows.append([f"{vectors}_{concept}", variant, layer, direction,
-                                         " ".join(repr(t)[1:-1] for t in shown)])
+                                         "  ".join(readable_token(str(t)) for t in shown)])
     if not rows:
         fig_.missing.append(data.reasons.get("axis") or "axis.json has no logit-lens tables")
         return fig_
@@ -329,6 +329,30 @@ def emotion_scatter(data: OrganismData) -> Figure:
     fig_.svg = to_svg(fig, fig_.key)
     fig_.table = Table(["vectors", "emotions", "slope", "r"], rows)
     return fig_
+
+
+def _byte_level_decoder() -> dict[str, int]:
+    """GPT-2 byte-level BPE's printable stand-ins for bytes (Ġ = space, ...), inverted."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+                 + list(range(ord("®"), ord("ÿ") + 1)))
+    codes, extra = list(printable), 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, codes, strict=True)}
+
+
+_BYTE_DECODER = _byte_level_decoder()
+
+
+def readable_token(token: str) -> str:
+    """A byte-level BPE token as text (`Ġfail` -> `␣fail`); other tokenizers' tokens unchanged."""
+    if not token or any(ch not in _BYTE_DECODER for ch in token):
+        return token
+    text = bytes(_BYTE_DECODER[ch] for ch in token).decode("utf-8", errors="replace")
+    return text.replace(" ", "␣").replace("\n", "⏎")
 
 
 # --- steering and tracking ---------------------------------------------------------------------
