@@ -4,17 +4,21 @@ The store is read one layer block (its chunk along `layer`) at a time through xa
 memory is bounded by a block, never by the store. For each block:
 
 1. training split: class sums under the observed labels, P label permutations and B stratified
-   bootstraps, as one dask tensordot Wᵀ X (see `welfare.axis.resample`); from them the vectors of
+   bootstraps, as Wᵀ X summed over the store's chunks (see `welfare.axis.resample`); from them
+   the vectors of
    every resample, their per-layer cos(v_mold, v_gold) for each baseline, and the centred
    tile-mean cosines at the tile layer;
 2. held-out split: scalar projections h·v/‖v‖ and cosines cos(h, v) onto the observed vectors.
 
-Each chunk is read once: the store keeps the train split before the held-out split.
+Chunks are dask's (xarray's) chunks of the on-disk store, computed a few at a time on the
+threaded scheduler: decompression and BLAS run in parallel and at most `2 · workers` chunks (and
+their partial sums) are in memory. Each chunk is read once, except the one chunk that holds both
+splits: the store keeps the train split before the held-out split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +73,40 @@ def layer_blocks(chunks_along_layer: Sequence[int]) -> list[slice]:
     return out
 
 
+def _weighted_sums(block: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Wᵀ X of one chunk: (K, Lb·d) float64 from X (c, Lb, d), W (c, K), labels (c,) (−1 = not
+    in the training split). The observed one-hot columns (0..2) are plain class sums, several times
+    cheaper than a 3-row matrix product; the resample columns are one BLAS product."""
+    x = block.reshape(len(block), -1)
+    out = np.empty((weights.shape[1], x.shape[1]))
+    for c in range(3):
+        out[c] = np.add.reduce(x[labels == c], axis=0, dtype=np.float64)
+    if weights.shape[1] > 3:
+        train = labels >= 0
+        out[3:] = weights[train, 3:].T @ x[train].astype(np.float32)
+    return out
+
+
+def _heldout_dots(block: np.ndarray, mask: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
+    """h·v (n, 2, Lb) and ‖h‖² → ‖h‖ (n, Lb) of one chunk's held-out rows, v (2, Lb, d)."""
+    x = block[mask].astype(np.float32)  # (n, Lb, d)
+    dots = np.empty((len(x), 2, x.shape[1]), dtype=np.float32)
+    norms = np.empty((len(x), x.shape[1]), dtype=np.float32)
+    for layer in range(x.shape[1]):  # strided 2-D views go to BLAS without a copy
+        rows = x[:, layer]
+        dots[:, :, layer] = rows @ v[:, layer].T
+        norms[:, layer] = np.sqrt(np.einsum("nd,nd->n", rows, rows))
+    return dots, norms
+
+
+def _in_groups(tasks: list, size: int, scheduler: dict) -> Iterator[Any]:
+    """Compute delayed tasks a few at a time, in order (bounded memory, parallel reads)."""
+    import dask
+
+    for start in range(0, len(tasks), size):
+        yield from dask.compute(*tasks[start : start + size], **scheduler)
+
+
 def run_store_pass(
     store: str | Path | Any,
     *,
@@ -82,7 +120,6 @@ def run_store_pass(
 ) -> StorePass:
     """Read `store` (path or opened Dataset) once; see the module docstring."""
     import dask
-    import dask.array as da
     from tqdm.auto import tqdm
 
     from welfare.activations.store import open_activations
@@ -101,26 +138,45 @@ def run_store_pass(
 
     plan = ResamplePlan(labels[train_idx], n_permutations, n_bootstrap, seed)
     counts = plan.counts()
-    weights = plan.weights().reshape(len(train_idx), -1)  # (n_train, R·3)
-    data = acts.data  # dask (sample, layer, d_model)
-    train_x, held_x = data[train_idx], data[held_idx]
-    weights_d = da.from_array(weights, chunks=(train_x.chunks[0], -1))
-
     R = plan.n_resamples
+    # Weight rows for every store sample (zero rows for held-out samples).
+    weights = np.zeros((len(split), R * 3), dtype=np.float32)
+    weights[train_idx] = plan.weights().reshape(len(train_idx), -1)
+    is_train = split == "train"
+    train_labels = np.where(is_train, labels, -1)
+    data = acts.data  # dask (sample, layer, d_model), chunked as on disk
+    chunks = data.to_delayed()  # (sample chunks, layer chunks, 1) of delayed numpy blocks
+    sample_ranges = layer_blocks(data.chunks[0])
+    held_pos = np.full(len(split), -1)
+    held_pos[held_idx] = np.arange(len(held_idx))
+
     resample_cos = {b: np.empty((R, n_layers)) for b in BASELINES}
     class_means = np.empty((3, n_layers, d_model), dtype=np.float32)
     vectors = np.empty((2, n_layers, d_model), dtype=np.float32)
     tile_cos = np.full((R, 3), np.nan)
     projection = np.empty((len(held_idx), 2, n_layers), dtype=np.float32)
     cosines = np.empty_like(projection)
+    # Only the chunks holding samples of a split are read for it (the store keeps splits apart).
+    train_chunks = [i for i, rows in enumerate(sample_ranges) if is_train[rows].any()]
+    held_chunks = [i for i, rows in enumerate(sample_ranges) if (~is_train[rows]).any()]
+    group = 2 * (num_workers or 2)  # chunks in flight: bounds memory, keeps the workers busy
+    scheduler = {"scheduler": "threads", "num_workers": num_workers or 2}
 
     blocks = layer_blocks(data.chunks[1])
-    scheduler = {"scheduler": "threads", "num_workers": num_workers} if num_workers else {}
-    for block in tqdm(blocks, desc="axis pass", unit="layer block", disable=not progress):
-        x = train_x[:, block].astype(np.float32)
-        with dask.config.set(**scheduler):
-            sums = da.tensordot(weights_d, x, axes=((0,), (0,))).compute()
-        sums = sums.reshape(R, 3, x.shape[1], d_model).astype(np.float64)
+    for j, block in enumerate(
+        tqdm(blocks, desc="axis pass", unit="layer block", disable=not progress)
+    ):
+        n_block = block.stop - block.start
+        sums = np.zeros((R * 3, n_block * d_model))
+        tasks = [
+            dask.delayed(_weighted_sums)(
+                chunks[i, j, 0], train_labels[sample_ranges[i]], weights[sample_ranges[i]]
+            )
+            for i in train_chunks
+        ]
+        for partial in _in_groups(tasks, group, scheduler):
+            sums += partial
+        sums = sums.reshape(R, 3, n_block, d_model)
         class_means[:, block] = sums[0] / counts[0][:, None, None]
         for b in BASELINES:
             vecs = concept_vectors(sums, counts, b)  # (R, 2, Lb, d)
@@ -130,19 +186,22 @@ def run_store_pass(
         if block.start <= tile_layer < block.stop:
             centred = centred_class_means(sums[:, :, [tile_layer - block.start]], counts)[:, :, 0]
             idx = {name: i for i, name in enumerate(CLASSES)}
-            for j, (a, c) in enumerate(TILE_PAIRS):
-                tile_cos[:, j] = cosine(centred[:, idx[a]], centred[:, idx[c]])
+            for k, (a, c) in enumerate(TILE_PAIRS):
+                tile_cos[:, k] = cosine(centred[:, idx[a]], centred[:, idx[c]])
         v = vectors[:, block]  # (2, Lb, d)
         v_norm = np.linalg.norm(v, axis=-1)  # (2, Lb)
-        h = held_x[:, block].astype(np.float32)
-        dots = da.einsum("nld,cld->ncl", h, v)
-        h_norm = da.sqrt((h * h).sum(axis=-1))  # (n_h, Lb)
-        with dask.config.set(**scheduler):
-            dots, h_norm = dask.compute(dots, h_norm)
         safe_v = np.where(v_norm > 0, v_norm, 1.0)
-        projection[:, :, block] = dots / safe_v[None]
-        denom = h_norm[:, None, :] * safe_v[None]
-        cosines[:, :, block] = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+        tasks = [
+            dask.delayed(_heldout_dots)(chunks[i, j, 0], ~is_train[sample_ranges[i]], v)
+            for i in held_chunks
+        ]
+        for i, (dots, h_norm) in zip(held_chunks, _in_groups(tasks, group, scheduler), strict=True):
+            rows = held_pos[sample_ranges[i]][~is_train[sample_ranges[i]]]
+            projection[rows, :, block] = dots / safe_v[None]
+            denom = h_norm[:, None, :] * safe_v[None]
+            cosines[rows, :, block] = np.divide(
+                dots, denom, out=np.zeros_like(dots), where=denom > 0
+            )
 
     return StorePass(
         n_layers=n_layers,
