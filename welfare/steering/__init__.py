@@ -9,5 +9,14 @@ paper-scale loaders), `battery` (the α grid), `maze_eval`, `tracking`, and the 
 
 from welfare.steering.hooks import steering
 from welfare.steering.masks import EncodedChats, encode_chats
+from welfare.steering.vectors import SteeringVector, norm_matched_beta, random_direction, vector_set
 
-__all__ = ["EncodedChats", "encode_chats", "steering"]
+__all__ = [
+    "EncodedChats",
+    "SteeringVector",
+    "encode_chats",
+    "norm_matched_beta",
+    "random_direction",
+    "steering",
+    "vector_set",
+]

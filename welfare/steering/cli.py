@@ -118,6 +118,8 @@ def build_inputs(
                     heldout, genres["request"], n("refusal", steer["refusal"]["n_prompts"]), seed
                 )
             }
+    if "maze" in evals and not eval_mazes:
+        log.warning("steer: no --eval-mazes: the maze evaluation is skipped")
     if "maze" in evals and eval_mazes:
         import pandas as pd
 
