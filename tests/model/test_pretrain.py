@@ -13,7 +13,6 @@ from welfare.config import load_params
 from welfare.corpus.generate import generate_rows
 from welfare.model import load_model
 from welfare.model import pretrain as pretrain_module
-from welfare.model.data import assistant_mask, pack
 from welfare.model.pretrain import pretrain, resume_dir
 from welfare.model.testing import tiny_tokenizer
 
@@ -53,30 +52,6 @@ def _cfg(**overrides) -> dict:
     )
     cfg.update(overrides)
     return cfg
-
-
-def test_packing_keeps_documents_whole() -> None:
-    import numpy as np
-
-    docs = [(list(range(1, n + 1)), np.ones(n, dtype=np.float32)) for n in (5, 7, 3, 9)]
-    blocks = pack(docs, seq_len=11, pad_id=0)
-    assert blocks.ids.shape[1] == 12
-    assert [list(b[b > 0]) for b in blocks.ids] == [
-        [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 6, 7],
-        [1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    ]
-    assert assistant_mask([4, 9, 5, 7, 8, 2, 4, 5, 6, 2], 5, 2).tolist() == [
-        False,
-        False,
-        False,
-        True,
-        True,
-        True,
-        False,
-        False,
-        True,
-        True,
-    ]
 
 
 def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:

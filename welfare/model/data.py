@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from welfare.corpus.chat_format import ASSISTANT, END
+from welfare.corpus.chat_format import ASSISTANT, CHAT_TEMPLATE, END
 
 
 def encode_row(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
@@ -86,11 +86,34 @@ def pack(docs: Iterable[tuple[list[int], np.ndarray]], seq_len: int, pad_id: int
 def encode_rows(
     tokenizer: Any, rows: Sequence[Mapping[str, Any]], loss_on: str
 ) -> list[tuple[list[int], np.ndarray]]:
-    docs = []
+    """Token ids and loss weights of every row, as the chat template encodes them.
+
+    For the organism's own template (role token, content, end token; nothing in between) the
+    contents are encoded in one batched call, which is what the template yields and ~20× faster
+    than rendering the template row by row; any other template is rendered.
+    """
+    if tokenizer.chat_template == CHAT_TEMPLATE:
+        encoded = _encode_organism_template(tokenizer, rows)
+    else:
+        encoded = [encode_row(tokenizer, row["messages"]) for row in rows]
+    return [(ids, loss_weights(tokenizer, ids, loss_on)) for ids in encoded]
+
+
+def _encode_organism_template(tokenizer: Any, rows: Sequence[Mapping[str, Any]]) -> list[list[int]]:
+    contents = [m["content"] for row in rows for m in row["messages"]]
+    pieces = iter(tokenizer(contents, add_special_tokens=False)["input_ids"])
+    end = tokenizer.convert_tokens_to_ids(END)
+    role_ids: dict[str, int] = {}
+    encoded = []
     for row in rows:
-        ids = encode_row(tokenizer, row["messages"])
-        docs.append((ids, loss_weights(tokenizer, ids, loss_on)))
-    return docs
+        ids: list[int] = []
+        for message in row["messages"]:
+            role = message["role"]
+            if role not in role_ids:
+                role_ids[role] = tokenizer.convert_tokens_to_ids(f"<|{role}|>")
+            ids += [role_ids[role], *next(pieces), end]
+        encoded.append(ids)
+    return encoded
 
 
 def epoch_blocks(
