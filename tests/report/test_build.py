@@ -84,3 +84,16 @@ def test_partial_and_malformed_metrics(tmp_path: Path) -> None:
     assert "Not available" in _figure(html, "tracking-grpo")
     assert "no dose-response points" in _figure(html, "steering-grpo")
     assert "Not available" not in _figure(html, "training-grpo")
+
+
+def test_report_params(tmp_path: Path) -> None:
+    fx.write_metrics(tmp_path)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("report: {title: My replication, paper_column: false}\n")
+    args = ["report", "--params", str(REPO_ROOT / "params.yaml"), "--params", str(overlay),
+            "--out", str(tmp_path / "report"), "--metrics", str(tmp_path / "metrics"),
+            "--root", str(tmp_path)]
+    assert main(args) == 0
+    html = (tmp_path / "report/index.html").read_text()
+    assert "<title>My replication</title>" in html
+    assert "paper (primary)" not in html

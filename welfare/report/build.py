@@ -65,17 +65,18 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
     return out
 
 
-def headline_table(organisms: dict[str, dict[str, float | None]]) -> F.Table:
+def headline_table(organisms: dict[str, dict[str, float | None]], paper: bool = True) -> F.Table:
     names = list(organisms)
     rows = []
-    for key, (what, paper, note) in HEADLINE.items():
+    for key, (what, value, note) in HEADLINE.items():
         values = [F._fmt(organisms[n].get(key)) for n in names]
-        rows.append([what, *values, paper, note])
-    extra = ["final_return_mean", "heldout_greedy_return"]
-    for key in extra:
+        rows.append([what, *values, *([value, note] if paper else [])])
+    for key in ("final_return_mean", "heldout_greedy_return"):
+        example = "+198.5 (one example rollout)" if key == "final_return_mean" else ""
         rows.append([key.replace("_", " "), *[F._fmt(organisms[n].get(key)) for n in names],
-                     "+198.5 (one example rollout)" if key == "final_return_mean" else "", ""])
-    return F.Table(["quantity", *names, "paper (primary)", "note"], rows)
+                     *([example, ""] if paper else [])])
+    columns = ["quantity", *names, *(["paper (primary)", "note"] if paper else [])]
+    return F.Table(columns, rows)
 
 
 def _write_tsv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -167,7 +168,9 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
     for data in organisms:
         heads[data.name] = headline(data)
         cos_fig, cosines[data.name] = F.cosine_per_layer(data)
-        steer_fig, steering[data.name] = F.steering_dose_response(data)
+        steer_fig, steering[data.name] = F.steering_dose_response(
+            data, params["report"]["max_steering_panels"]
+        )
         figs = [F.training_curves(data), cos_fig, F.tile_means(data), F.logit_lens(data),
                 F.emotion_scatter(data), steer_fig, F.layer_sweep(data), F.tracking_densities(data)]
         row = data.row
@@ -179,7 +182,7 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
     sections.append(("headline", "Headline numbers beside the paper's",
                      "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
                      "scale only the signs and the trained-vs-control contrast are comparable.</p>"
-                     + table_html(headline_table(heads))))
+                     + table_html(headline_table(heads, params["report"]["paper_column"]))))
     sections += per_organism
     sections.append(("pipeline", "Pipeline inputs",
                      "\n".join(figure_html(f) for f in _global_figures(paths, params))))
@@ -205,7 +208,7 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
     out = paths.out
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "index.html") as tmp:
-        tmp.write_text(page("welfare: the functional welfare axis, replicated", sections),
+        tmp.write_text(page(params["report"]["title"], sections),
                        encoding="utf-8")
     write_json(out / "metrics.json", heads)
     _plots(out / "plots", organisms, cosines, steering)

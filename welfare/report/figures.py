@@ -368,7 +368,9 @@ def _vector_style(name: str) -> dict[str, Any]:
             "alpha": 0.6 if control else 1.0}
 
 
-def steering_dose_response(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
+def steering_dose_response(
+    data: OrganismData, max_panels: int = 8
+) -> tuple[Figure, list[dict[str, Any]]]:
     fig_ = Figure(
         f"steering-{data.name}",
         f"Steering dose-response — {data.name}",
@@ -383,7 +385,8 @@ def steering_dose_response(data: OrganismData) -> tuple[Figure, list[dict[str, A
     metrics = [m for m in STEER_METRICS if m in runs] + sorted(
         m for m in runs if m not in STEER_METRICS and not m.startswith(("sentiment_", "p_true_"))
     )
-    metrics = metrics[:8]
+    table_only = metrics[max_panels:]
+    metrics = metrics[:max_panels]
     plt = _pyplot()
     cols = min(4, len(metrics))
     nrows = math.ceil(len(metrics) / cols)
@@ -414,6 +417,10 @@ def steering_dose_response(data: OrganismData) -> tuple[Figure, list[dict[str, A
     axes.flat[0].legend(fontsize=6, frameon=False)
     fig.tight_layout()
     fig_.svg = to_svg(fig, fig_.key)
+    for metric in table_only:
+        for vector, summary in sorted(runs[metric].items()):
+            table.append([metric, vector, summary.get("layer", "—"), _fmt(summary.get("slope")),
+                          _fmt(summary.get("se"))])
     fig_.table = Table(["score", "vector", "layer", "slope per α", "s.e."], table)
     return fig_, tidy
 
