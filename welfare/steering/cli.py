@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plots", help="also draw dose-response and layer-sweep PNGs here")
 
 
-def _mapping(args: argparse.Namespace, params: dict[str, Any]) -> str:
+def mapping_name(args: argparse.Namespace, params: dict[str, Any]) -> str:
     if args.mapping:
         return args.mapping
     if args.organism and args.organism in params["organisms"]:
@@ -155,7 +155,7 @@ def battery_settings(params: dict[str, Any], mapping: str, sweep: bool = False):
     )
 
 
-def _load(path: str, params: dict[str, Any]):
+def load_for_eval(path: str, params: dict[str, Any]):
     from welfare.model import load_model
 
     model, tokenizer = load_model(path, params["runtime"])
@@ -163,8 +163,8 @@ def _load(path: str, params: dict[str, Any]):
     return model, tokenizer
 
 
-def _free(*objects: Any) -> None:
-    del objects
+def release_memory() -> None:
+    """Release memory of models the caller has already `del`eted (GPU cache included)."""
     gc.collect()
     try:
         import torch
@@ -240,7 +240,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     if threads:
         torch.set_num_threads(threads)
     steer = params["steer"]
-    mapping = _mapping(args, params)
+    mapping = mapping_name(args, params)
     ds_vectors = load_vectors_file(args.vectors)
     vectors = vector_set(
         ds_vectors,
@@ -258,7 +258,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     runs: dict[str, list[dict]] = {}
     sweep_records: list[dict] = []
-    model, tokenizer = _load(args.naive_model, params)
+    model, tokenizer = load_for_eval(args.naive_model, params)
     t = time.perf_counter()
     runs["naive"] = collect(
         model,
@@ -274,9 +274,10 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         t = time.perf_counter()
         sweep_records = layer_sweep(model, tokenizer, ds_vectors, params, mapping, args)
         timings["layer_sweep_s"] = time.perf_counter() - t
-    _free(model)
+    del model, tokenizer
+    release_memory()
     if args.trained_model and steer["steer_trained"]:
-        model, tokenizer = _load(args.trained_model, params)
+        model, tokenizer = load_for_eval(args.trained_model, params)
         t = time.perf_counter()
         runs["trained"] = collect(
             model,
@@ -288,13 +289,14 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
             "steer trained",
         )
         timings["trained_battery_s"] = time.perf_counter() - t
-        _free(model)
+        del model, tokenizer
+        release_memory()
 
     judge = None
     if steer["scale"] == "paper" and steer["paper"]["judge_model"]:
         from welfare.steering.judge import LLMJudge
 
-        judge_model, judge_tokenizer = _load(steer["paper"]["judge_model"], params)
+        judge_model, judge_tokenizer = load_for_eval(steer["paper"]["judge_model"], params)
         judge = LLMJudge(
             judge_model,
             judge_tokenizer,

@@ -178,7 +178,7 @@ def _vectors(ds_vectors, concepts, with_u: bool) -> dict[str, tuple[int, np.ndar
 
 def track_model(model_path, params, ds_vectors, maze, corpus, with_u: bool) -> dict[str, Any]:
     """Maze and correctness tracking of one model (v, and u for the naive model)."""
-    from welfare.steering.cli import _free, _load
+    from welfare.steering.cli import load_for_eval, release_memory
     from welfare.steering.tracking import (
         block_activations,
         correctness_tracking,
@@ -186,7 +186,7 @@ def track_model(model_path, params, ds_vectors, maze, corpus, with_u: bool) -> d
     )
 
     cfg = params["track"]
-    model, tokenizer = _load(model_path, params)
+    model, tokenizer = load_for_eval(model_path, params)
     vectors = _vectors(ds_vectors, cfg["concepts"], with_u)
     layers = sorted({layer for layer, _ in vectors.values()})
     chats, tiles = maze
@@ -204,7 +204,8 @@ def track_model(model_path, params, ds_vectors, maze, corpus, with_u: bool) -> d
     )
     result["correctness"] = correctness_tracking(acts, correct, p_true, vectors, layers)
     result["correctness_rate"] = float(np.mean(correct))
-    _free(model)
+    del model, tokenizer
+    release_memory()
     return result
 
 
@@ -213,14 +214,14 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     from welfare.config import params_hash
     from welfare.io import write_json
-    from welfare.steering.cli import _mapping
+    from welfare.steering.cli import mapping_name
     from welfare.steering.stats import finite_or_none
     from welfare.steering.vectors import load_vectors_file
 
     started = time.perf_counter()
     if params["runtime"]["threads"]:
         torch.set_num_threads(params["runtime"]["threads"])
-    mapping = _mapping(args, params)
+    mapping = mapping_name(args, params)
     env = args.env or f"data/env/{mapping}/extraction.parquet"
     if args.corpus is None and Path("data/corpus/heldout.jsonl").exists():
         args.corpus = "data/corpus/heldout.jsonl"
