@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from welfare.activations.batching import pad_chats
+from welfare.activations.blocks import find_decoder_blocks
 from welfare.activations.positions import last_token_index, span_gather_index
 from welfare.activations.record import record_chats
 from welfare.activations.recorder import BlockOutputRecorder
@@ -130,3 +133,22 @@ def test_pad_chats_places_tokens_on_the_requested_side(tiny_lm):
     assert mask[1, -1] == 1 and mask[1, 0] == 0 and ids[1, -1].item() == chats[1].input_ids[-1]
     ids, mask = pad_chats(chats, pad_id=0, side="right")
     assert mask[1, 0] == 1 and mask[1, -1] == 0
+
+
+def test_recorder_finds_the_blocks_of_a_peft_wrapped_model(tiny_lm):
+    from peft import LoraConfig, get_peft_model
+
+    model, _ = tiny_lm
+    wrapped = get_peft_model(
+        copy.deepcopy(model), LoraConfig(r=2, target_modules=["q_proj", "v_proj"])
+    ).eval()
+    ids = torch.randint(6, model.config.vocab_size, (1, 6))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        out = wrapped(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+    # transformers 5 leaves its own output-capturing hooks on the blocks: ours must not linger.
+    before = [dict(block._forward_hooks) for block in find_decoder_blocks(wrapped)]
+    with BlockOutputRecorder(wrapped) as recorder:
+        got = recorder.run(ids, mask, positions=None)
+    torch.testing.assert_close(got[:, :, 0], out.hidden_states[1])
+    assert [dict(block._forward_hooks) for block in find_decoder_blocks(wrapped)] == before
