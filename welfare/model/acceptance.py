@@ -177,7 +177,7 @@ def probe_accuracy(states: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.
             if len(np.unique(y[train])) < 2:
                 acc[layer, k] = float(np.mean(y[test] == y[train][0]))
                 continue
-            clf = LogisticRegression(max_iter=2000, C=1.0).fit(x_train, y[train])
+            clf = LogisticRegression(max_iter=2000, C=0.1).fit(x_train, y[train])
             acc[layer, k] = float(clf.score(x_test, y[test]))
     return acc
 

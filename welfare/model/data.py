@@ -125,3 +125,32 @@ def epoch_blocks(
     blocks = pack((docs[i] for i in order), seq_len, pad_id)
     perm = rng.permutation(len(blocks))
     return Blocks(blocks.ids[perm], blocks.weights[perm])
+
+
+class BlockSchedule:
+    """Batch `i` of a stream of epochs: a pure function of (docs, seed, i), so a resumed run
+    sees exactly the batches an uninterrupted one would. Steps per epoch are fixed by epoch 0's
+    packing; later epochs are re-shuffled and re-packed from (seed, epoch)."""
+
+    def __init__(
+        self,
+        docs: Sequence[tuple[list[int], np.ndarray]],
+        seq_len: int,
+        batch_size: int,
+        pad_id: int,
+        seed: int,
+    ) -> None:
+        self.docs, self.seq_len, self.batch_size = docs, seq_len, batch_size
+        self.pad_id, self.seed = pad_id, seed
+        self.epoch = 0
+        self.blocks = epoch_blocks(docs, seq_len, pad_id, seed, 0)
+        self.per_epoch = max(len(self.blocks) // batch_size, 1)
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index // self.per_epoch != self.epoch:
+            self.epoch = index // self.per_epoch
+            self.blocks = epoch_blocks(self.docs, self.seq_len, self.pad_id, self.seed, self.epoch)
+        last_start = max(len(self.blocks) - self.batch_size, 0)
+        start = min((index % self.per_epoch) * self.batch_size, last_start)
+        end = start + self.batch_size
+        return self.blocks.ids[start:end], self.blocks.weights[start:end]

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from welfare.io import atomic_path
-from welfare.model.data import Blocks, encode_rows, epoch_blocks
+from welfare.model.data import BlockSchedule, encode_rows
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,6 @@ def learning_rate(step: int, cfg: Mapping[str, Any]) -> float:
 
 def resume_dir(out: Path) -> Path:
     return out.with_name(out.name + ".resume")
-
-
-def _batch(blocks: Blocks, start: int, size: int):
-    import torch
-
-    ids = torch.from_numpy(blocks.ids[start : start + size])
-    weights = torch.from_numpy(blocks.weights[start : start + size])
-    return ids, weights
 
 
 def weighted_loss(model: Any, ids: Any, weights: Any) -> tuple[Any, Any]:
@@ -171,28 +163,31 @@ def pretrain(
     docs = encode_rows(tokenizer, train_rows, cfg["loss_on"])
     seq_len, batch_size, total = int(cfg["seq_len"]), int(cfg["batch_size"]), int(cfg["steps"])
     pad = tokenizer.pad_token_id
-    blocks = epoch_blocks(docs, seq_len, pad, seed, 0)
-    # Steps per epoch are fixed by epoch 0's packing, so (step -> epoch, offset) never changes
-    # on resume; later epochs are re-shuffled and re-packed from (seed, epoch).
-    per_epoch = max(len(blocks) // batch_size, 1)
-    epoch = 0
+    main = BlockSchedule(docs, seq_len, batch_size, pad, seed)
+    # Reading curriculum: the first `curriculum.steps` steps draw only from its genres.
+    warm_steps = int(cfg["curriculum"]["steps"])
+    warm_genres = set(cfg["curriculum"]["genres"])
+    warm_docs = [d for d, row in zip(docs, train_rows, strict=True) if row["genre"] in warm_genres]
+    if warm_steps and not warm_docs:
+        raise ValueError(f"pretrain.curriculum.genres {sorted(warm_genres)}: no such rows")
+    warm = BlockSchedule(warm_docs, seq_len, batch_size, pad, seed + 1) if warm_steps else None
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
         "organism: %d parameters, %d documents, %d blocks per epoch",
         n_params,
         len(docs),
-        len(blocks),
+        len(main.blocks),
     )
     started = time.perf_counter() - elapsed
     tokens = int(curve[-1]["tokens"]) if curve else 0
     bar = tqdm(total=total, initial=step, desc="pretrain", mininterval=5)
     loss_value = math.nan
     while step < total:
-        if step // per_epoch != epoch:
-            epoch = step // per_epoch
-            blocks = epoch_blocks(docs, seq_len, pad, seed, epoch)
-        start = (step % per_epoch) * batch_size % max(len(blocks) - batch_size + 1, 1)
-        ids, weights = _batch(blocks, start, batch_size)
+        if warm is not None and step < warm_steps:
+            batch = warm.batch(step)
+        else:
+            batch = main.batch(step - warm_steps)
+        ids, weights = (torch.from_numpy(a) for a in batch)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         loss, _ = weighted_loss(model, ids, weights)
