@@ -35,6 +35,7 @@ from welfare.axis.vectors import (
     cosine,
 )
 
+RESAMPLE_SLICE = 32
 TILE_PAIRS: tuple[tuple[str, str], ...] = (("mold", "gold"), ("mold", "path"), ("gold", "path"))
 
 
@@ -78,7 +79,8 @@ def _weighted_sums(block: np.ndarray, labels: np.ndarray, weights: np.ndarray) -
     in the training split). The observed one-hot columns (0..2) are plain class sums, several times
     cheaper than a 3-row matrix product; the resample columns are one BLAS product."""
     x = block.reshape(len(block), -1)
-    out = np.empty((weights.shape[1], x.shape[1]))
+    # float32 partials (a chunk holds a few hundred samples); the caller accumulates in float64.
+    out = np.empty((weights.shape[1], x.shape[1]), dtype=np.float32)
     for c in range(3):
         out[c] = np.add.reduce(x[labels == c], axis=0, dtype=np.float64)
     if weights.shape[1] > 3:
@@ -159,7 +161,9 @@ def run_store_pass(
     # Only the chunks holding samples of a split are read for it (the store keeps splits apart).
     train_chunks = [i for i, rows in enumerate(sample_ranges) if is_train[rows].any()]
     held_chunks = [i for i, rows in enumerate(sample_ranges) if (~is_train[rows]).any()]
-    group = 2 * (num_workers or 2)  # chunks in flight: bounds memory, keeps the workers busy
+    # Chunks in flight: keeps the workers busy and bounds memory (with resamples every partial
+    # sum is R·3 × block, ~50 MB at paper size, so fewer at a time).
+    group = 2 * (num_workers or 2) if R == 1 else (num_workers or 2)
     scheduler = {"scheduler": "threads", "num_workers": num_workers or 2}
 
     blocks = layer_blocks(data.chunks[1])
@@ -179,10 +183,14 @@ def run_store_pass(
         sums = sums.reshape(R, 3, n_block, d_model)
         class_means[:, block] = sums[0] / counts[0][:, None, None]
         for b in BASELINES:
-            vecs = concept_vectors(sums, counts, b)  # (R, 2, Lb, d)
-            resample_cos[b][:, block] = cosine(vecs[:, 0], vecs[:, 1])
-            if b == baseline:
-                vectors[:, block] = vecs[0]
+            # A few resamples at a time: the vector algebra of all R at once would need several
+            # R·block temporaries.
+            for r in range(0, R, RESAMPLE_SLICE):
+                part = slice(r, r + RESAMPLE_SLICE)
+                vecs = concept_vectors(sums[part], counts[part], b)  # (r, 2, Lb, d)
+                resample_cos[b][part, block] = cosine(vecs[:, 0], vecs[:, 1])
+                if b == baseline and r == 0:
+                    vectors[:, block] = vecs[0]
         if block.start <= tile_layer < block.stop:
             centred = centred_class_means(sums[:, :, [tile_layer - block.start]], counts)[:, :, 0]
             idx = {name: i for i, name in enumerate(CLASSES)}
