@@ -50,6 +50,7 @@ def test_repro_then_nothing_to_do(repo: Path) -> None:
     second = wh.run(["dvc", "repro", *TARGETS], repo)
     assert _ran(second) == set(), second
     assert "up to date" in wh.run(["dvc", "status", *TARGETS], repo)
+    assert "metrics/env/office/class_balance.json" in wh.run(["dvc", "metrics", "show"], repo)
     # Snakemake sees DVC's outputs as current too (same files, same commands).
     assert "Nothing to be done" in _snakemake_pending(repo)
     wh.run(["git", "add", "-A"], repo)

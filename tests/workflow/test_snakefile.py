@@ -102,3 +102,20 @@ def test_paper_scale_submits_every_model_job_with_a_gpu() -> None:
             assert "gpu=1" in job["resources"], job
         elif job["rule"] in ("env", "axis", "report"):
             assert "gpu=0" in job["resources"], job
+
+
+def test_every_command_parses_with_its_stage_cli() -> None:
+    """Each job's command is accepted by the argparse of `welfare <stage>` (catches CLI drift)."""
+    import shlex
+
+    from welfare.cli import _stage_parser
+
+    jobs = wh.snakemake_stages(wh.REPO)
+    for name, stage in jobs.items():
+        argv = shlex.split(stage.cmd)
+        assert argv[0] == "welfare", stage.cmd
+        parser, _ = _stage_parser(argv[1])
+        try:
+            parser.parse_args(argv[2:])
+        except SystemExit as exc:
+            raise AssertionError(f"{name}: `{stage.cmd}` rejected by welfare {argv[1]}") from exc
