@@ -94,3 +94,21 @@ def test_before_forward_sees_each_chunk_with_absolute_positions(tiny, small_epis
     # turn 1 starts where turn 0 ended, row by row
     first_len = chunks[0].attention_mask.sum(-1)
     assert torch.equal(chunks[1].position_ids[:, 0], first_len)
+
+
+def test_reward_is_that_of_the_neighbour_the_action_chose(tiny, small_episodes):
+    from welfare.maze import MazeConfig
+
+    model, tokenizer = tiny
+    calm = MazeConfig(size=20, turns=6, wind_probability=0.0)
+    traj = _play(model, tokenizer, small_episodes(config=calm), use_cache=True)
+    chosen = traj.tiles.gather(-1, traj.actions[..., None]).squeeze(-1)
+    expected = torch.tensor([[-0.1 + calm.tile_reward(int(t)) for t in row] for row in chosen])
+    torch.testing.assert_close(traj.rewards, expected)
+    # and the user message of each turn names the neighbours recorded for it
+    symbols = {0: "🧾", 1: "📇", 2: "📐"}
+    words = {0: "north", 1: "east", 2: "south", 3: "west"}
+    for episode, turns in enumerate(traj.episodes.messages):
+        for turn, message in enumerate(turns):
+            for d, tile in enumerate(traj.tiles[episode, turn].tolist()):
+                assert f"{words[d]} there is {symbols[tile]}" in message
