@@ -230,3 +230,16 @@ def test_deep_merge_and_params_hash() -> None:
     assert params_hash(params) == params_hash(load_params(REPO_ROOT / "params.yaml"))
     assert params_hash(params) != params_hash(other)
     assert params_hash(params, ["env"]) == params_hash(other, ["env"])
+
+
+def test_overlay_replaces_the_organism_table(tmp_path: Path) -> None:
+    # A paper-scale overlay names its own organisms; the default row must not leak into it.
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        "organisms:\n  only: {algorithm: sft, adapter: lora, mapping: office_swap}\n"
+        "maze: {turns: 11}\n"
+    )
+    params = load_params([REPO_ROOT / "params.yaml", overlay])
+    assert list(params["organisms"]) == ["only"]
+    assert params["maze"]["turns"] == 11
+    assert params["maze"]["size"] == 100  # other sections still merge

@@ -23,6 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
 ROOT_SCHEMA = "params.schema.yaml"
 DEFAULT_PARAMS = Path("params.yaml")
+# Top-level tables an overlay file replaces instead of merging into: a paper-scale overlay's
+# organisms are the whole experiment, not additions to the organism-scale default row.
+REPLACED_BY_OVERLAY = ("organisms",)
 
 
 class ParamsError(ValueError):
@@ -231,7 +234,10 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
 
 
 def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[str, Any]:
-    """Read params files (later ones deep-merged over earlier ones), validate, fill defaults."""
+    """Read params files (later ones deep-merged over earlier ones), validate, fill defaults.
+
+    Tables in REPLACED_BY_OVERLAY (the organisms) are replaced whole by a later file naming them.
+    """
     if paths is None or (isinstance(paths, Sequence) and not isinstance(paths, str) and not paths):
         paths = [DEFAULT_PARAMS]
     if isinstance(paths, (str, Path)):
@@ -243,6 +249,9 @@ def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[
             data = {}
         if not isinstance(data, dict):
             raise ParamsError(f"{path}: (top level): expected a mapping, got {_format_value(data)}")
+        for key in REPLACED_BY_OVERLAY:
+            if key in data:
+                merged.pop(key, None)
         merged = deep_merge(merged, data)
     source = str(paths[-1]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
     return validate_params(merged, source=source)
