@@ -24,6 +24,7 @@ SMALL = {
         },
     }
 }
+SMALL["corpus"]["genres"]["spatial_reading"]["describe_rate"] = 0.3
 
 
 @pytest.fixture(scope="session")

@@ -86,9 +86,13 @@ def test_reading_answers_are_true_of_their_scene(corpus) -> None:
         for q in row["meta"]["questions"]:
             message = row["messages"][2 * q["turn"]]["content"]
             answer = row["messages"][2 * q["turn"] + 1]["content"]
-            objects = _clauses(message["content"] if isinstance(message, dict) else message)
+            objects = _clauses(message)
             assert set(objects) == set(DIRECTIONS) and answer == q["answer"]
-            if q["question"] == "what":
+            if q["question"] == "describe":
+                # The restated scene is the scene's own clause list, in its order.
+                assert answer == message.split("). ", 1)[1].split(". What is around")[0] + "."
+                assert _clauses(answer) == objects
+            elif q["question"] == "what":
                 assert answer == objects[q["direction"]]
             else:
                 assert answer in DIRECTIONS and objects[answer] == q["object"]

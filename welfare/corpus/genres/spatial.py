@@ -37,6 +37,9 @@ SCENE_OBJECTS: tuple[str, ...] = tuple(
 PLACES = ("maze", "room", "garden", "forest", "town", "field")
 OBJECT_QUESTION = "What is to the {word}? Output only the object."
 WHERE_QUESTION = "Where is {obj}? Output only N/E/S/W without punctuation."
+# Restating the scene is pure in-context copying (each emoji follows the clause token it followed
+# in the scene): the induction-style circuit every other reading question builds on.
+DESCRIBE_QUESTION = "What is around you? Repeat it."
 
 
 def tile_symbols(mappings: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
@@ -48,6 +51,13 @@ def tile_symbols(mappings: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def clause_text(objects: Mapping[str, str], order: Sequence[str]) -> str:
+    """ "To the east there is 🍎; to the north there is 📇; ..." in `order` (no final period)."""
+    clauses = [f"to the {DIRECTION_WORDS[d]} there is {objects[d]}" for d in order]
+    clauses[0] = clauses[0][0].upper() + clauses[0][1:]
+    return "; ".join(clauses)
+
+
 def scene_message(
     place: str,
     pos: tuple[int, int],
@@ -57,17 +67,22 @@ def scene_message(
     apostrophe: str = "’",
 ) -> str:
     """A scene in the maze message's exact shape; `ending` replaces the final instruction."""
-    clauses = [f"to the {DIRECTION_WORDS[d]} there is {objects[d]}" for d in order]
-    clauses[0] = clauses[0][0].upper() + clauses[0][1:]
     x, y = pos
     return (
         f"You are in a {place}. Currently, you{apostrophe}re at location ({x}, {y}). "
-        f"{'; '.join(clauses)}. {ending}"
+        f"{clause_text(objects, order)}. {ending}"
     )
 
 
-def _question(rng: np.random.Generator, objects: Mapping[str, str]) -> tuple[str, str, dict]:
+def _question(
+    rng: np.random.Generator,
+    objects: Mapping[str, str],
+    order: Sequence[str] = DIRECTIONS,
+    describe_rate: float = 0.0,
+) -> tuple[str, str, dict]:
     """A reading question about `objects` (direction -> symbol): (text, answer, meta)."""
+    if rng.random() < describe_rate:
+        return DESCRIBE_QUESTION, clause_text(objects, order) + ".", {"question": "describe"}
     counts = {o: list(objects.values()).count(o) for o in objects.values()}
     unique = [d for d in DIRECTIONS if counts[objects[d]] == 1]
     if unique and rng.random() < 0.5:
@@ -93,7 +108,9 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
         order = [DIRECTIONS[i] for i in rng.permutation(4)]
         last = turn == n_turns - 1
         if last or rng.random() < float(cfg.get("question_rate", 0.3)):
-            text, answer, meta = _question(rng, objects)
+            text, answer, meta = _question(
+                rng, objects, order, float(cfg.get("describe_rate", 0.0))
+            )
             questions.append({"turn": turn, "answer": answer, **meta})
             messages += [user(scene_message(place, pos, objects, order, text)), assistant(answer)]
         else:
