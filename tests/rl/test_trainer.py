@@ -83,6 +83,7 @@ def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):
     assert not list(paths.out.glob(".*tmp*"))  # no temporary leftovers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["merged", "adapter"])
 def test_lora_checkpoints_load_and_resume(tmp_path, tiny_dir, runtime, fmt):
     params = _params(steps=2, adapter="lora")
@@ -100,6 +101,7 @@ def test_lora_checkpoints_load_and_resume(tmp_path, tiny_dir, runtime, fmt):
     assert latest_checkpoint(paths.out).name == "step-0003"
 
 
+@pytest.mark.slow
 def test_sft_learns_the_demonstrations(tmp_path, tiny_dir):
     params = _params(algorithm="sft")
     config = MazeConfig.from_params(params["maze"])
