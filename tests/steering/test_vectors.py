@@ -44,6 +44,15 @@ def test_vector_set_layers_and_norm_matching(ds):
     )
 
 
+def test_random_controls_independent_per_concept(ds):
+    at1 = {v.name: v for v in vector_set(ds, controls=("random",), layer=1)}
+    a, b = at1["random_mold"].direction, at1["random_gold"].direction
+    cos = float(a @ b / (a.norm() * b.norm()))
+    assert abs(cos) < 0.9  # same layer, different concepts: different directions
+    again = {v.name: v for v in vector_set(ds, controls=("random",), layer=1)}
+    assert torch.equal(again["random_mold"].direction, a)  # and reproducible
+
+
 def test_sweep_layer_and_trained_control_layer(ds):
     at2 = vector_set(ds, ("gold",), ("u",), layer=2)
     assert [v.layer for v in at2] == [2, 2]

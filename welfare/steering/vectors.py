@@ -8,6 +8,7 @@ u·‖v‖/‖u‖ (β‖u‖ = α‖v‖), a random control is a seeded Gaussia
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,9 @@ def vector_set(
             beta = norm_matched_beta(1.0, v_norm, u_norm)
             out.append(SteeringVector(f"u_{concept}", "control", concept, u_layer, beta * u, beta))
         if "random" in controls:
-            direction = random_direction(v.numel(), v_norm, seed=seed * 1000 + v_layer)
+            # one stream per (seed, concept, layer): the two concepts' nulls are independent
+            stream = zlib.crc32(f"{seed}/{concept}/{v_layer}".encode())
+            direction = random_direction(v.numel(), v_norm, seed=stream)
             out.append(SteeringVector(f"random_{concept}", "random", concept, v_layer, direction))
     return out
 
