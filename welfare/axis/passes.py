@@ -93,12 +93,9 @@ def _heldout_dots(block: np.ndarray, mask: np.ndarray, v: np.ndarray) -> tuple[n
     """h·v (n, 2, Lb) and ‖h‖² → ‖h‖ (n, Lb) of one chunk's held-out rows, v (2, Lb, d)."""
     x = block[mask].astype(np.float32)  # (n, Lb, d)
     dots = np.empty((len(x), 2, x.shape[1]), dtype=np.float32)
-    norms = np.empty((len(x), x.shape[1]), dtype=np.float32)
     for layer in range(x.shape[1]):  # strided 2-D views go to BLAS without a copy
-        rows = x[:, layer]
-        dots[:, :, layer] = rows @ v[:, layer].T
-        norms[:, layer] = np.sqrt(np.einsum("nd,nd->n", rows, rows))
-    return dots, norms
+        dots[:, :, layer] = x[:, layer] @ v[:, layer].T
+    return dots, np.sqrt(np.einsum("nld,nld->nl", x, x))
 
 
 def _in_groups(tasks: list, size: int, scheduler: dict) -> Iterator[Any]:
@@ -163,23 +160,52 @@ def run_store_pass(
     held_chunks = [i for i, rows in enumerate(sample_ranges) if (~is_train[rows]).any()]
     # Chunks in flight: keeps the workers busy and bounds memory (with resamples every partial
     # sum is R·3 × block, ~50 MB at paper size, so fewer at a time).
-    group = 2 * (num_workers or 2) if R == 1 else (num_workers or 2)
+    group = 64 * (num_workers or 2) if R == 1 else (num_workers or 2)
     scheduler = {"scheduler": "threads", "num_workers": num_workers or 2}
 
-    blocks = layer_blocks(data.chunks[1])
-    for j, block in enumerate(
-        tqdm(blocks, desc="axis pass", unit="layer block", disable=not progress)
-    ):
-        n_block = block.stop - block.start
-        sums = np.zeros((R * 3, n_block * d_model))
-        tasks = [
+    def train_tasks(j: int) -> list:
+        return [
             dask.delayed(_weighted_sums)(
                 chunks[i, j, 0], train_labels[sample_ranges[i]], weights[sample_ranges[i]]
             )
             for i in train_chunks
         ]
-        for partial in _in_groups(tasks, group, scheduler):
-            sums += partial
+
+    def held_tasks(j: int, v: np.ndarray) -> list:
+        return [
+            dask.delayed(_heldout_dots)(chunks[i, j, 0], ~is_train[sample_ranges[i]], v)
+            for i in held_chunks
+        ]
+
+    blocks = layer_blocks(data.chunks[1])
+    # Pipelined: one batch of work = the training chunks of block j and the held-out chunks of
+    # block j−1 (whose vectors are known), so the workers never wait for a block to finish.
+    pending: tuple[slice, np.ndarray] | None = None  # (block, ‖v‖) awaiting held-out scores
+    for j in tqdm(
+        range(len(blocks) + 1), desc="axis pass", unit="layer block", disable=not progress
+    ):
+        block = blocks[j] if j < len(blocks) else None
+        tasks = train_tasks(j) if block is not None else []
+        n_train = len(tasks)
+        if pending is not None:
+            tasks += held_tasks(j - 1, vectors[:, pending[0]])
+        n_block = 0 if block is None else block.stop - block.start
+        sums = np.zeros((R * 3, n_block * d_model))
+        for k, result in enumerate(_in_groups(tasks, group, scheduler)):
+            if k < n_train:
+                sums += result
+                continue
+            held_block, safe_v = pending
+            dots, h_norm = result
+            sel = sample_ranges[held_chunks[k - n_train]]
+            rows = held_pos[sel][~is_train[sel]]
+            projection[rows, :, held_block] = dots / safe_v[None]
+            denom = h_norm[:, None, :] * safe_v[None]
+            cosines[rows, :, held_block] = np.divide(
+                dots, denom, out=np.zeros_like(dots), where=denom > 0
+            )
+        if block is None:
+            break
         sums = sums.reshape(R, 3, n_block, d_model)
         class_means[:, block] = sums[0] / counts[0][:, None, None]
         for b in BASELINES:
@@ -196,20 +222,8 @@ def run_store_pass(
             idx = {name: i for i, name in enumerate(CLASSES)}
             for k, (a, c) in enumerate(TILE_PAIRS):
                 tile_cos[:, k] = cosine(centred[:, idx[a]], centred[:, idx[c]])
-        v = vectors[:, block]  # (2, Lb, d)
-        v_norm = np.linalg.norm(v, axis=-1)  # (2, Lb)
-        safe_v = np.where(v_norm > 0, v_norm, 1.0)
-        tasks = [
-            dask.delayed(_heldout_dots)(chunks[i, j, 0], ~is_train[sample_ranges[i]], v)
-            for i in held_chunks
-        ]
-        for i, (dots, h_norm) in zip(held_chunks, _in_groups(tasks, group, scheduler), strict=True):
-            rows = held_pos[sample_ranges[i]][~is_train[sample_ranges[i]]]
-            projection[rows, :, block] = dots / safe_v[None]
-            denom = h_norm[:, None, :] * safe_v[None]
-            cosines[rows, :, block] = np.divide(
-                dots, denom, out=np.zeros_like(dots), where=denom > 0
-            )
+        v_norm = np.linalg.norm(vectors[:, block], axis=-1)  # (2, Lb)
+        pending = (block, np.where(v_norm > 0, v_norm, 1.0))
 
     return StorePass(
         n_layers=n_layers,
