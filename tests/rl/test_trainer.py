@@ -77,6 +77,16 @@ def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):
                    "clip_fraction", "zero_spread_groups", "rollout_decisions_per_s",
                    "update_tokens_per_s"):
         assert column in header
+    # the cosine multiplier scales the LR and the entropy bonus alike
+    from welfare.rl.losses import cosine_multiplier
+
+    params = _params(steps=2)
+    lr, beta = params["train"]["lr"], params["train"]["entropy_coef"]
+    with open(paths.metrics / "train.tsv", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            factor = cosine_multiplier(int(row["step"]) - 1, 500)
+            assert float(row["lr"]) == pytest.approx(lr * factor, rel=1e-4)
+            assert float(row["entropy_coef"]) == pytest.approx(beta * factor, rel=1e-4)
     assert set(summary["references"]) == {"random", "keep_straight", "random_non_mold",
                                           "greedy_oracle", "optimal_planner"}
     assert "greedy_mean_return" in summary["final"]

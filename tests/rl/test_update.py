@@ -111,3 +111,19 @@ def test_kl_to_a_reference_is_zero_at_start_and_positive_after_moving(tiny, smal
     assert stats.kl < 1e-6  # reported for the first pass, still at the reference
     stats = policy_update(model, optimizer, traj, advantages, 0.0, cfg, ids, pad, ref)
     assert stats.kl > 0
+
+
+def test_lora_reference_is_the_adapter_disabled_base(tiny, small_episodes):
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = tiny
+    traj = _rollout(model, tokenizer, small_episodes())
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    with torch.no_grad():  # move the adapter away from its zero start
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    ids, pad = direction_ids(tokenizer), tokenizer.pad_token_id
+    ref = reference_logp(peft_model, None, traj, ids, pad, 1.0, micro_batch=4)
+    torch.testing.assert_close(ref, traj.logp, atol=1e-5, rtol=0)  # the base model's log-probs
+    assert not torch.allclose(_logp(peft_model, tokenizer, traj), traj.logp, atol=1e-3)
