@@ -61,3 +61,20 @@ def test_sentiment_difference_of_means_and_cosines():
     cos = sentiment_cosines({"prompt": s}, v)
     np.testing.assert_allclose(cos["prompt"]["gold"], [1.0])
     np.testing.assert_allclose(cos["prompt"]["mold"], [-1.0])
+
+
+def test_valence_correlation_has_a_permutation_p():
+    rng = np.random.default_rng(2)
+    acts, labels, valence_dir = _stories(rng)
+    ev = emotion_vectors(acts, labels, VALENCE, AROUSAL, None, 0.0)
+    aligned = np.stack(
+        [np.broadcast_to(-valence_dir, (2, 24)), np.broadcast_to(valence_dir, (2, 24))]
+    )
+    assert scatter_alignment(ev, aligned, layer=0)["valence_r_p_gold"] < 0.05
+    unrelated = np.zeros_like(aligned)
+    unrelated[:, :, 7] = [
+        [1.0],
+        [-1.0],
+    ]  # antiparallel but orthogonal to valence: slope −1, no valence
+    scatter = scatter_alignment(ev, unrelated + 1e-3 * rng.normal(size=unrelated.shape), layer=0)
+    assert scatter["valence_r_p_gold"] > 0.05

@@ -7,6 +7,11 @@ token of the story turn. Alignment: the scatter cos(e, v_mold) vs cos(e, v_gold)
 slope and Pearson r, the most and least aligned emotions, and the loadings of v and u on the
 first two principal components of the emotion vectors (PC1 oriented with valence, PC2 with
 arousal).
+
+Caveat (why valence_r and its p are reported): when v_mold ≈ −v_gold, cos(e, v_mold) ≈
+−cos(e, v_gold) for *any* vectors e, so the scatter's slope ≈ −1 follows from the antiparallelism
+alone (random untrained models on maze trajectories give −0.75 at organism scale). Evidence of
+valence is the correlation of cos(e, v_c) with the emotions' valence, with a permutation p.
 """
 
 from __future__ import annotations
@@ -86,6 +91,15 @@ def _slope_r(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(np.corrcoef(x, y)[0, 1])
 
 
+def _permutation_p_r(x: np.ndarray, y: np.ndarray, observed: float, n: int = 2000) -> float:
+    """Two-sided permutation p of a Pearson r (valence labels shuffled across emotions)."""
+    if not np.isfinite(observed):
+        return float("nan")
+    rng = np.random.default_rng(0)
+    null = np.array([_slope_r(rng.permutation(x), y)[1] for _ in range(n)])
+    return float((1 + np.sum(np.abs(null) >= abs(observed))) / (n + 1))
+
+
 def scatter_alignment(
     emotions: EmotionVectors, vectors: np.ndarray, layer: int, top: int = 5
 ) -> dict:
@@ -107,7 +121,9 @@ def scatter_alignment(
             (emotions.names[i], float(cos[c][i])) for i in order[::-1][:top]
         ]
         out[f"least_{c}_aligned"] = [(emotions.names[i], float(cos[c][i])) for i in order[:top]]
-        out[f"valence_r_{c}"] = _slope_r(emotions.valence, cos[c])[1]
+        r_valence = _slope_r(emotions.valence, cos[c])[1]
+        out[f"valence_r_{c}"] = r_valence
+        out[f"valence_r_p_{c}"] = _permutation_p_r(emotions.valence, cos[c], r_valence)
     return out
 
 
