@@ -95,7 +95,7 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
             raise SystemExit("welfare track: --corpus is required for correctness source 'corpus'")
         path = Path(corpus) / "heldout.jsonl" if Path(corpus).is_dir() else Path(corpus)
         rows = ds.sample(
-            ds.read_corpus(path, params["steer"]["corpus_genres"]["qa"]),
+            ds.read_corpus(path, cfg["corpus_genre"]),
             cfg["n_items"],
             cfg["seed"],
         )
@@ -129,7 +129,7 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
             1,
             {},
             greedy,
-            params["steer"]["template_kwargs"],
+            params["track"]["template_kwargs"],
         )
         answers = [t[0] for t in texts]
         correct = [
@@ -158,7 +158,7 @@ def _p_true(model, tokenizer, chats, answers, params) -> np.ndarray:
         ids,
         {},
         params["track"]["batch_size"],
-        template_kwargs=params["steer"]["template_kwargs"],
+        template_kwargs=params["track"]["template_kwargs"],
     )
     return p_true(logits)
 
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         "models": {"trained": str(args.model), "naive": str(args.naive_model)},
         "trained": track_model(args.model, params, ds_vectors, maze, args.corpus, with_u=False),
         "naive": track_model(args.naive_model, params, ds_vectors, maze, args.corpus, with_u=True),
-        "params_hash": params_hash(params, ["track", "steer", "maze", "mappings"]),
+        "params_hash": params_hash(params, ["track", "maze", "mappings"]),
     }
     result["seconds"] = time.perf_counter() - started
     result = finite_or_none(result)
