@@ -154,3 +154,37 @@ def test_wrong_batch_and_layer_rejected(model, batch):
         steering(model, {1: _vector(model)}, batch.steer_mask[:1]),
     ):
         model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+
+
+class _TupleBlock(torch.nn.Module):
+    """A block in the older transformers style: returns (hidden, attention weights)."""
+
+    def forward(self, hidden):
+        return hidden * 2.0, None
+
+
+class _TupleModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.config = type("Config", (), {"num_hidden_layers": 2})()
+        self.layers = torch.nn.ModuleList([_TupleBlock(), _TupleBlock()])
+
+    def forward(self, hidden):
+        for block in self.layers:
+            hidden = block(hidden)[0]
+        return hidden
+
+
+def test_tuple_block_outputs_and_full_mask():
+    model = _TupleModel()
+    hidden = torch.ones(2, 3, 4)
+    vec = torch.arange(4.0)
+    mask = torch.tensor([[False, True, True], [True, False, False]])
+    with torch.no_grad(), steering(model, {0: vec}, mask):
+        out = model(hidden)
+    expected = hidden * 2.0
+    expected[mask] += vec
+    torch.testing.assert_close(out, expected * 2.0)
+    with torch.no_grad(), steering(model, {1: vec}):  # no mask: every position
+        out = model(hidden)
+    torch.testing.assert_close(out, hidden * 4.0 + vec)
