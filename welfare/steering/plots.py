@@ -58,7 +58,8 @@ def dose_response(steer: Mapping[str, Any], out_dir: str | Path, run: str = "nai
         ax.set_xlabel("α (nominal)")
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} — {run} model", fontsize=9)
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:  # every point masked: an empty panel, no legend
+            ax.legend(fontsize=6)
         paths.append(_save(fig, out_dir / f"steer_{run}_{metric}.png"))
         plt.close(fig)
     return paths
@@ -90,7 +91,8 @@ def layer_sweep(steer: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
         ax.axhline(0, color="black", linewidth=0.5)
         ax.set_xlabel("layer")
         ax.set_ylabel(f"slope of {metric} per α")
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
         paths.append(_save(fig, Path(out_dir) / f"sweep_{metric}.png"))
         plt.close(fig)
     return paths
