@@ -11,6 +11,37 @@ def test_parse_last_tag_and_range():
     assert parse_verdict("refusal", "REFUSAL_CLASS: indirect_refusal") == "indirect_refusal"
     assert parse_verdict("refusal", "REFUSAL_CLASS: maybe") is None
     assert parse_verdict("refusal", "no tag") is None
+    assert parse_verdict("backtracking", "BACKTRACKING_CLASS: Normal") == "normal"
+    assert parse_verdict("grade", "GRADE: not_attempted") == "NOT_ATTEMPTED"
+
+
+def test_grades_set_correctness_once_per_question():
+    from welfare.steering.battery import grade_with_judge
+
+    class FakeJudge:
+        calls = 0
+
+        def grade(self, questions, targets, answers):
+            FakeJudge.calls += 1
+            assert targets == ["Ada", "7"]
+            return [
+                "CORRECT" if a == t else "NOT_ATTEMPTED"
+                for a, t in zip(answers, targets, strict=True)
+            ]
+
+    records = [
+        {"eval": "confidence", "dataset": "simpleqa", "prompt_id": "s/0", "prompt": "Who?",
+         "response": "Ada", "meta": {"true_answer": "Ada"}, "alpha": a}
+        for a in (-2, 0, 2)
+    ] + [
+        {"eval": "confidence", "dataset": "simpleqa", "prompt_id": "s/1", "prompt": "3+4?",
+         "response": "I don't know", "meta": {"true_answer": "7"}, "alpha": 0},
+        {"eval": "confidence", "dataset": "mmlu", "prompt_id": "m/0", "prompt": "q",
+         "response": "A", "meta": {"true_answer": "A"}, "alpha": 0, "correct": True},
+    ]  # fmt: skip
+    grade_with_judge(records, FakeJudge())
+    assert FakeJudge.calls == 1
+    assert [r["correct"] for r in records] == [True, True, True, None, True]
 
 
 def test_prompt_holds_preprocessed_response():

@@ -288,6 +288,32 @@ def score_records(records: list[dict], judge: Any | None = None) -> None:
             r["verdict"] = r.get("judge", r["rule"]) if judge is not None else r["rule"]
 
 
+def grade_with_judge(
+    records: list[dict], judge: Any, datasets: Iterable[str] = ("simpleqa",)
+) -> None:
+    """Correctness of free-form phase-0 answers by the judge's grader (PAPER §4.8 uses the
+    official SimpleQA-Verified grader): each answer graded once, `correct` set on every record
+    of its question (None when not attempted or unparseable)."""
+    datasets = set(datasets)
+    todo = [r for r in records if r["eval"] == "confidence" and r["dataset"] in datasets]
+    first: dict[str, dict] = {}
+    for r in todo:
+        first.setdefault(r["prompt_id"], r)
+    if not first:
+        return
+    items = list(first.values())
+    grades = judge.grade(
+        [r["prompt"] for r in items],
+        [str(r["meta"].get("true_answer", "")) for r in items],
+        [r["response"] for r in items],
+    )
+    by_prompt = dict(zip(first, grades, strict=True))
+    for r in todo:
+        grade = by_prompt[r["prompt_id"]]
+        r["grade"] = grade
+        r["correct"] = None if grade in (None, "NOT_ATTEMPTED") else grade == "CORRECT"
+
+
 # ---------------------------------------------------------------- summaries
 
 

@@ -231,7 +231,13 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from welfare.config import params_hash
     from welfare.io import atomic_path, write_json
     from welfare.steering.agreement import record_agreement
-    from welfare.steering.battery import collect, conditions, score_records, summarize
+    from welfare.steering.battery import (
+        collect,
+        conditions,
+        grade_with_judge,
+        score_records,
+        summarize,
+    )
     from welfare.steering.stats import finite_or_none
     from welfare.steering.vectors import extra_vectors, load_vectors_file, vector_set
 
@@ -307,6 +313,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     t = time.perf_counter()
     for records in [*runs.values(), sweep_records]:
         score_records(records, judge)
+        if judge is not None:
+            grade_with_judge(records, judge)
     timings["scoring_s"] = time.perf_counter() - t
 
     threshold = steer["incoherent_mask_threshold"]
