@@ -105,6 +105,9 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("grpo",)) -> Path:
                                  "suppressed": [["yes", -2.0]]}},
                 "gold": {"raw": {"promoted": [["success", 2.5]], "suppressed": [["wrong", -1.0]]}},
             }, "u": {"skipped": "no --naive-model"}},
+            "sentiment": {"methods": ["prompt"], "cos_v": {"prompt": {
+                "mold": [-0.1] * LAYERS, "gold": [0.2] * LAYERS}}, "cos_u": {"prompt": {
+                "mold": [0.01] * LAYERS, "gold": [0.02] * LAYERS}}},
             "emotions": {
                 "trained": {"cos": {"mold": {e: 0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)},
                                     "gold": {e: -0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)}},

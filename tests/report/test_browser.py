@@ -50,7 +50,8 @@ def test_every_figure_renders_in_chromium(browser: str, tmp_path: Path) -> None:
     dom = _render(browser, tmp_path / "report/index.html", tmp_path)
     figures = dict(re.findall(r'<figure data-figure="([^"]+)"[^>]*data-rendered="([^"]+)"', dom))
     expected = {f"{k}-grpo" for k in ("training", "cosines", "tile-means", "logit-lens",
-                                      "emotions", "steering", "layer-sweep", "tracking")}
+                                      "emotions", "sentiment", "steering", "layer-sweep",
+                                      "tracking")}
     assert expected <= set(figures), figures
     for key, rendered in figures.items():
         if key == "tracking-grpo":

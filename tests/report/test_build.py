@@ -13,8 +13,8 @@ import report_fixtures as fx
 from welfare.cli import main
 from welfare.config import REPO_ROOT
 
-FIGURES = ["training", "cosines", "tile-means", "logit-lens", "emotions", "steering",
-           "layer-sweep", "tracking"]
+FIGURES = ["training", "cosines", "tile-means", "logit-lens", "emotions", "sentiment",
+           "steering", "layer-sweep", "tracking"]
 
 
 def _report(tmp_path: Path, params: Path | None = None) -> tuple[str, dict]:

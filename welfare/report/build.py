@@ -172,7 +172,8 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
             data, params["report"]["max_steering_panels"]
         )
         figs = [F.training_curves(data), cos_fig, F.tile_means(data), F.logit_lens(data),
-                F.emotion_scatter(data), steer_fig, F.layer_sweep(data), F.tracking_densities(data)]
+                F.emotion_scatter(data), F.sentiment_alignment(data), steer_fig,
+                F.layer_sweep(data), F.tracking_densities(data)]
         row = data.row
         intro = (f"<p>base <code>{esc(row.get('base'))}</code>, {esc(row.get('algorithm'))}, "
                  f"{esc(row.get('adapter'))}, mapping <code>{esc(row.get('mapping'))}</code>, "

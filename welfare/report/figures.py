@@ -331,6 +331,40 @@ def emotion_scatter(data: OrganismData) -> Figure:
     return fig_
 
 
+def sentiment_alignment(data: OrganismData) -> Figure:
+    fig_ = Figure(
+        f"sentiment-{data.name}",
+        f"Sentiment-vector alignment — {data.name}",
+        "Cosine of each sentiment vector (prompt-contrast and counterfactual) with v_Mold / v_Gold "
+        "(solid) and the maze-naive u (dashed), per layer (PAPER §4.5: about 0.2 at most).",
+    )
+    sentiment = dig(data.axis or {}, ["sentiment"]) or {}
+    series = []
+    for vectors, style in (("cos_v", "-"), ("cos_u", "--")):
+        for method, per_concept in sorted((sentiment.get(vectors) or {}).items()):
+            for concept, values in sorted((per_concept or {}).items()):
+                values = numbers(values)
+                if values:
+                    series.append((f"{method} · {vectors[-1]}_{concept}", concept, style, values))
+    if not series:
+        fig_.missing.append(data.reasons.get("axis") or "axis.json has no sentiment cosines")
+        return fig_
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    for label, concept, style, values in series:
+        ax.plot(range(len(values)), values, ls=style, color=CONCEPT_COLOURS.get(concept),
+                marker="o", ms=2, label=label)
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("cos(sentiment, vector)")
+    ax.legend(fontsize=6, frameon=False)
+    fig_.svg = to_svg(fig, fig_.key)
+    n = max(len(v) for *_, v in series)
+    fig_.table = Table(["vector", *[f"L{i}" for i in range(n)]],
+                       [[label, *[_fmt(x) for x in values]] for label, _, _, values in series])
+    return fig_
+
+
 def _byte_level_decoder() -> dict[str, int]:
     """GPT-2 byte-level BPE's printable stand-ins for bytes (Ġ = space, ...), inverted."""
     printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
