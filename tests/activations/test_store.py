@@ -108,3 +108,42 @@ def test_incomplete_store_refuses_to_finish(tmp_path):
     ):
         w.write(data[:5])
     assert not (tmp_path / "d.zarr").exists()
+
+
+def test_capture_with_assistant_template_adds_a_position_dim(tmp_path, tiny_lm):
+    from welfare.activations.capture import ActivationSettings, capture_to_store
+    from welfare.activations.render import render_chat
+
+    model, tokenizer = tiny_lm
+    chats = [
+        render_chat(
+            tokenizer,
+            [
+                {"role": "user", "content": "Where do you move ?"},
+                {"role": "assistant", "content": letter},
+            ],
+        )
+        for letter in "NESW"
+    ]
+    coords = {"trajectory_id": np.arange(4)}
+    last = capture_to_store(
+        model, chats, coords, tmp_path / "last.zarr", ActivationSettings(dtype="float32"), {"m": 1}
+    )
+    span = capture_to_store(
+        model,
+        chats,
+        coords,
+        tmp_path / "span.zarr",
+        ActivationSettings(dtype="float32", position="assistant_template"),
+        {"m": 1},
+    )
+    last_ds, span_ds = open_activations(last), open_activations(span)
+    assert span_ds.activations.dims == ("sample", "position", "layer", "d_model")
+    assert span_ds.position.values.tolist() == [-2, -1]  # role token, letter
+    np.testing.assert_allclose(
+        span_ds.activations.sel(position=-1).values,
+        last_ds.activations.values,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert span_ds.attrs["position"] == "assistant_template"
