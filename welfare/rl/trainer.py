@@ -129,7 +129,7 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
 
     # --- the loop ----------------------------------------------------------------------------
     if cfg.algorithm == "sft":
-        total = _sft_steps(cfg, paths, params, tokenizer)
+        total = _sft_steps(cfg, paths)
         step_fn = _sft_stepper(cfg, paths, params, model, tokenizer, optimizer, trainable, pad_id)
     else:
         total = cfg.steps
@@ -226,15 +226,12 @@ def _rl_stepper(cfg: TrainConfig, maze_config: MazeConfig, mapping: TileMapping,
     return one_step
 
 
-def _sft_steps(cfg: TrainConfig, paths: RunPaths, params: dict[str, Any], tokenizer: Any) -> int:
-    n = _demo_count(paths)
-    return math.ceil(cfg.sft_epochs * n / cfg.sft_batch_size)
-
-
-def _demo_count(paths: RunPaths) -> int:
+def _sft_steps(cfg: TrainConfig, paths: RunPaths) -> int:
+    """ceil(epochs · demonstrations / batch size) optimizer steps."""
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(_sft_path(paths)).metadata.num_rows
+    n = pq.ParquetFile(_sft_path(paths)).metadata.num_rows
+    return math.ceil(cfg.sft_epochs * n / cfg.sft_batch_size)
 
 
 def _sft_path(paths: RunPaths) -> Path:
