@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--max-turns", type=int, default=1)
     parser.add_argument("--clause-tokens", type=int, default=1)
     parser.add_argument("--describe-rate", type=float, default=0.0)
+    parser.add_argument("--n-objects", type=int, default=46)
     args = parser.parse_args()
     torch.set_num_threads(1)
     overlay = {
@@ -48,6 +49,7 @@ def main() -> None:
         "max_turns": args.max_turns,
         "question_rate": 1.0,
         "describe_rate": args.describe_rate,
+        "n_objects": args.n_objects,
     }
     params = validate_params(deep_merge(load_params(), overlay))
     train = [r.to_json() for r in generate_rows(params, "train")]

@@ -95,7 +95,8 @@ def _question(
 
 def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     """A walk of 1..max_turns scenes; reading questions at some turns and always at the last."""
-    pool = (*SCENE_OBJECTS, *cfg["tile_symbols"])
+    n_objects = int(cfg.get("n_objects", len(SCENE_OBJECTS)))
+    pool = (*SCENE_OBJECTS[:n_objects], *cfg["tile_symbols"])
     place = pick(rng, PLACES)
     n_turns = int(rng.integers(1, int(cfg.get("max_turns", 8)) + 1))
     pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
