@@ -392,5 +392,16 @@ def evaluate_acceptance(
             model, tokenizer, heldout, int(acc_cfg["n_items"]), int(acc_cfg["max_new_tokens"])
         )
     )
-    ordered = {name: checks[name] for name in THRESHOLDS}
+    ordered = {name: _strict_json(checks[name]) for name in THRESHOLDS}
     return {"passed": all(c["passed"] for c in ordered.values()), "checks": ordered}
+
+
+def _strict_json(value: Any) -> Any:
+    """NaN (a measurement with no items) becomes null, so the metrics file is strict JSON."""
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strict_json(v) for v in value]
+    return value
