@@ -21,7 +21,7 @@ from welfare.corpus.tokenizer import corpus_texts, train_tokenizer
 from welfare.model.acceptance import reading_checks
 from welfare.model.data import BlockSchedule, encode_rows
 from welfare.model.organism import build_organism
-from welfare.model.pretrain import learning_rate, weighted_loss
+from welfare.model.pretrain import learning_rate, param_groups, weighted_loss
 
 
 def main() -> None:
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--clause-tokens", type=int, default=1)
     parser.add_argument("--describe-rate", type=float, default=0.0)
     parser.add_argument("--n-objects", type=int, default=46)
+    parser.add_argument("--head-dim", type=int, default=0, help="0 = hidden / heads")
     args = parser.parse_args()
     torch.set_num_threads(1)
     overlay = {
@@ -64,12 +65,12 @@ def main() -> None:
             "num_layers": args.layers,
             "num_heads": args.heads,
             "num_kv_heads": max(args.heads // 2, 1),
-            "head_dim": args.hidden // args.heads,
+            "head_dim": args.head_dim or args.hidden // args.heads,
         },
         tokenizer,
         0,
     )
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    opt = torch.optim.AdamW(param_groups(model, 0.1), lr=args.lr, betas=(0.9, 0.95))
     schedule = BlockSchedule(
         encode_rows(tokenizer, train, "assistant"), args.seq, args.batch, tokenizer.pad_token_id, 0
     )

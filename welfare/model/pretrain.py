@@ -51,6 +51,21 @@ def learning_rate(step: int, cfg: Mapping[str, Any]) -> float:
     return lr * (floor + (1 - floor) * cosine_multiplier(step - warmup, total - warmup))
 
 
+def param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: decay matrices only. RMSNorm gains (including Qwen3's q/k norms, which set
+    how sharp attention can get) and the (tied) embedding are not pulled towards zero."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        is_matrix = param.ndim >= 2 and "embed_tokens" not in name
+        (decay if is_matrix else no_decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
 def resume_dir(out: Path) -> Path:
     return out.with_name(out.name + ".resume")
 
@@ -147,10 +162,7 @@ def pretrain(
     model = build_organism(cfg["model"], tokenizer, seed)
     model.train()
     optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=float(cfg["lr"]),
-        betas=(0.9, 0.95),
-        weight_decay=float(cfg["weight_decay"]),
+        param_groups(model, float(cfg["weight_decay"])), lr=float(cfg["lr"]), betas=(0.9, 0.95)
     )
     step, elapsed, curve = 0, 0.0, []
     state = _load_resume(resume_dir(out))
