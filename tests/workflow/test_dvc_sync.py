@@ -27,7 +27,7 @@ def _diffs(root: Path, snakemake_side: dict[str, wh.Stage]) -> list[str]:
 
 
 def test_dvc_and_snakemake_agree(snakemake_side: dict[str, wh.Stage]) -> None:
-    assert "report" in snakemake_side and "train@grpo" in snakemake_side
+    assert "report" in snakemake_side and "train@reinforce" in snakemake_side
     assert _diffs(wh.REPO, snakemake_side) == []
     # The graph compared is the one `dvc dag` prints.
     assert wh.dvc_edges(wh.REPO) == wh.dvc_stages(wh.REPO)[1]
@@ -45,14 +45,14 @@ MISMATCHES = [
     # (what is broken, text in dvc.yaml, replacement, the stage that must be reported)
     ("command", "--mapping ${key} --out data/env/${key}", "--mapping ${key} --out data/env/x",
      "env@office"),
-    ("dep", "        - data/env/${item.mapping}/sft.parquet\n", "", "train@grpo"),
+    ("dep", "        - data/env/${item.mapping}/sft.parquet\n", "", "train@reinforce"),
     ("out", "    outs:\n      - models/tokenizer\n", "    outs:\n      - models/tok\n",
      "tokenizer"),
     ("params", "        - activations\n        - mappings.${item.mapping}\n"
      "        - organisms.${key}\n      outs:\n        - activations/${key}/final.zarr",
      "        - mappings.${item.mapping}\n        - organisms.${key}\n"
      "      outs:\n        - activations/${key}/final.zarr",
-     "activations_final@grpo"),
+     "activations_final@reinforce"),
     ("stage", "  corpus:\n", "  corpora:\n", "corpus"),
 ]
 
@@ -89,4 +89,4 @@ def test_a_deliberate_rule_mismatch_fails(workflow_copy: Path) -> None:
         diffs = _diffs(workflow_copy, sm)
     finally:
         rules.write_text(original)
-    assert any(d.startswith("axis@grpo: deps differ") for d in diffs), diffs
+    assert any(d.startswith("axis@reinforce: deps differ") for d in diffs), diffs

@@ -27,13 +27,13 @@ def test_full_dag_builds_the_report(tmp_path: Path) -> None:
     html = (root / "report/index.html").read_text()
     figures = re.findall(r'<figure data-figure="([^"]+)"', html)
     assert len(figures) >= 8, figures
-    headline = json.loads((root / "report/metrics.json").read_text())["grpo"]
+    headline = json.loads((root / "report/metrics.json").read_text())["reinforce"]
     # Numbers that only exist if train, activations, axis and steer really ran.
     assert headline["cos_min_trained"] is not None and -1 <= headline["cos_min_trained"] <= 1
     assert headline["cos_min_control"] is not None
     assert headline["slope_sentiment_v_gold"] is not None
     assert headline["tracking_d_trained"] is not None
-    for key in ("training-grpo", "cosines-grpo", "tile-means-grpo", "steering-grpo"):
+    for key in ("training-reinforce", "cosines-reinforce", "tile-means-reinforce", "steering-reinforce"):
         block = re.search(rf'<figure data-figure="{key}".*?</figure>', html, re.S).group(0)
         assert "<svg" in block and "Not available" not in block, key
     for log in (root / "logs").rglob("*.log"):
