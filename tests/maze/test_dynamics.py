@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.maze.maze_helpers import ScriptedWind, make_state
 
+from tests.maze.maze_helpers import ScriptedWind, make_state
 from welfare.maze import (
     DIRECTIONS,
     MazeConfig,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.maze.maze_helpers import ScriptedWind, make_state
 
+from tests.maze.maze_helpers import ScriptedWind, make_state
 from welfare.config import load_params
 from welfare.maze import MazeConfig, Tile, TileMapping, render_user_message, step
 from welfare.maze.render import INSTRUCTION
