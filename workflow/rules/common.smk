@@ -14,7 +14,7 @@ import json
 STAGE_PARAMS = {
     "env": ["maze", "env", "mappings.{mapping}"],
     "corpus": ["corpus", "maze", "mappings"],
-    "tokenizer": ["tokenizer"],
+    "tokenizer": ["tokenizer", "mappings", "maze.apostrophe"],  # tile symbols, clause tokens
     "pretrain": ["runtime", "maze", "pretrain"],
     "train": ["runtime", "maze", "env", "train", "mappings.{mapping}", "organisms.{organism}"],
     "activations_final": [
