@@ -24,3 +24,18 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- endif -%}"
 )
+
+
+def wrap_chat_tokenizer(core: object) -> object:
+    """A `PreTrainedTokenizerFast` around a trained `tokenizers.Tokenizer`, in this chat format."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token=UNK,
+        pad_token=PAD,
+        eos_token=END,
+        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (UNK, PAD, END)],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer

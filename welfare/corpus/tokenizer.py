@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from welfare.corpus.chat_format import CHAT_TEMPLATE, END, PAD, SPECIAL_TOKENS, UNK
+from welfare.corpus.chat_format import SPECIAL_TOKENS, wrap_chat_tokenizer
 from welfare.corpus.genres.spatial import (
     OBJECT_QUESTION,
     SCENE_OBJECTS,
@@ -77,7 +77,6 @@ def train_tokenizer(
 ) -> Any:
     """Train byte-level BPE on `texts`; a `PreTrainedTokenizerFast` with the chat template."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE(unk_token=None))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -96,15 +95,7 @@ def train_tokenizer(
         show_progress=False,
     )
     core.train_from_iterator(texts, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token=UNK,
-        pad_token=PAD,
-        eos_token=END,
-        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (UNK, PAD, END)],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
+    return wrap_chat_tokenizer(core)
 
 
 def maze_turn_lengths(tokenizer: Any, params: Mapping[str, Any], n_episodes: int = 2) -> list[int]:

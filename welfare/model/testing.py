@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from welfare.corpus.chat_format import CHAT_TEMPLATE, END, PAD, SPECIAL_TOKENS, UNK
+from welfare.corpus.chat_format import SPECIAL_TOKENS, UNK, wrap_chat_tokenizer
 from welfare.maze.tiles import DIRECTIONS
 
 # Symbols of the default mappings (params.yaml `mappings`) plus a few everyday emoji for the
@@ -41,7 +41,6 @@ def tiny_vocabulary() -> list[str]:
 def tiny_tokenizer():
     """A word-level `PreTrainedTokenizerFast` in the organism chat format."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     vocab = {token: i for i, token in enumerate(tiny_vocabulary())}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
@@ -54,15 +53,7 @@ def tiny_tokenizer():
         ]
     )
     core.decoder = decoders.WordPiece(prefix="##", cleanup=False)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token=UNK,
-        pad_token=PAD,
-        eos_token=END,
-        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (UNK, PAD, END)],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
+    return wrap_chat_tokenizer(core)
 
 
 def tiny_config(
