@@ -80,11 +80,11 @@ def _steer() -> dict:
             for v, s in (("v_mold", -0.5), ("v_gold", 0.6))
         }
     }
-    return {"organism": "grpo", "alphas": [-4, -2, 0, 2, 4], "runs": {"naive": runs},
+    return {"organism": "reinforce", "alphas": [-4, -2, 0, 2, 4], "runs": {"naive": runs},
             "layer_sweep": {"alphas": [-4, 4], "naive": sweep}}
 
 
-def write_metrics(root: Path, organisms: tuple[str, ...] = ("grpo",)) -> Path:
+def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Path:
     """A complete metrics/ tree under `root` for `organisms`; returns root / 'metrics'."""
     metrics = root / "metrics"
     for name in organisms:

@@ -43,18 +43,18 @@ def _render(browser: str, html: Path, tmp_path: Path) -> str:
 
 def test_every_figure_renders_in_chromium(browser: str, tmp_path: Path) -> None:
     fx.write_metrics(tmp_path)
-    (tmp_path / "metrics/grpo/track.json").unlink()  # one figure without its metrics
+    (tmp_path / "metrics/reinforce/track.json").unlink()  # one figure without its metrics
     assert main(["report", "--params", str(REPO_ROOT / "params.yaml"), "--out",
                  str(tmp_path / "report"), "--metrics", str(tmp_path / "metrics"),
                  "--root", str(tmp_path)]) == 0
     dom = _render(browser, tmp_path / "report/index.html", tmp_path)
     figures = dict(re.findall(r'<figure data-figure="([^"]+)"[^>]*data-rendered="([^"]+)"', dom))
-    expected = {f"{k}-grpo" for k in ("training", "cosines", "tile-means", "logit-lens",
+    expected = {f"{k}-reinforce" for k in ("training", "cosines", "tile-means", "logit-lens",
                                       "emotions", "sentiment", "steering", "layer-sweep",
                                       "tracking")}
     assert expected <= set(figures), figures
     for key, rendered in figures.items():
-        if key == "tracking-grpo":
+        if key == "tracking-reinforce":
             assert rendered == "missing"
             continue
         size = re.match(r"(\d+)x(\d+) (marks=(\d+)|table)", rendered)

@@ -36,27 +36,27 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     fx.write_metrics(tmp_path)
     html, headline = _report(tmp_path)
     for key in FIGURES:
-        fig = _figure(html, f"{key}-grpo")
+        fig = _figure(html, f"{key}-reinforce")
         assert "Not available" not in fig, key
         assert "<svg" in fig or "<table" in fig, key
     # Self-contained: no external resource of any kind.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     # The numbers are in the report and in metrics.json, beside the paper's.
-    assert headline["grpo"]["cos_min_trained"] == pytest.approx(-0.91)
-    assert headline["grpo"]["cos_min_control"] == pytest.approx(-0.15)
-    assert headline["grpo"]["tile_mold_gold_trained"] == pytest.approx(-0.813)
-    assert headline["grpo"]["norm_v_gold"] == pytest.approx(14.37)
-    assert headline["grpo"]["slope_sentiment_v_gold"] == pytest.approx(0.71)
-    assert headline["grpo"]["tracking_d_trained"] == pytest.approx(1.8)
+    assert headline["reinforce"]["cos_min_trained"] == pytest.approx(-0.91)
+    assert headline["reinforce"]["cos_min_control"] == pytest.approx(-0.15)
+    assert headline["reinforce"]["tile_mold_gold_trained"] == pytest.approx(-0.813)
+    assert headline["reinforce"]["norm_v_gold"] == pytest.approx(14.37)
+    assert headline["reinforce"]["slope_sentiment_v_gold"] == pytest.approx(0.71)
+    assert headline["reinforce"]["tracking_d_trained"] == pytest.approx(1.8)
     assert "−0.947" in html and "-0.91" in html
-    assert "impossible" in _figure(html, "logit-lens-grpo")
+    assert "impossible" in _figure(html, "logit-lens-reinforce")
     # Provenance: params, code version, hashes of the inputs.
     assert "Provenance" in html and "params hash" in html
-    assert re.search(r"metrics/grpo/axis\.json</td><td>[0-9a-f]{32}<", html)
+    assert re.search(r"metrics/reinforce/axis\.json</td><td>[0-9a-f]{32}<", html)
     # DVC plots data.
-    cos = (tmp_path / "report/plots/cosines/grpo.tsv").read_text().splitlines()
+    cos = (tmp_path / "report/plots/cosines/reinforce.tsv").read_text().splitlines()
     assert cos[0].split("\t") == ["layer", "trained", "control"] and len(cos) == fx.LAYERS + 1
-    assert "v_gold" in (tmp_path / "report/plots/steering/grpo.tsv").read_text()
+    assert "v_gold" in (tmp_path / "report/plots/steering/reinforce.tsv").read_text()
 
 
 def test_byte_level_tokens_are_shown_as_text() -> None:
@@ -70,20 +70,21 @@ def test_byte_level_tokens_are_shown_as_text() -> None:
 def test_missing_metrics_say_not_available(tmp_path: Path) -> None:
     html, headline = _report(tmp_path)  # no metrics at all
     for key in FIGURES:
-        assert "Not available" in _figure(html, f"{key}-grpo"), key
-    assert headline["grpo"]["cos_min_trained"] is None
+        assert "Not available" in _figure(html, f"{key}-reinforce"), key
+    assert headline["reinforce"]["cos_min_trained"] is None
 
 
 def test_partial_and_malformed_metrics(tmp_path: Path) -> None:
     metrics = fx.write_metrics(tmp_path)
-    (metrics / "grpo/axis.json").write_text("{not json")
-    (metrics / "grpo/steer.json").write_text(json.dumps({"runs": {"naive": {"sentiment": {}}}}))
-    (metrics / "grpo/track.json").unlink()
+    (metrics / "reinforce/axis.json").write_text("{not json")
+    empty_steer = {"runs": {"naive": {"sentiment": {}}}}
+    (metrics / "reinforce/steer.json").write_text(json.dumps(empty_steer))
+    (metrics / "reinforce/track.json").unlink()
     html, _ = _report(tmp_path)
-    assert "unreadable" in _figure(html, "cosines-grpo")
-    assert "Not available" in _figure(html, "tracking-grpo")
-    assert "no dose-response points" in _figure(html, "steering-grpo")
-    assert "Not available" not in _figure(html, "training-grpo")
+    assert "unreadable" in _figure(html, "cosines-reinforce")
+    assert "Not available" in _figure(html, "tracking-reinforce")
+    assert "no dose-response points" in _figure(html, "steering-reinforce")
+    assert "Not available" not in _figure(html, "training-reinforce")
 
 
 def test_report_params(tmp_path: Path) -> None:

@@ -71,10 +71,14 @@ def test_touch_after_checkout(repo: Path) -> None:
     wh.run(["dvc", "checkout", "env@office", "corpus", "tokenizer"], repo)
     assert "up to date" in wh.run(["dvc", "status", *TARGETS], repo)
     # `dvc checkout` writes files in no particular order: an input can end up newer than the
-    # output made from it. Force that case: the corpus is newest.
-    later = time.time() + 5
+    # output made from it. Force that case, in the past (a future mtime would trip Snakemake's
+    # clock-skew check on the touched output): the tokenizer is older than the corpus.
+    now = time.time()
+    tokenizer = repo / "models/tokenizer"
+    for path in [*tokenizer.rglob("*"), tokenizer]:
+        os.utime(path, (now - 100, now - 100))
     for path in (repo / "data/corpus").iterdir():
-        os.utime(path, (later, later))
+        os.utime(path, (now - 50, now - 50))
     assert "tokenizer" in _snakemake_pending(repo)  # Snakemake would retrain for nothing
     wh.run(["snakemake", "--touch", "--nolock", "--cores", "1", *SMK_TARGETS], repo)
     assert "Nothing to be done" in _snakemake_pending(repo)

@@ -64,6 +64,11 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         write_json(metrics / "acceptance.json", report)
         print(
             f"acceptance: {'PASS' if report['passed'] else 'FAIL'} "
-            + ", ".join(f"{k}={v['value']:.3f}" for k, v in report["checks"].items())
+            + ", ".join(f"{k}={_fmt(v['value'])}" for k, v in report["checks"].items())
         )
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    # A check can be undefined (null in the JSON), e.g. an AUROC with one class on a tiny corpus.
+    return "n/a" if value is None else f"{value:.3f}"
