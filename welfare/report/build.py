@@ -39,6 +39,12 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
             p, ["cos", "avg", "value"]) is not None else (
             sum(per_layer) / len(per_layer) if per_layer else None)
         out[f"tile_mold_gold_{which}"] = finite(dig(p, ["tile_means", "mold_gold", "value"]))
+        # Every cosine stands beside its null: a minimum near −0.9 can be pure one-vs-rest noise.
+        summary = dig(data.axis or {}, ["headline", which]) or {}
+        out[f"cos_min_null_{which}"] = finite(summary.get("min_cos_null_mean"))
+        out[f"cos_min_p_{which}"] = finite(summary.get("min_cos_p"))
+        layers = summary.get("significant_layers")
+        out[f"significant_layers_{which}"] = len(layers) if isinstance(layers, list) else None
     trained = F._pass(data.axis, "trained") or {}
     for concept in ("mold", "gold"):
         norms = numbers(dig(trained, ["heldout", concept, "norm"]))
