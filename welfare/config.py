@@ -143,10 +143,7 @@ def _expected(error: Any) -> str:
 
 
 def _key_path(error: Any) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        return ".".join(parts) or "(top level)"
-    return ".".join(parts) or "(top level)"
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
 def _fill_defaults(params: Any, schema: Mapping[str, Any], resolve) -> Any:
