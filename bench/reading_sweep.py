@@ -1,0 +1,323 @@
+"""Reading levers at scale: many fresh-scene pretraining runs side by side, one per process.
+
+    python bench/reading_sweep.py --tokenizer models/tokenizer --device cuda \
+        --budget-s 360 --out sweep.jsonl --runs base,b128,...
+
+Every run trains a fresh organism (Qwen3 from `params.pretrain.model`-style sizes) on reading
+questions only, loss on answers, with scenes sampled at the token level on the fly, so no scene
+is ever seen twice (the lever that first showed steady learning, bench/organism.md). Runs stop
+at their wall-clock budget; every `--every` steps each appends one JSON line (held-out "what" /
+"where" accuracy on 512 fresh scenes, train loss, questions seen) to `--out`.
+
+The token-level sampler is checked against the corpus generator's text rendered by the real
+tokenizer (`--check`), so what is trained here is exactly the `spatial_reading` genre's format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from welfare.corpus.chat_format import ASSISTANT, END, USER
+from welfare.corpus.genres.spatial import (
+    OBJECT_QUESTION,
+    PLACES,
+    SCENE_OBJECTS,
+    WHERE_QUESTION,
+    scene_message,
+)
+from welfare.maze import DIRECTIONS
+from welfare.maze.tiles import DIRECTION_WORDS
+
+TILES = ("📇", "📐", "🧾", "🗂")
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 4
+    batch: int = 16
+    seq: int = 256
+    lr: float = 3e-3
+    warmup: int = 100
+    planned_steps: int = 20000  # cosine horizon (runs usually stop at the budget first)
+    extra_questions: int = 0  # further question-only turns about the same scene
+    echo_rate: float = 0.0  # "what" answered as "To the east there is 🍎" (induction form)
+    n_objects: int = len(SCENE_OBJECTS)
+    seed: int = 0
+
+
+RUNS = {
+    r.name: r
+    for r in [
+        Run("base"),  # the CPU run L2 of bench/organism.md, continued
+        Run("b128", batch=128),
+        Run("b128_lr1e-2", batch=128, lr=1e-2),
+        Run("b128_lr1e-3", batch=128, lr=1e-3),
+        Run("h128", hidden=128, batch=128),
+        Run("L4", layers=4, batch=128),
+        Run("h128L4", hidden=128, layers=4, batch=128),
+        Run("multiq", batch=128, extra_questions=3),
+        Run("echo", batch=128, echo_rate=0.5),
+        Run("obj12", batch=128, n_objects=12),
+        Run("L3", layers=3, batch=128),
+        Run("h256", hidden=256, heads=8, batch=128, lr=1e-3),
+        # Packed blocks put earlier scenes in context as distractors; these see one or two.
+        Run("seq64", seq=64, batch=512),
+        Run("seq40", seq=40, batch=800),
+    ]
+}
+
+
+class SceneSampler:
+    """Token ids of `spatial_reading` rows, composed from cached pieces.
+
+    The tokenizer splits added tokens (clause phrases, emoji, special tokens) before BPE, so a
+    row's ids are the concatenation of its pieces' ids; `check` verifies that on real rows.
+    """
+
+    def __init__(self, tokenizer: Any, n_objects: int) -> None:
+        self.tok = tokenizer
+        self.objects = (*SCENE_OBJECTS[:n_objects], *TILES)
+        self.user, self.assistant, self.end = (
+            tokenizer.convert_tokens_to_ids(t) for t in (USER, ASSISTANT, END)
+        )
+        self._cache: dict[str, list[int]] = {}
+
+    def ids(self, text: str) -> list[int]:
+        if text not in self._cache:
+            self._cache[text] = self.tok(text, add_special_tokens=False)["input_ids"]
+        return self._cache[text]
+
+    def scene(self, rng: np.random.Generator) -> tuple[dict[str, str], list[str], str]:
+        distinct = rng.random() < 0.5
+        chosen = rng.choice(len(self.objects), size=4, replace=not distinct)
+        objects = {d: self.objects[int(i)] for d, i in zip(DIRECTIONS, chosen, strict=True)}
+        order = [DIRECTIONS[i] for i in rng.permutation(4)]
+        return objects, order, PLACES[int(rng.integers(len(PLACES)))]
+
+    def question(
+        self, rng: np.random.Generator, objects: dict[str, str], echo_rate: float
+    ) -> tuple[str, str, str]:
+        """(question text, answer text, kind) as the corpus generator asks them."""
+        values = list(objects.values())
+        unique = [d for d in DIRECTIONS if values.count(objects[d]) == 1]
+        if unique and rng.random() < 0.5:
+            d = unique[int(rng.integers(len(unique)))]
+            return WHERE_QUESTION.format(obj=objects[d]), d, "where"
+        d = DIRECTIONS[int(rng.integers(4))]
+        word = DIRECTION_WORDS[d]
+        answer = objects[d]
+        if rng.random() < echo_rate:
+            answer = f"To the {word} there is {answer}"
+        return OBJECT_QUESTION.format(word=word), answer, "what"
+
+    def row(self, rng: np.random.Generator, run: Run) -> tuple[list[int], list[float]]:
+        """One training row (ids, loss weights on the assistant tokens)."""
+        objects, order, place = self.scene(rng)
+        pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
+        ids: list[int] = []
+        weights: list[float] = []
+        for turn in range(1 + run.extra_questions):
+            q, answer, _ = self.question(rng, objects, run.echo_rate)
+            text = scene_message(place, pos, objects, order, q) if turn == 0 else q
+            user = [self.user, *self.ids(text), self.end, self.assistant]
+            reply = [*self.ids(answer), self.end]
+            ids += user + reply
+            weights += [0.0] * len(user) + [1.0] * len(reply)
+        return ids, weights
+
+    def batch(self, rng: np.random.Generator, run: Run) -> tuple[np.ndarray, np.ndarray]:
+        """`run.batch` packed blocks of `run.seq + 1` tokens (whole rows; tail padding)."""
+        width = run.seq + 1
+        ids = np.full((run.batch, width), self.tok.pad_token_id, dtype=np.int64)
+        w = np.zeros((run.batch, width), dtype=np.float32)
+        for b in range(run.batch):
+            at = 0
+            while True:
+                r_ids, r_w = self.row(rng, run)
+                if at + len(r_ids) > width:
+                    break
+                ids[b, at : at + len(r_ids)] = r_ids
+                w[b, at : at + len(r_w)] = r_w
+                at += len(r_ids)
+        return ids, w
+
+    def eval_set(self, seed: int, n: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Held-out direct questions per kind: right-padded prompts, their lengths, answer ids."""
+        rng = np.random.default_rng([seed, 999])
+        out: dict[str, list[tuple[list[int], int]]] = {"what": [], "where": []}
+        while min(len(v) for v in out.values()) < n:
+            objects, order, place = self.scene(rng)
+            pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
+            q, answer, kind = self.question(rng, objects, 0.0)
+            prompt = [self.user, *self.ids(scene_message(place, pos, objects, order, q))]
+            prompt += [self.end, self.assistant]
+            if len(out[kind]) < n:
+                out[kind].append((prompt, self.ids(answer)[0]))
+        sets = {}
+        for kind, items in out.items():
+            width = max(len(p) for p, _ in items)
+            ids = np.full((len(items), width), self.tok.pad_token_id, dtype=np.int64)
+            for i, (p, _) in enumerate(items):
+                ids[i, : len(p)] = p
+            lengths = np.array([len(p) for p, _ in items])
+            answers = np.array([a for _, a in items])
+            sets[kind] = (ids, lengths, answers)
+        return sets
+
+
+def check_sampler(tokenizer: Any, n: int = 300) -> None:
+    """The sampler's ids equal the real chat-template encoding of the same rows."""
+    from welfare.model.data import encode_rows
+
+    sampler = SceneSampler(tokenizer, len(SCENE_OBJECTS))
+    run = Run("check", extra_questions=1, echo_rate=0.5)
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        ids, weights = sampler.row(rng, run)
+        rng = np.random.default_rng(seed)
+        objects, order, place = sampler.scene(rng)
+        pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
+        messages = []
+        for turn in range(2):
+            q, answer, _ = sampler.question(rng, objects, run.echo_rate)
+            text = scene_message(place, pos, objects, order, q) if turn == 0 else q
+            messages += [
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": answer},
+            ]
+        ((ref_ids, ref_w),) = encode_rows(tokenizer, [{"messages": messages}], "assistant")
+        assert ids == list(ref_ids), (seed, ids, list(ref_ids))
+        assert weights == ref_w.tolist(), seed
+    print(f"sampler check: {n} rows equal the chat-template encoding", flush=True)
+
+
+def accuracy(model: Any, sets: dict, device: str) -> dict[str, float]:
+    import torch
+
+    out = {}
+    with torch.no_grad():
+        for kind, (ids, lengths, answers) in sets.items():
+            logits = model(input_ids=torch.from_numpy(ids).to(device)).logits
+            last = logits[torch.arange(len(ids)), torch.from_numpy(lengths - 1).to(device)]
+            hit = last.argmax(-1).cpu().numpy() == answers
+            out[kind] = float(hit.mean())
+    return out
+
+
+def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, every: int) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    from welfare.model.organism import build_organism
+    from welfare.model.pretrain import param_groups
+
+    torch.set_num_threads(1)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    sampler = SceneSampler(tokenizer, run.n_objects)
+    sets = sampler.eval_set(run.seed, 512)
+    sizes = {
+        "hidden_size": run.hidden,
+        "intermediate_size": 3 * run.hidden,
+        "num_layers": run.layers,
+        "num_heads": run.heads,
+        "num_kv_heads": max(run.heads // 2, 1),
+        "head_dim": run.hidden // run.heads,
+        "max_position_embeddings": 1024,
+        "rope_theta": 10000.0,
+    }
+    model = build_organism(sizes, tokenizer, run.seed).to(device)
+    model.train()
+    fused = {"fused": True} if device.startswith("cuda") else {}
+    opt = torch.optim.AdamW(param_groups(model, 0.1), lr=run.lr, betas=(0.9, 0.95), **fused)
+    rng = np.random.default_rng([run.seed, 1])
+    n_params = sum(p.numel() for p in model.parameters())
+    start = time.perf_counter()
+    step = questions = 0
+
+    def log(extra: dict) -> None:
+        line = {"run": run.name, "step": step, "s": round(time.perf_counter() - start, 1)}
+        line.update(extra)
+        with open(out, "a") as fh:  # one short line per write: appends do not interleave
+            fh.write(json.dumps(line) + "\n")
+
+    log({"config": asdict(run), "n_params": n_params, "device": device})
+    while time.perf_counter() - start < budget_s:
+        ids_np, w_np = sampler.batch(rng, run)
+        questions += int((w_np > 0).sum())  # answer tokens incl. end: ≈ 2 per question
+        ids = torch.from_numpy(ids_np).to(device, non_blocking=True)
+        w = torch.from_numpy(w_np).to(device, non_blocking=True)
+        if step < run.warmup:
+            lr = run.lr * (step + 1) / run.warmup
+        else:
+            frac = min((step - run.warmup) / max(run.planned_steps - run.warmup, 1), 1.0)
+            lr = run.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        logits = model(input_ids=ids[:, :-1]).logits
+        ce = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1), reduction="none"
+        ).view_as(w[:, 1:])
+        loss = (ce * w[:, 1:]).sum() / w[:, 1:].sum().clamp(min=1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % every == 0:
+            model.eval()
+            acc = accuracy(model, sets, device)
+            model.train()
+            log({"loss": round(float(loss.detach()), 4), "answer_tokens": questions, **acc})
+    model.eval()
+    log({"final": True, **accuracy(model, sets, device)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokenizer", default="models/tokenizer")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--budget-s", type=float, default=60)
+    parser.add_argument("--every", type=int, default=250)
+    parser.add_argument("--runs", default="base")
+    parser.add_argument("--out", default="reading_sweep.jsonl")
+    parser.add_argument("--check", action="store_true", help="verify the sampler first")
+    parser.add_argument(
+        "--override", default="{}", help='JSON applied to every run, e.g. {"batch": 4}'
+    )
+    args = parser.parse_args()
+    if args.check:
+        from transformers import AutoTokenizer
+
+        check_sampler(AutoTokenizer.from_pretrained(args.tokenizer))
+    import multiprocessing as mp
+
+    runs = [replace(RUNS[name], **json.loads(args.override)) for name in args.runs.split(",")]
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=train,
+            args=(run, args.tokenizer, args.device, args.budget_s, args.out, args.every),
+        )
+        for run in runs
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    print(f"{len(runs)} runs done; exit codes {[p.exitcode for p in procs]}", flush=True)
+    os._exit(0 if all(p.exitcode == 0 for p in procs) else 1)
+
+
+if __name__ == "__main__":
+    main()
