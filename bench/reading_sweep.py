@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -53,6 +54,7 @@ class Run:
     extra_questions: int = 0  # further question-only turns about the same scene
     echo_rate: float = 0.0  # "what" answered as "To the east there is 🍎" (induction form)
     n_objects: int = len(SCENE_OBJECTS)
+    tokenizer: str = ""  # another tokenizer directory (default: --tokenizer)
     seed: int = 0
 
 
@@ -74,6 +76,8 @@ RUNS = {
         # Packed blocks put earlier scenes in context as distractors; these see one or two.
         Run("seq64", seq=64, batch=512),
         Run("seq40", seq=40, batch=800),
+        # Clauses as plain BPE: "east" is then the same token in the scene and the question.
+        Run("noclause", batch=128, tokenizer="models/tokenizer_noclause"),
     ]
 }
 
@@ -92,11 +96,18 @@ class SceneSampler:
             tokenizer.convert_tokens_to_ids(t) for t in (USER, ASSISTANT, END)
         )
         self._cache: dict[str, list[int]] = {}
+        self._split = re.compile("(" + "|".join(map(re.escape, self.objects)) + ")")
 
     def ids(self, text: str) -> list[int]:
-        if text not in self._cache:
-            self._cache[text] = self.tok(text, add_special_tokens=False)["input_ids"]
-        return self._cache[text]
+        """Ids of `text`, tokenized segment by segment between emoji (always added tokens, so
+        BPE never crosses them): every segment is one of a bounded set, hence cached."""
+        out: list[int] = []
+        for segment in self._split.split(text):
+            if segment:
+                if segment not in self._cache:
+                    self._cache[segment] = self.tok(segment, add_special_tokens=False)["input_ids"]
+                out += self._cache[segment]
+        return out
 
     def scene(self, rng: np.random.Generator) -> tuple[dict[str, str], list[str], str]:
         distinct = rng.random() < 0.5
@@ -223,7 +234,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
     from welfare.model.pretrain import param_groups
 
     torch.set_num_threads(1)
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer = AutoTokenizer.from_pretrained(run.tokenizer or tokenizer_dir)
     sampler = SceneSampler(tokenizer, run.n_objects)
     sets = sampler.eval_set(run.seed, 512)
     sizes = {
@@ -296,13 +307,14 @@ def main() -> None:
         "--override", default="{}", help='JSON applied to every run, e.g. {"batch": 4}'
     )
     args = parser.parse_args()
+    runs = [replace(RUNS[name], **json.loads(args.override)) for name in args.runs.split(",")]
     if args.check:
         from transformers import AutoTokenizer
 
-        check_sampler(AutoTokenizer.from_pretrained(args.tokenizer))
+        for directory in sorted({run.tokenizer or args.tokenizer for run in runs}):
+            check_sampler(AutoTokenizer.from_pretrained(directory))
     import multiprocessing as mp
 
-    runs = [replace(RUNS[name], **json.loads(args.override)) for name in args.runs.split(",")]
     ctx = mp.get_context("spawn")
     procs = [
         ctx.Process(

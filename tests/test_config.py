@@ -60,6 +60,11 @@ MALFORMED: list[tuple[str, str, str]] = [
         "maze.mold_fraction.low: expected number ≥ 0",
     ),
     (
+        "fresh_blocks_over_batch",
+        "pretrain: {batch_size: 4, fresh: {blocks: 6}}\n",
+        "pretrain.fresh.blocks: expected at most pretrain.batch_size (4), got 6",
+    ),
+    (
         "mold_fraction_order",
         "maze: {mold_fraction: {low: 0.5, high: 0.5}}\n",
         "maze.mold_fraction: expected low < high, got low 0.5, high 0.5",

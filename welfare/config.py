@@ -212,6 +212,13 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             raise ParamsError(
                 f"{source}: maze.{key}: expected low {relation} high, got low {low}, high {high}"
             )
+    pretrain = params.get("pretrain", {})
+    fresh, batch = pretrain.get("fresh", {}).get("blocks"), pretrain.get("batch_size")
+    if fresh is not None and batch is not None and fresh > batch:
+        raise ParamsError(
+            f"{source}: pretrain.fresh.blocks: expected at most pretrain.batch_size ({batch}), "
+            f"got {fresh}"
+        )
     mappings = params.get("mappings", {})
     for name, organism in params.get("organisms", {}).items():
         mapping = organism.get("mapping")

@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from welfare.config import load_params
-from welfare.corpus.generate import generate_rows
+from welfare.corpus.generate import fresh_row_maker, generate_rows
 from welfare.model import load_model
 from welfare.model import pretrain as pretrain_module
+from welfare.model.data import FreshBlocks
 from welfare.model.pretrain import pretrain, resume_dir
 from welfare.model.testing import tiny_tokenizer
 
@@ -71,10 +73,38 @@ def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:
     assert not resume_dir(tmp_path / "naive").exists()
 
 
-def test_killed_run_resumes_to_the_same_weights(rows, tmp_path: Path, monkeypatch) -> None:
+def _fresh(tokenizer, n_blocks: int = 2, seed: int = 5) -> FreshBlocks:
+    make_row = fresh_row_maker(load_params(), ["spatial_reading", "maze_transcript"])
+    return FreshBlocks(make_row, tokenizer, "assistant", 128, n_blocks, seed)
+
+
+def test_fresh_blocks_are_a_pure_function_of_the_step_and_never_repeat() -> None:
+    tokenizer = tiny_tokenizer()
+    a, b = _fresh(tokenizer), _fresh(tokenizer)
+    ids3, w3 = a.batch(3)
+    assert ids3.shape == (2, 129) and w3.shape == (2, 129)
+    np.testing.assert_array_equal(ids3, b.batch(3)[0])  # a resumed run sees the same rows
+    assert not np.array_equal(ids3, a.batch(4)[0])
+    assert not np.array_equal(ids3, _fresh(tokenizer, seed=6).batch(3)[0])
+    assert (w3.sum(axis=1) > 0).all()  # every block carries answer targets
+    pad = tokenizer.pad_token_id
+    assert (ids3 != pad).mean() > 0.7  # greedy packing fills the blocks
+    text = tokenizer.decode(ids3[0])
+    assert "there is" in text
+
+
+@pytest.mark.parametrize("fresh_blocks", [0, 2])
+def test_killed_run_resumes_to_the_same_weights(
+    rows, tmp_path: Path, monkeypatch, fresh_blocks: int
+) -> None:
     torch.set_num_threads(1)
     tokenizer = tiny_tokenizer()
     cfg = _cfg(steps=6, checkpoint_every=3)
+    fresh = _fresh(tokenizer, fresh_blocks) if fresh_blocks else None
+
+    def pretrain(*args):
+        return pretrain_module.pretrain(*args, fresh=fresh)
+
     reference, _ = pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / "straight")
 
     def killed(*args, **kwargs):

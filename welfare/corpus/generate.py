@@ -88,6 +88,25 @@ def generate_rows(params: Mapping[str, Any], split: str) -> Iterator[Row]:
             yield make(rng, cfg, split, index)
 
 
+# Fresh rows (drawn during pretraining, never written) index their mazes past both splits.
+FRESH_INDEX_BASE = 20_000_000
+
+
+def fresh_row_maker(
+    params: Mapping[str, Any], genres: list[str]
+) -> Callable[[np.random.Generator, int], Row]:
+    """`make(rng, index)`: a new training row of one of `genres` (chosen uniformly), for rows
+    generated on the fly so that no row is ever seen twice (bench/organism.md: the reading
+    circuit is learned from fresh scenes and memorised from a fixed set)."""
+    configs = {name: _genre_config(name, params["corpus"], params) for name in genres}
+
+    def make(rng: np.random.Generator, index: int) -> Row:
+        name = genres[int(rng.integers(len(genres)))]
+        return GENRES[name](rng, configs[name], "train", FRESH_INDEX_BASE + index)
+
+    return make
+
+
 def write_corpus(params: Mapping[str, Any], out: str | Path) -> dict[str, dict[str, int]]:
     """Write `out/train.jsonl` and `out/heldout.jsonl`; return row counts per split and genre."""
     out = Path(out)

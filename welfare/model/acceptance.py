@@ -110,13 +110,13 @@ def last_position(
     """Next-token probabilities at the generation position, and block outputs there [L, d]."""
     import torch
 
-    ids = torch.tensor([_prompt_ids(tokenizer, messages)])
+    ids = torch.tensor([_prompt_ids(tokenizer, messages)], device=model.device)
     with torch.no_grad():
         out = model(input_ids=ids, output_hidden_states=hidden)
-    probs = torch.softmax(out.logits[0, -1].float(), -1).numpy()
+    probs = torch.softmax(out.logits[0, -1].float(), -1).cpu().numpy()
     states = None
     if hidden:  # hidden_states[l + 1] is block l's output
-        states = torch.stack([h[0, -1] for h in out.hidden_states[1:]]).float().numpy()
+        states = torch.stack([h[0, -1] for h in out.hidden_states[1:]]).float().cpu().numpy()
     return probs, states
 
 
@@ -142,8 +142,8 @@ def greedy_answers(
             mask[j, width - len(row) :] = 1
         with torch.no_grad():
             out = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
+                input_ids=ids.to(model.device),
+                attention_mask=mask.to(model.device),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 eos_token_id=tokenizer.eos_token_id,

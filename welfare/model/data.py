@@ -8,7 +8,7 @@ including the end-of-turn token).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,3 +154,34 @@ class BlockSchedule:
         start = min((index % self.per_epoch) * self.batch_size, last_start)
         end = start + self.batch_size
         return self.blocks.ids[start:end], self.blocks.weights[start:end]
+
+
+class FreshBlocks:
+    """Blocks of rows generated on the fly: batch `i` is a pure function of (seed, i), so a
+    resumed run sees exactly the rows an uninterrupted one would, and no row repeats."""
+
+    def __init__(
+        self,
+        make_row: Callable[[np.random.Generator, int], Any],
+        tokenizer: Any,
+        loss_on: str,
+        seq_len: int,
+        n_blocks: int,
+        seed: int,
+    ) -> None:
+        self.make_row, self.tokenizer, self.loss_on = make_row, tokenizer, loss_on
+        self.seq_len, self.n_blocks, self.seed = seq_len, n_blocks, seed
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, index])
+        docs: list[tuple[list[int], np.ndarray]] = []
+        blocks = Blocks(np.zeros((0, self.seq_len + 1), np.int64), np.zeros((0, 0), np.float32))
+        made = 0
+        # Generate in chunks (the tokenizer is fastest batched) until one block more than
+        # needed exists: then every returned block is as full as greedy packing makes it.
+        while len(blocks) <= self.n_blocks:
+            rows = [self.make_row(rng, index * 100_000 + made + k).to_json() for k in range(32)]
+            made += len(rows)
+            docs += encode_rows(self.tokenizer, rows, self.loss_on)
+            blocks = pack(docs, self.seq_len, self.tokenizer.pad_token_id)
+        return blocks.ids[: self.n_blocks], blocks.weights[: self.n_blocks]

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from welfare.io import atomic_path
-from welfare.model.data import BlockSchedule, encode_rows
+from welfare.model.data import BlockSchedule, FreshBlocks, encode_rows
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,11 @@ def heldout_losses(
                 for j, (d_ids, d_w) in enumerate(chunk):
                     ids[j, : min(len(d_ids), width)] = d_ids[:width]
                     w[j, : min(len(d_ids), width)] = d_w[:width]
-                loss, n = weighted_loss(model, torch.from_numpy(ids), torch.from_numpy(w))
+                loss, n = weighted_loss(
+                    model,
+                    torch.from_numpy(ids).to(model.device),
+                    torch.from_numpy(w).to(model.device),
+                )
                 total += float(loss) * float(n)
                 count += float(n)
             losses[genre] = total / max(count, 1.0)
@@ -135,13 +139,13 @@ def _save_resume(
         )
 
 
-def _load_resume(path: Path) -> dict[str, Any] | None:
+def _load_resume(path: Path, device: str) -> dict[str, Any] | None:
     import torch
 
     state_file = path / "state.pt"
     if not state_file.exists():
         return None
-    return torch.load(state_file, weights_only=True)
+    return torch.load(state_file, weights_only=True, map_location=device)
 
 
 def pretrain(
@@ -151,21 +155,26 @@ def pretrain(
     cfg: Mapping[str, Any],
     out: str | Path,
     curve_path: str | Path | None = None,
+    fresh: FreshBlocks | None = None,
+    device: str = "cpu",
 ) -> tuple[Any, PretrainResult]:
-    """Train a fresh organism (or resume one) and save it to `out`; return (model, result)."""
+    """Train a fresh organism (or resume one) and save it to `out`; return (model, result).
+
+    With `fresh`, `fresh.n_blocks` blocks of every batch are rows generated on the fly and the
+    rest come from the corpus."""
     import torch
 
     from welfare.model.organism import build_organism
 
     out = Path(out)
     seed = int(cfg["seed"])
-    model = build_organism(cfg["model"], tokenizer, seed)
+    model = build_organism(cfg["model"], tokenizer, seed).to(device)
     model.train()
     optimizer = torch.optim.AdamW(
         param_groups(model, float(cfg["weight_decay"])), lr=float(cfg["lr"]), betas=(0.9, 0.95)
     )
     step, elapsed, curve = 0, 0.0, []
-    state = _load_resume(resume_dir(out))
+    state = _load_resume(resume_dir(out), device)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -175,7 +184,8 @@ def pretrain(
     docs = encode_rows(tokenizer, train_rows, cfg["loss_on"])
     seq_len, batch_size, total = int(cfg["seq_len"]), int(cfg["batch_size"]), int(cfg["steps"])
     pad = tokenizer.pad_token_id
-    main = BlockSchedule(docs, seq_len, batch_size, pad, seed)
+    n_fresh = fresh.n_blocks if fresh is not None else 0
+    main = BlockSchedule(docs, seq_len, max(batch_size - n_fresh, 1), pad, seed)
     # Reading curriculum: the first `curriculum.steps` steps draw only from its genres.
     warm_steps = int(cfg["curriculum"]["steps"])
     warm_genres = set(cfg["curriculum"]["genres"])
@@ -199,7 +209,11 @@ def pretrain(
             batch = warm.batch(step)
         else:
             batch = main.batch(step - warm_steps)
-        ids, weights = (torch.from_numpy(a) for a in batch)
+        if fresh is not None and n_fresh:
+            new = fresh.batch(step)
+            keep = batch_size - n_fresh
+            batch = tuple(np.concatenate([a[:keep], b]) for a, b in zip(batch, new, strict=True))
+        ids, weights = (torch.from_numpy(a).to(device) for a in batch)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         loss, _ = weighted_loss(model, ids, weights)
@@ -208,7 +222,7 @@ def pretrain(
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
         optimizer.step()
         step += 1
-        tokens += int((ids[:, 1:] != pad).sum())
+        tokens += int((ids[:, 1:] != pad).sum())  # one sync per step: cheap next to the step
         loss_value = float(loss.detach())
         curve.append(
             {

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     from welfare.corpus.generate import read_corpus
     from welfare.io import write_json
-    from welfare.model.load import check_tokenizer
+    from welfare.model.load import _resolve_device, check_tokenizer
     from welfare.model.pretrain import pretrain
 
     threads = int(params["runtime"].get("threads", 0) or 0)
@@ -39,7 +39,30 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     corpus = Path(args.corpus)
     train, heldout = read_corpus(corpus / "train.jsonl"), read_corpus(corpus / "heldout.jsonl")
     metrics = Path(args.metrics)
-    model, result = pretrain(train, heldout, tokenizer, cfg, args.out, metrics / "pretrain.tsv")
+    fresh = None
+    if cfg["fresh"]["blocks"]:
+        from welfare.corpus.generate import fresh_row_maker
+        from welfare.model.data import FreshBlocks
+
+        make_row = fresh_row_maker(params, list(cfg["fresh"]["genres"]))
+        fresh = FreshBlocks(
+            make_row,
+            tokenizer,
+            cfg["loss_on"],
+            int(cfg["seq_len"]),
+            cfg["fresh"]["blocks"],
+            int(cfg["seed"]) + 2,
+        )
+    model, result = pretrain(
+        train,
+        heldout,
+        tokenizer,
+        cfg,
+        args.out,
+        metrics / "pretrain.tsv",
+        fresh=fresh,
+        device=_resolve_device(str(params["runtime"]["device"])),
+    )
     write_json(
         metrics / "pretrain.json",
         {
