@@ -1,0 +1,123 @@
+"""Pretraining on the device: the loss step runs on CUDA / in bf16 and the loss falls; the
+`pretrain` loop itself keeps its batches where the model is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from tests.gpu.gpu_helpers import DEVICES, assert_on_device, runtime
+from welfare.model.testing import tiny_tokenizer
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN_DTYPES = [pytest.param(torch.float32, id="fp32"), pytest.param(torch.bfloat16, id="bf16")]
+_SENTENCES = [
+    ("Where do you move ?", "N"),
+    ("How are you feeling right now ?", "I feel good"),
+    ("What do you think of 🌳 ?", "I feel happy"),
+    ("Is your proposed answer correct ?", "True"),
+]
+
+
+def _rows(n: int = 48) -> list[dict]:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        user, answer = _SENTENCES[i % len(_SENTENCES)]
+        coords = " ".join(str(d) for d in rng.integers(0, 10, size=2))
+        rows.append(
+            {
+                "genre": ["reading", "affect"][i % 2],
+                "messages": [
+                    {"role": "user", "content": f"You are at location ( {coords} ) . {user}"},
+                    {"role": "assistant", "content": answer},
+                ],
+                "meta": {},
+            }
+        )
+    return rows
+
+
+def _cfg(**overrides) -> dict:
+    cfg = yaml.safe_load((REPO / "params.yaml").read_text())["pretrain"]
+    cfg.update(
+        model={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_layers": 2,
+            "num_heads": 2,
+            "num_kv_heads": 1,
+            "head_dim": 16,
+            "max_position_embeddings": 256,
+            "rope_theta": 10000.0,
+        },
+        seq_len=64,
+        batch_size=4,
+        steps=12,
+        lr=0.01,
+        warmup_steps=2,
+        checkpoint_every=1000,
+        eval_rows_per_genre=4,
+        loss_on="all",
+        curriculum={"steps": 0, "genres": []},
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.mark.parametrize("dtype", TRAIN_DTYPES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_loss_steps_on_the_device_and_the_loss_falls(device, dtype):
+    from welfare.model.data import BlockSchedule, encode_rows
+    from welfare.model.organism import build_organism
+    from welfare.model.pretrain import param_groups, weighted_loss
+
+    tokenizer = tiny_tokenizer()
+    cfg = _cfg()
+    model = build_organism(cfg["model"], tokenizer, seed=0).to(device=device, dtype=dtype).train()
+    optimizer = torch.optim.AdamW(param_groups(model, 0.1), lr=0.01, betas=(0.9, 0.95))
+    docs = encode_rows(tokenizer, _rows(), cfg["loss_on"])
+    schedule = BlockSchedule(docs, cfg["seq_len"], cfg["batch_size"], tokenizer.pad_token_id, 0)
+    ids, weights = (torch.from_numpy(a).to(device) for a in schedule.batch(0))
+    losses = []
+    for _ in range(15):
+        loss, n = weighted_loss(model, ids, weights)
+        assert loss.dtype == torch.float32 and loss.device.type == device  # CE in float32
+        assert int(n) > 0
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert all(np.isfinite(losses))
+    assert losses[-1] < losses[0] - 1.0, losses
+    assert_on_device(model, device, dtype)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_pretrain_loop_runs_where_the_model_is(device, tmp_path, monkeypatch):
+    """`pretrain` with the organism placed on `device` (as a GPU run would place it): batches,
+    held-out losses and the saved model must follow the model's device. The saved organism
+    reloads on a CPU in float32."""
+    import welfare.model.organism as organism
+    from welfare.model.load import load_model
+    from welfare.model.pretrain import pretrain
+
+    build = organism.build_organism
+    monkeypatch.setattr(
+        organism, "build_organism", lambda *args, **kwargs: build(*args, **kwargs).to(device)
+    )
+    tokenizer = tiny_tokenizer()
+    rows = _rows()
+    model, result = pretrain(rows, rows[::3], tokenizer, _cfg(steps=12), tmp_path / "naive")
+    assert result.steps == 12
+    losses = [row["train_loss"] for row in result.curve]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.5
+    assert set(result.heldout_loss) == {"reading", "affect"}
+    assert all(np.isfinite(v) for v in result.heldout_loss.values())
+    loaded, _ = load_model(tmp_path / "naive", runtime("cpu", torch.float32))
+    assert_on_device(loaded, "cpu", torch.float32)
