@@ -99,21 +99,18 @@ def test_loss_steps_on_the_device_and_the_loss_falls(device, dtype):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_pretrain_loop_runs_where_the_model_is(device, tmp_path, monkeypatch):
-    """`pretrain` with the organism placed on `device` (as a GPU run would place it): batches,
-    held-out losses and the saved model must follow the model's device. The saved organism
-    reloads on a CPU in float32."""
-    import welfare.model.organism as organism
+def test_pretrain_loop_runs_on_the_device(device, tmp_path):
+    """`pretrain(..., device=)`: batches, held-out losses and the saved model follow the model's
+    device, the loss falls, and the saved organism reloads on a CPU in float32."""
     from welfare.model.load import load_model
     from welfare.model.pretrain import pretrain
 
-    build = organism.build_organism
-    monkeypatch.setattr(
-        organism, "build_organism", lambda *args, **kwargs: build(*args, **kwargs).to(device)
-    )
     tokenizer = tiny_tokenizer()
     rows = _rows()
-    model, result = pretrain(rows, rows[::3], tokenizer, _cfg(steps=12), tmp_path / "naive")
+    model, result = pretrain(
+        rows, rows[::3], tokenizer, _cfg(steps=12), tmp_path / "naive", device=device
+    )
+    assert next(model.parameters()).device.type == device
     assert result.steps == 12
     losses = [row["train_loss"] for row in result.curve]
     assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.5
@@ -121,3 +118,7 @@ def test_pretrain_loop_runs_where_the_model_is(device, tmp_path, monkeypatch):
     assert all(np.isfinite(v) for v in result.heldout_loss.values())
     loaded, _ = load_model(tmp_path / "naive", runtime("cpu", torch.float32))
     assert_on_device(loaded, "cpu", torch.float32)
+    # The saved weights are the trained ones, bit for bit.
+    live = {k: v.cpu() for k, v in model.state_dict().items()}
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, live[key]), key
