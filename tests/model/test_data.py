@@ -49,3 +49,39 @@ def test_packing_keeps_documents_whole() -> None:
         True,
         True,
     ]
+
+
+def test_packed_positions_restart_and_isolate_documents() -> None:
+    """A packed document's loss equals its loss read alone: with `document_mask` nothing of the
+    documents before it in the block leaks in (and the padding tail is a document of its own)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from welfare.model.pretrain import weighted_loss
+    from welfare.model.testing import tiny_config
+
+    torch.manual_seed(0)
+    vocab = 64
+    model = AutoModelForCausalLM.from_config(tiny_config("qwen3", vocab)).eval()
+    rng = np.random.default_rng(0)
+    docs = [(list(rng.integers(6, vocab, n)), np.ones(n, dtype=np.float32)) for n in (6, 9, 4)]
+    blocks = pack(docs, seq_len=23, pad_id=0)
+    assert blocks.positions[0].tolist() == [*range(6), *range(9), *range(4), *range(5)]
+    with torch.no_grad():
+        for i, (ids, w) in enumerate(docs):
+            alone, _ = weighted_loss(model, torch.tensor([ids]), torch.tensor(w[None]))
+            mask = np.zeros_like(blocks.weights)
+            start = [0, 6, 15][i]
+            mask[0, start + 1 : start + len(ids)] = 1  # targets inside document i
+            packed, _ = weighted_loss(
+                model,
+                torch.from_numpy(blocks.ids),
+                torch.from_numpy(mask),
+                torch.from_numpy(blocks.positions),
+            )
+            torch.testing.assert_close(packed, alone, rtol=1e-5, atol=1e-6)
+            if i:  # without document masking the earlier documents do leak in
+                leaky, _ = weighted_loss(
+                    model, torch.from_numpy(blocks.ids), torch.from_numpy(mask)
+                )
+                assert abs(float(leaky) - float(alone)) > 1e-4

@@ -9,7 +9,7 @@ including the end-of-turn token).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import numpy as np
@@ -37,13 +37,24 @@ def assistant_mask(ids: Sequence[int], assistant_id: int, end_id: int) -> np.nda
 
 @dataclass
 class Blocks:
-    """Packed blocks: token ids [n, seq_len], loss weights [n, seq_len] (on targets), genre ids."""
+    """Packed blocks [n, seq_len + 1]: token ids, loss weights (on targets), and position ids
+    that restart at 0 with every document. Given as `position_ids` (and no attention mask),
+    transformers reads the restarts as document boundaries, so a document attends only to
+    itself, exactly as it will be read alone at inference (`pretrain.document_mask`)."""
 
     ids: np.ndarray
     weights: np.ndarray
+    positions: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def __getitem__(self, index: Any) -> Blocks:
+        return Blocks(self.ids[index], self.weights[index], self.positions[index])
+
+    @staticmethod
+    def concatenate(parts: Sequence[Blocks]) -> Blocks:
+        return Blocks(*(np.concatenate(a) for a in zip(*(astuple(p) for p in parts), strict=True)))
 
 
 def loss_weights(tokenizer: Any, ids: Sequence[int], loss_on: str) -> np.ndarray:
@@ -58,8 +69,10 @@ def pack(docs: Iterable[tuple[list[int], np.ndarray]], seq_len: int, pad_id: int
     width = seq_len + 1
     blocks_ids: list[np.ndarray] = []
     blocks_w: list[np.ndarray] = []
+    blocks_pos: list[np.ndarray] = []
     cur_ids: list[int] = []
     cur_w: list[float] = []
+    cur_pos: list[int] = []
 
     def flush() -> None:
         if not cur_ids:
@@ -68,10 +81,15 @@ def pack(docs: Iterable[tuple[list[int], np.ndarray]], seq_len: int, pad_id: int
         w = np.zeros(width, dtype=np.float32)
         ids[: len(cur_ids)] = cur_ids
         w[: len(cur_w)] = cur_w
+        # The padding tail is a document of its own (positions from 0): nothing attends to it.
+        pos = np.arange(width, dtype=np.int64) - len(cur_pos)
+        pos[: len(cur_pos)] = cur_pos
         blocks_ids.append(ids)
         blocks_w.append(w)
+        blocks_pos.append(pos)
         cur_ids.clear()
         cur_w.clear()
+        cur_pos.clear()
 
     for ids, weights in docs:
         ids, weights = ids[:width], weights[:width]
@@ -79,8 +97,12 @@ def pack(docs: Iterable[tuple[list[int], np.ndarray]], seq_len: int, pad_id: int
             flush()
         cur_ids.extend(ids)
         cur_w.extend(weights.tolist())
+        cur_pos.extend(range(len(ids)))
     flush()
-    return Blocks(np.stack(blocks_ids), np.stack(blocks_w))
+    if not blocks_ids:
+        empty = np.zeros((0, width))
+        return Blocks(empty.astype(np.int64), empty.astype(np.float32), empty.astype(np.int64))
+    return Blocks(np.stack(blocks_ids), np.stack(blocks_w), np.stack(blocks_pos))
 
 
 def encode_rows(
@@ -123,8 +145,7 @@ def epoch_blocks(
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(docs))
     blocks = pack((docs[i] for i in order), seq_len, pad_id)
-    perm = rng.permutation(len(blocks))
-    return Blocks(blocks.ids[perm], blocks.weights[perm])
+    return blocks[rng.permutation(len(blocks))]
 
 
 class BlockSchedule:
@@ -146,14 +167,17 @@ class BlockSchedule:
         self.blocks = epoch_blocks(docs, seq_len, pad_id, seed, 0)
         self.per_epoch = max(len(self.blocks) // batch_size, 1)
 
-    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch_blocks(self, index: int) -> Blocks:
         if index // self.per_epoch != self.epoch:
             self.epoch = index // self.per_epoch
             self.blocks = epoch_blocks(self.docs, self.seq_len, self.pad_id, self.seed, self.epoch)
         last_start = max(len(self.blocks) - self.batch_size, 0)
         start = min((index % self.per_epoch) * self.batch_size, last_start)
-        end = start + self.batch_size
-        return self.blocks.ids[start:end], self.blocks.weights[start:end]
+        return self.blocks[start : start + self.batch_size]
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        blocks = self.batch_blocks(index)
+        return blocks.ids, blocks.weights
 
 
 class FreshBlocks:
@@ -172,10 +196,10 @@ class FreshBlocks:
         self.make_row, self.tokenizer, self.loss_on = make_row, tokenizer, loss_on
         self.seq_len, self.n_blocks, self.seed = seq_len, n_blocks, seed
 
-    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch_blocks(self, index: int) -> Blocks:
         rng = np.random.default_rng([self.seed, index])
         docs: list[tuple[list[int], np.ndarray]] = []
-        blocks = Blocks(np.zeros((0, self.seq_len + 1), np.int64), np.zeros((0, 0), np.float32))
+        blocks = pack([], self.seq_len, self.tokenizer.pad_token_id)
         made = 0
         # Generate in chunks (the tokenizer is fastest batched) until one block more than
         # needed exists: then every returned block is as full as greedy packing makes it.
@@ -184,4 +208,8 @@ class FreshBlocks:
             made += len(rows)
             docs += encode_rows(self.tokenizer, rows, self.loss_on)
             blocks = pack(docs, self.seq_len, self.tokenizer.pad_token_id)
-        return blocks.ids[: self.n_blocks], blocks.weights[: self.n_blocks]
+        return blocks[: self.n_blocks]
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        blocks = self.batch_blocks(index)
+        return blocks.ids, blocks.weights

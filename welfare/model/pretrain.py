@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from welfare.io import atomic_path
-from welfare.model.data import BlockSchedule, FreshBlocks, encode_rows
+from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,21 @@ def resume_dir(out: Path) -> Path:
     return out.with_name(out.name + ".resume")
 
 
-def weighted_loss(model: Any, ids: Any, weights: Any) -> tuple[Any, Any]:
-    """Mean next-token cross-entropy over targets with weight > 0; returns (loss, n targets)."""
+def weighted_loss(
+    model: Any, ids: Any, weights: Any, positions: Any | None = None
+) -> tuple[Any, Any]:
+    """Mean next-token cross-entropy over targets with weight > 0; returns (loss, n targets).
+
+    With `positions` (restarting at 0 per packed document), each document attends only to
+    itself (see `welfare.model.data.Blocks`)."""
     import torch.nn.functional as F
 
-    logits = model(input_ids=ids[:, :-1]).logits
+    if positions is None:
+        logits = model(input_ids=ids[:, :-1]).logits
+    else:
+        logits = model(
+            input_ids=ids[:, :-1], position_ids=positions[:, :-1], use_cache=False
+        ).logits
     targets, w = ids[:, 1:], weights[:, 1:]
     ce = F.cross_entropy(
         logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), reduction="none"
@@ -185,6 +195,7 @@ def pretrain(
     seq_len, batch_size, total = int(cfg["seq_len"]), int(cfg["batch_size"]), int(cfg["steps"])
     pad = tokenizer.pad_token_id
     n_fresh = fresh.n_blocks if fresh is not None else 0
+    document_mask = bool(cfg["document_mask"])
     main = BlockSchedule(docs, seq_len, max(batch_size - n_fresh, 1), pad, seed)
     # Reading curriculum: the first `curriculum.steps` steps draw only from its genres.
     warm_steps = int(cfg["curriculum"]["steps"])
@@ -206,17 +217,17 @@ def pretrain(
     loss_value = math.nan
     while step < total:
         if warm is not None and step < warm_steps:
-            batch = warm.batch(step)
+            batch = warm.batch_blocks(step)
         else:
-            batch = main.batch(step - warm_steps)
+            batch = main.batch_blocks(step - warm_steps)
         if fresh is not None and n_fresh:
-            new = fresh.batch(step)
-            keep = batch_size - n_fresh
-            batch = tuple(np.concatenate([a[:keep], b]) for a, b in zip(batch, new, strict=True))
-        ids, weights = (torch.from_numpy(a).to(device) for a in batch)
+            batch = Blocks.concatenate([batch[: batch_size - n_fresh], fresh.batch_blocks(step)])
+        ids, weights, positions = (
+            torch.from_numpy(a).to(device) for a in (batch.ids, batch.weights, batch.positions)
+        )
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        loss, _ = weighted_loss(model, ids, weights)
+        loss, _ = weighted_loss(model, ids, weights, positions if document_mask else None)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
