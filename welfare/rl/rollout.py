@@ -1,12 +1,15 @@
 """Batched, action-masked, KV-cached rollouts: the hot path of maze training.
 
 All episodes of a step advance together, one forward call per turn. With the cache, turn t feeds
-only its new tokens (previous answer, glue, user message, assistant header), right-padded to the
-longest row of that turn; padding stays in the cache but is masked out of attention forever,
-and every row carries its own position ids (turns differ in length after wind sentences), so a
-row sees exactly the token sequence it would see alone. `use_cache=False` is the re-encoding
-loop (the whole history every turn): the benchmark baseline and the equivalence test's oracle.
-"""
+only its new tokens (previous answer, glue, user message, assistant header). The cache is packed
+per row (`welfare.rl.kv.PackedCache`): every token sits at its own absolute position, so no
+padding is ever stored or attended to, and one causal mask by position is exact for every row.
+A turn's chunks are mostly one length, a few longer by a wind sentence; rather than padding every
+row to the longest, a long chunk is split into two rows of the common width (`split_turn`), except
+when a `before_forward` hook is given, which sees one right-padded row per episode (steering
+masks are per episode). `use_cache=False` is the re-encoding loop (the whole history every
+turn, right-padded, with its padding mask, as a plain model call): the benchmark baseline and the
+equivalence test's oracle."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import torch
 
 from welfare.rl.chat import TurnFormat
 from welfare.rl.episodes import EpisodeBatch
+from welfare.rl.kv import PackedCache, native_gqa, split_turn
 from welfare.rl.policy import (
     choose,
     direction_ids,
@@ -35,7 +39,9 @@ class Chunk:
     turn: int
     input_ids: torch.Tensor  # [batch, new tokens]
     position_ids: torch.Tensor  # absolute positions of those tokens in each episode
-    attention_mask: torch.Tensor  # [batch, cached + new]: 0 marks padding
+    # [batch, cached + new]: 1 marks a row's real tokens, its earlier ones first (the cache packs
+    # them per row), this call's in the last `width` columns; None when rows are segments.
+    attention_mask: torch.Tensor | None
 
 
 @dataclass
@@ -85,8 +91,7 @@ def rollout(
     decision_index = torch.zeros(batch, turns, dtype=torch.long)
     actions = torch.zeros(batch, turns, dtype=torch.long)
     logps = torch.zeros(batch, turns)
-    cache = _new_cache(model) if use_cache else None
-    seen_mask = torch.zeros(batch, 0, dtype=torch.long)  # the cache's padding mask so far
+    cache = PackedCache(model) if use_cache else None
     seen = torch.zeros(batch, dtype=torch.long)  # real tokens per row so far
 
     for turn in range(turns):
@@ -99,24 +104,36 @@ def rollout(
             tokens[row].extend(ids)
             decision_index[row, turn] = len(tokens[row]) - 1
 
-        if use_cache:
-            new_ids, new_mask = right_pad(encoded, pad_id)
-            lengths = new_mask.sum(-1)
-            positions = seen[:, None] + torch.arange(new_ids.shape[1])
-            seen_mask = torch.cat([seen_mask, new_mask], dim=1)
-            last = lengths - 1
+        rows = None
+        if cache is not None:
+            # Segment the turn only when no hook needs one row per episode (steering masks).
+            seg = split_turn(encoded, seen, pad_id, segment=before_forward is None)
+            new_ids, positions, rows = seg.input_ids, seg.position_ids, seg.rows
+            lengths = torch.tensor([len(ids) for ids in encoded])
+            # Hooks see each row's real tokens, earlier ones packed left in the cache: the
+            # last `width` columns mark this call's real tokens.
+            earlier = torch.arange(int(seen.max())) < seen[:, None]
+            new_mask = torch.arange(new_ids.shape[1]) < lengths[:, None]
+            seen_mask = torch.cat([earlier, new_mask], dim=1).long() if rows is None else None
+            pick = (seg.last[:, 0], seg.last[:, 1])
             seen = seen + lengths
         else:  # re-encode the whole history
             new_ids, seen_mask = right_pad(tokens, pad_id)
             positions = torch.arange(new_ids.shape[1]).expand_as(new_ids)
-            last = seen_mask.sum(-1) - 1
-        chunk = Chunk(turn, new_ids.to(device), positions.to(device), seen_mask.to(device))
+            pick = (torch.arange(batch), seen_mask.sum(-1) - 1)
+        chunk = Chunk(turn, new_ids.to(device), positions.to(device), _to(seen_mask, device))
         if before_forward is not None:
             before_forward(chunk)
-        hidden = hidden_states(
-            model, chunk.input_ids, chunk.attention_mask, chunk.position_ids, cache
-        )
-        logits = head_logits(model, hidden[torch.arange(batch), last.to(device)], answer_ids)
+        # The packed cache takes its own 4D mask (causal by absolute position); the
+        # re-encoding loop takes the padding mask as any model call would.
+        if cache is None:
+            mask = chunk.attention_mask
+        else:
+            mask = cache.plan(chunk.position_ids, _to(rows, device))
+        with native_gqa(device):
+            hidden = hidden_states(model, chunk.input_ids, mask, chunk.position_ids, cache)
+        decision = hidden[pick[0].to(device), pick[1].to(device)]
+        logits = head_logits(model, decision, answer_ids)
         chosen, logp = choose(logits, temperature, greedy, generator)
         actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
         episodes.act(actions[:, turn].tolist())
@@ -136,10 +153,8 @@ def rollout(
     )
 
 
-def _new_cache(model: Any) -> Any:
-    from transformers import DynamicCache
-
-    return DynamicCache(config=model.config)
+def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
 
 
 def play(
@@ -169,6 +184,11 @@ def play(
     )
     generator = torch.Generator().manual_seed(seed)
     return rollout(
-        model, tokenizer, episodes, temperature=temperature, greedy=greedy,
-        generator=generator, before_forward=before_forward,
+        model,
+        tokenizer,
+        episodes,
+        temperature=temperature,
+        greedy=greedy,
+        generator=generator,
+        before_forward=before_forward,
     )

@@ -1,0 +1,226 @@
+"""A KV cache whose rows are packed per episode: no padding is ever stored.
+
+A batched rollout feeds each turn's new tokens right-padded to the longest row of the turn. A
+`DynamicCache` appends the padded chunk as it is, so every padding column stays in the cache
+(and in every later turn's attention) forever: with wind sentences (≈ 30 tokens instead of ≈ 20
+in a few rows) about a third of the cache is padding after 15 turns. Here token j of row b is
+written at its own absolute position `seen_b + j` in a preallocated buffer, so a row's real
+tokens are always the columns [0, seen_b) and the cache is as wide as the longest *row*, not the
+sum of the turns' longest chunks. A chunk's padding columns land past the row's end; no real
+query ever sees them (causality by absolute position) and the next turn overwrites them.
+
+One plain causal mask by absolute position, built once per forward call and shared by every
+layer, is then exact: query at position p sees the columns c ≤ p, which are exactly the row's
+own earlier tokens. The buffer grows geometrically, so a turn costs a scatter, not a
+`torch.cat` of the whole cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers.cache_utils import Cache, CacheLayerMixin
+
+
+class _Plan:
+    """Where the current forward call's tokens go: shared by every layer of one cache."""
+
+    def __init__(self) -> None:
+        self.positions: torch.Tensor | None = None  # [rows, width] absolute positions
+        self.rows: torch.Tensor | None = None  # [rows] episode of each row; None: row i = i
+        self.start: int | None = None  # every row starts at this position (a plain slice)
+        self.width = 0  # columns the attention sees: max over rows of (position + 1)
+
+
+class _PackedLayer(CacheLayerMixin):
+    is_sliding = False
+
+    def __init__(self, plan: _Plan, capacity: int) -> None:
+        super().__init__()
+        self.plan = plan
+        self.capacity = capacity
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        batch, heads, _, dim = key_states.shape
+        shape = (batch, heads, self.capacity, dim)
+        self.keys = key_states.new_zeros(shape)  # finite garbage only, never NaN, past row ends
+        self.values = value_states.new_zeros((batch, heads, self.capacity, value_states.shape[-1]))
+        self.device = key_states.device
+        self.is_initialized = True
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * self.capacity)
+        pad = capacity - self.keys.shape[2]
+        self.keys = torch.nn.functional.pad(self.keys, (0, 0, 0, pad))
+        self.values = torch.nn.functional.pad(self.values, (0, 0, 0, pad))
+        self.capacity = capacity
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        plan = self.plan
+        if plan.width > self.keys.shape[2]:
+            self._grow(plan.width)
+        assert plan.positions is not None
+        if plan.rows is not None:  # segments of episodes: write each where it belongs
+            episode = plan.rows[:, None]
+            self.keys[episode, :, plan.positions] = key_states.transpose(1, 2)
+            self.values[episode, :, plan.positions] = value_states.transpose(1, 2)
+            # Every segment attends over its episode's row, this call's other segments included.
+            keys = self.keys[:, :, : plan.width].index_select(0, plan.rows)
+            return keys, self.values[:, :, : plan.width].index_select(0, plan.rows)
+        if plan.start is not None:  # all rows aligned (turn 0): a slice copy
+            end = plan.start + key_states.shape[2]
+            self.keys[:, :, plan.start : end] = key_states
+            self.values[:, :, plan.start : end] = value_states
+        else:
+            index = plan.positions[:, None, :, None]
+            self.keys.scatter_(2, index.expand_as(key_states), key_states)
+            self.values.scatter_(2, index.expand_as(value_states), value_states)
+        return self.keys[:, :, : plan.width], self.values[:, :, : plan.width]
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return self.plan.width, 0
+
+    def get_seq_length(self) -> int:
+        return self.plan.width
+
+    def get_max_length(self) -> int:
+        return -1
+
+
+class PackedCache(Cache):
+    """Per-row packed KV cache for one rollout (see the module docstring).
+
+    Call `plan(positions)` before every forward call; pass the `attention_mask` it returns (a
+    ready 4D mask, which transformers uses as is) and the same `positions` as position ids.
+    """
+
+    def __init__(self, model: Any, capacity: int = 256) -> None:
+        config = (
+            model.config.get_text_config()
+            if hasattr(model.config, "get_text_config")
+            else (model.config)
+        )
+        self._plan = _Plan()
+        self._implementation = getattr(config, "_attn_implementation", "sdpa") or "sdpa"
+        if self._implementation not in ("sdpa", "eager"):
+            raise ValueError(
+                f"packed rollout cache needs sdpa or eager attention, not {self._implementation!r}"
+            )
+        self._window = _sliding_window(config)
+        self._dtype = next(model.parameters()).dtype
+        layers = [_PackedLayer(self._plan, capacity) for _ in range(config.num_hidden_layers)]
+        super().__init__(layers=layers)
+
+    def plan(self, positions: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Set where the next call's tokens go; return its 4D mask [rows, 1, width, kv].
+
+        positions: [rows, width] absolute positions. rows: the episode (cache row) of each input
+        row, when a row is a segment of an episode's chunk (`split_turn`); None: row i is
+        episode i.
+        """
+        plan = self._plan
+        first = positions[:, 0]
+        plan.rows = rows
+        plan.positions = positions
+        aligned = rows is None and bool((first == first[0]).all())
+        plan.start = int(first[0]) if aligned else None
+        plan.width = int(positions[:, -1].max()) + 1
+        if self._window is not None and plan.width > self._window:
+            raise ValueError(
+                f"sliding-window attention (window {self._window}) is not supported by the "
+                f"packed rollout cache beyond {self._window} tokens"
+            )
+        visible = torch.arange(plan.width, device=positions.device) <= positions[:, None, :, None]
+        if self._implementation == "eager":  # eager attention adds its mask
+            zero = torch.zeros((), dtype=self._dtype, device=positions.device)
+            return torch.where(visible, zero, torch.finfo(self._dtype).min)
+        return visible
+
+
+def _sliding_window(config: Any) -> int | None:
+    layer_types = getattr(config, "layer_types", None) or []
+    window = getattr(config, "sliding_window", None)
+    sliding = not layer_types or "sliding_attention" in layer_types
+    if window and sliding and getattr(config, "use_sliding_window", True):
+        return int(window)
+    return None
+
+
+@dataclass(frozen=True)
+class Segments:
+    """One turn's new tokens cut into equal-width rows (segments of the episodes' chunks)."""
+
+    input_ids: torch.Tensor  # [rows, width], right-padded
+    position_ids: torch.Tensor  # [rows, width] absolute positions (padding continues past the end)
+    rows: torch.Tensor | None  # [rows] episode of each row; None when row i is episode i
+    last: torch.Tensor  # [episodes, 2]: (row, column) of each episode's last new token
+
+
+def split_turn(
+    chunks: Sequence[Sequence[int]], seen: torch.Tensor, pad_id: int, segment: bool = True
+) -> Segments:
+    """Lay out one turn's chunks (episode b's new tokens, starting at position seen[b]).
+
+    Without `segment`, one row per episode, right-padded to the longest chunk. With it, every
+    chunk is cut into rows of the width that minimises the padded token count: turns are mostly
+    one length (≈ 18 tokens here) with a few rows longer by a wind sentence (≈ 29), so padding
+    every row to the longest wastes a third of the turn's work, while a second row for each
+    long chunk costs only its own tokens. Segments of one episode are exact: the cache writes
+    every segment's keys and values before any row attends (`PackedCache`).
+    """
+    lengths = [len(c) for c in chunks]
+    width = max(lengths)
+    if segment:
+        width = min(sorted(set(lengths)), key=lambda w: (sum(-(-n // w) * w for n in lengths), -w))
+    ids: list[Sequence[int]] = []
+    starts: list[int] = []
+    episode: list[int] = []
+    last: list[tuple[int, int]] = []
+    for b, chunk in enumerate(chunks):
+        for offset in range(0, len(chunk), width):
+            ids.append(chunk[offset : offset + width])
+            starts.append(int(seen[b]) + offset)
+            episode.append(b)
+        last.append((len(ids) - 1, (len(chunk) - 1) % width))
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    for row, part in enumerate(ids):
+        input_ids[row, : len(part)] = torch.as_tensor(part, dtype=torch.long)
+    positions = torch.tensor(starts)[:, None] + torch.arange(width)
+    rows = None if len(ids) == len(chunks) else torch.tensor(episode)
+    return Segments(input_ids, positions, rows, torch.tensor(last))
+
+
+@contextmanager
+def native_gqa(device: torch.device) -> Iterator[None]:
+    """Let transformers' SDPA attention use torch's grouped-query attention on CPU.
+
+    With a mask, transformers copies every key/value head `n_heads / n_kv_heads` times
+    (`repeat_kv`) before SDPA, for every layer of every call; on CPU, SDPA's own `enable_gqa`
+    gives the same numbers without the copies (2× faster attention for a short chunk against a
+    long cache here). transformers reads this switch at each call; on CUDA it is left alone
+    (masked GQA falls back to a slower kernel there).
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = os.environ.get(_FORCE_GQA)
+    os.environ[_FORCE_GQA] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_FORCE_GQA]
+        else:
+            os.environ[_FORCE_GQA] = previous
+
+
+_FORCE_GQA = "TRANSFORMERS_SDPA_FORCE_GQA"
