@@ -20,6 +20,9 @@ nvidia-smi -L
 python3 bench/reading_sweep.py --check --device cuda --runs base,noclause --budget-s 3 \
     --every 5 --out "$OUT/smoke.jsonl" || exit 1
 
+# transformers there must read restarting position ids as document boundaries (document_mask).
+python3 -m pytest -q -p no:cacheprovider tests/model/test_data.py -k packed
+
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 30 \
     >"$OUT/smi.csv" 2>&1 &
 python3 bench/reading_sweep.py --device cuda --budget-s "$BUDGET" --every 250 \
