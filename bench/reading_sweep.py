@@ -64,14 +64,12 @@ RUNS = {
         Run("base"),  # the CPU run L2 of bench/organism.md, continued
         Run("b128", batch=128),
         Run("b128_lr1e-2", batch=128, lr=1e-2),
-        Run("b128_lr1e-3", batch=128, lr=1e-3),
         Run("h128", hidden=128, batch=128),
         Run("L4", layers=4, batch=128),
         Run("h128L4", hidden=128, layers=4, batch=128),
         Run("multiq", batch=128, extra_questions=3),
         Run("echo", batch=128, echo_rate=0.5),
         Run("obj12", batch=128, n_objects=12),
-        Run("L3", layers=3, batch=128),
         Run("h256", hidden=256, heads=8, batch=128, lr=1e-3),
         # Packed blocks put earlier scenes in context as distractors; these see one or two.
         Run("seq64", seq=64, batch=512),
