@@ -26,7 +26,7 @@ python3 -m pytest -q -p no:cacheprovider tests/model/test_data.py -k packed
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 30 \
     >"$OUT/smi.csv" 2>&1 &
 python3 bench/reading_sweep.py --device cuda --budget-s "$BUDGET" --every 250 \
-    --runs base,b128,b128_lr1e-2,h128,L4,h128L4,multiq,echo,obj12,h256,seq64,seq40,noclause \
+    --runs base,b128,b128_lr1e-2,h128,L4,h128L4,multiq,echo,obj12,h256,seq64,seq40,docmask,noclause \
     --out "$OUT/sweep.jsonl" >/tmp/sweep.log 2>&1 &
 sweep=$!
 

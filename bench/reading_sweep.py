@@ -55,6 +55,7 @@ class Run:
     echo_rate: float = 0.0  # "what" answered as "To the east there is 🍎" (induction form)
     n_objects: int = len(SCENE_OBJECTS)
     tokenizer: str = ""  # another tokenizer directory (default: --tokenizer)
+    doc_mask: bool = False  # position ids restart per row: rows attend only to themselves
     seed: int = 0
 
 
@@ -74,6 +75,7 @@ RUNS = {
         # Packed blocks put earlier scenes in context as distractors; these see one or two.
         Run("seq64", seq=64, batch=512),
         Run("seq40", seq=40, batch=800),
+        Run("docmask", batch=128, doc_mask=True),
         # Clauses as plain BPE: "east" is then the same token in the scene and the question.
         Run("noclause", batch=128, tokenizer="models/tokenizer_noclause"),
     ]
@@ -145,11 +147,15 @@ class SceneSampler:
             weights += [0.0] * len(user) + [1.0] * len(reply)
         return ids, weights
 
-    def batch(self, rng: np.random.Generator, run: Run) -> tuple[np.ndarray, np.ndarray]:
-        """`run.batch` packed blocks of `run.seq + 1` tokens (whole rows; tail padding)."""
+    def batch(
+        self, rng: np.random.Generator, run: Run
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`run.batch` packed blocks of `run.seq + 1` tokens (whole rows; tail padding) and
+        their position ids restarting with every row (the tail counts on from 0)."""
         width = run.seq + 1
         ids = np.full((run.batch, width), self.tok.pad_token_id, dtype=np.int64)
         w = np.zeros((run.batch, width), dtype=np.float32)
+        pos = np.tile(np.arange(width, dtype=np.int64), (run.batch, 1))
         for b in range(run.batch):
             at = 0
             while True:
@@ -158,8 +164,10 @@ class SceneSampler:
                     break
                 ids[b, at : at + len(r_ids)] = r_ids
                 w[b, at : at + len(r_w)] = r_w
+                pos[b, at:] -= len(r_ids)
+                pos[b, at : at + len(r_ids)] = np.arange(len(r_ids))
                 at += len(r_ids)
-        return ids, w
+        return ids, w, pos
 
     def eval_set(self, seed: int, n: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Held-out direct questions per kind: right-padded prompts, their lengths, answer ids."""
@@ -262,7 +270,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
 
     log({"config": asdict(run), "n_params": n_params, "device": device})
     while time.perf_counter() - start < budget_s:
-        ids_np, w_np = sampler.batch(rng, run)
+        ids_np, w_np, pos_np = sampler.batch(rng, run)
         questions += int((w_np > 0).sum())  # answer tokens incl. end: ≈ 2 per question
         ids = torch.from_numpy(ids_np).to(device, non_blocking=True)
         w = torch.from_numpy(w_np).to(device, non_blocking=True)
@@ -273,7 +281,11 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
             lr = run.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        logits = model(input_ids=ids[:, :-1]).logits
+        if run.doc_mask:
+            pos = torch.from_numpy(pos_np[:, :-1]).to(device, non_blocking=True)
+            logits = model(input_ids=ids[:, :-1], position_ids=pos, use_cache=False).logits
+        else:
+            logits = model(input_ids=ids[:, :-1]).logits
         ce = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1), reduction="none"
         ).view_as(w[:, 1:])
