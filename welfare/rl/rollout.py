@@ -91,7 +91,7 @@ def rollout(
     decision_index = torch.zeros(batch, turns, dtype=torch.long)
     actions = torch.zeros(batch, turns, dtype=torch.long)
     logps = torch.zeros(batch, turns)
-    cache = PackedCache(model) if use_cache else None
+    cache: PackedCache | None = None  # sized at turn 0 (growing it copies the whole buffer)
     seen = torch.zeros(batch, dtype=torch.long)  # real tokens per row so far
 
     for turn in range(turns):
@@ -105,7 +105,10 @@ def rollout(
             decision_index[row, turn] = len(tokens[row]) - 1
 
         rows = None
-        if cache is not None:
+        if use_cache:
+            if cache is None:  # later turns add the answer, glue and maybe a wind sentence
+                width = max(len(ids) for ids in encoded)
+                cache = PackedCache(model, capacity=turns * (width + 16))
             # Segment the turn only when no hook needs one row per episode (steering masks).
             seg = split_turn(encoded, seen, pad_id, segment=before_forward is None)
             new_ids, positions, rows = seg.input_ids, seg.position_ids, seg.rows
@@ -126,7 +129,7 @@ def rollout(
             before_forward(chunk)
         # The packed cache takes its own 4D mask (causal by absolute position); the
         # re-encoding loop takes the padding mask as any model call would.
-        if cache is None:
+        if cache is None:  # re-encoding
             mask = chunk.attention_mask
         else:
             mask = cache.plan(chunk.position_ids, _to(rows, device))
