@@ -29,14 +29,25 @@ def hidden_states(
     cache: Any | None = None,
 ) -> torch.Tensor:
     """Last-layer hidden states [batch, length, d] (the decoder only, no output head)."""
-    out = model.get_decoder()(
+    decoder = model.get_decoder()
+    out = decoder(
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=position_ids,
-        cache=cache,
         use_cache=cache is not None,
+        **{cache_keyword(decoder): cache},
     )
     return out.last_hidden_state
+
+
+def cache_keyword(module: Any) -> str:
+    """The name a model's forward takes its KV cache by: `cache` from transformers 5.2x on,
+    `past_key_values` before. Passing the wrong one is silently swallowed by `**kwargs` (the
+    model then runs without the cache), so it is looked up, never guessed."""
+    import inspect
+
+    parameters = inspect.signature(module.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def head_logits(model: Any, hidden: torch.Tensor, token_ids: Sequence[int] | None) -> torch.Tensor:
