@@ -76,6 +76,15 @@ RUNS = {
         Run("seq64", seq=64, batch=512),
         Run("seq40", seq=40, batch=800),
         Run("docmask", batch=128, doc_mask=True),
+        # Second sweep: how few questions (CPU time) does the isolated circuit need?
+        Run("dm_b16", batch=16, doc_mask=True),
+        Run("dm_b32", batch=32, doc_mask=True),
+        Run("dm_b64", batch=64, doc_mask=True),
+        Run("dm_b32_lr6e-3", batch=32, lr=6e-3, doc_mask=True),
+        Run("dm_multiq_b32", batch=32, extra_questions=3, doc_mask=True),
+        Run("dm_L4_b32", layers=4, batch=32, doc_mask=True),
+        Run("dm_h32_b32", hidden=32, heads=2, batch=32, doc_mask=True),
+        Run("dm_b128_seed1", batch=128, doc_mask=True, seed=1),
         # Clauses as plain BPE: "east" is then the same token in the scene and the question.
         Run("noclause", batch=128, tokenizer="models/tokenizer_noclause"),
     ]
