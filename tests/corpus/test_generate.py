@@ -144,3 +144,22 @@ def test_labels_are_balanced_enough_to_evaluate(corpus) -> None:
     ]:
         values = [r["meta"][key] for r in rows if r["genre"] == genre]
         assert len(set(values)) == 2, (genre, key)
+
+
+def test_scenes_with_fewer_clauses_ask_only_about_what_they_name() -> None:
+    from welfare.corpus.genres.spatial import make_spatial_reading
+
+    cfg = {"max_turns": 2, "question_rate": 1.0, "min_clauses": 1, "tile_symbols": ("📇",)}
+    rng = np.random.default_rng(0)
+    sizes = set()
+    for _ in range(300):
+        row = make_spatial_reading(rng, cfg).to_json()
+        for q in row["meta"]["questions"]:
+            objects = _clauses(row["messages"][2 * q["turn"]]["content"])
+            sizes.add(len(objects))
+            if q["question"] == "what":
+                assert objects[q["direction"]] == q["answer"]
+            else:
+                assert objects[q["answer"]] == q["object"]
+                assert list(objects.values()).count(q["object"]) == 1
+    assert sizes == {1, 2, 3, 4}

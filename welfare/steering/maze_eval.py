@@ -2,10 +2,10 @@
 
 Reuses the RL stage's KV-cached rollout (`welfare.rl.rollout.play`). Only each turn's new
 tokens are fed (right-padded chunks, per-row positions in a packed cache), so the steering mask
-is given per chunk (`before_forward`) instead of from a prompt: in turn t ≥ 1 a row's chunk starts with the previous
-answer token and the glue that closes that assistant turn, and every chunk ends with the
-assistant header. How many tokens each of those is comes from the chat template itself
-(`TurnSteerLayout.from_tokenizer`), checked against `encode_chats` in the tests.
+is given per chunk (`before_forward`) instead of from a prompt: in turn t ≥ 1 a row's chunk
+starts with the previous answer token and the glue that closes that assistant turn, and every
+chunk ends with the assistant header. How many tokens each of those is comes from the chat
+template itself (`TurnSteerLayout.from_tokenizer`), checked against `encode_chats` in the tests.
 """
 
 from __future__ import annotations

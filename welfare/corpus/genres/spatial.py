@@ -83,12 +83,13 @@ def _question(
     """A reading question about `objects` (direction -> symbol): (text, answer, meta)."""
     if rng.random() < describe_rate:
         return DESCRIBE_QUESTION, clause_text(objects, order) + ".", {"question": "describe"}
+    named = [d for d in DIRECTIONS if d in objects]
     counts = {o: list(objects.values()).count(o) for o in objects.values()}
-    unique = [d for d in DIRECTIONS if counts[objects[d]] == 1]
+    unique = [d for d in named if counts[objects[d]] == 1]
     if unique and rng.random() < 0.5:
         d = pick(rng, unique)
         return WHERE_QUESTION.format(obj=objects[d]), d, {"question": "where", "object": objects[d]}
-    d = pick(rng, DIRECTIONS)
+    d = pick(rng, named)
     meta = {"question": "what", "direction": d}
     return OBJECT_QUESTION.format(word=DIRECTION_WORDS[d]), objects[d], meta
 
@@ -99,6 +100,7 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     pool = (*SCENE_OBJECTS[:n_objects], *cfg["tile_symbols"])
     place = pick(rng, PLACES)
     n_turns = int(rng.integers(1, int(cfg.get("max_turns", 8)) + 1))
+    min_clauses = int(cfg.get("min_clauses", 4))
     pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
     messages: list[Message] = []
     questions: list[dict[str, Any]] = []
@@ -107,6 +109,9 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
         chosen = rng.choice(len(pool), size=4, replace=not distinct)
         objects = {d: pool[int(i)] for d, i in zip(DIRECTIONS, chosen, strict=True)}
         order = [DIRECTIONS[i] for i in rng.permutation(4)]
+        if min_clauses < 4:  # a scene naming fewer directions: fewer bindings to tell apart
+            order = order[: int(rng.integers(min_clauses, 5))]
+            objects = {d: objects[d] for d in order}
         last = turn == n_turns - 1
         if last or rng.random() < float(cfg.get("question_rate", 0.3)):
             text, answer, meta = _question(
