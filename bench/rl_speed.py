@@ -152,15 +152,8 @@ def main() -> None:
     results |= _work(traj)
 
     # The update versus a bare forward + backward over the same token batch.
-    pg = PolicyGradientConfig(
-        temperature=cfg.temperature,
-        clip=cfg.clip,
-        loss_z=cfg.loss_z,
-        kl_coef=0.0,
-        ppo_epochs=1,
-        minibatches=1,
-        micro_batch=cfg.micro_batch,
-        grad_clip=1.0,
+    pg = PolicyGradientConfig.from_train(
+        cfg, kl_coef=0.0, ppo_epochs=1, minibatches=1, grad_clip=1.0
     )
     advantages = drgrpo_advantages(traj.rewards, traj.mask, cfg.group_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # time the math, keep the weights

@@ -142,15 +142,8 @@ def welfare_step_seconds(
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.optimizer.lr
     )
-    pg = PolicyGradientConfig(
-        temperature=cfg.temperature,
-        clip=cfg.clip,
-        loss_z=cfg.loss_z,
-        kl_coef=0.0,
-        ppo_epochs=1,
-        minibatches=1,
-        micro_batch=cfg.micro_batch,
-        grad_clip=1.0,
+    pg = PolicyGradientConfig.from_train(
+        cfg, kl_coef=0.0, ppo_epochs=1, minibatches=1, grad_clip=1.0
     )
     ids = direction_ids(tokenizer)
     started, rollout_seconds = time.perf_counter(), 0.0

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from tests.gpu.gpu_helpers import DEVICES, assert_on_device, runtime
-from welfare.model.testing import tiny_tokenizer
+from welfare.model.testing import tiny_pretrain_config, tiny_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_DTYPES = [pytest.param(torch.float32, id="fp32"), pytest.param(torch.bfloat16, id="bf16")]
@@ -43,30 +43,15 @@ def _rows(n: int = 48) -> list[dict]:
 
 
 def _cfg(**overrides) -> dict:
-    cfg = yaml.safe_load((REPO / "params.yaml").read_text())["pretrain"]
-    cfg.update(
-        model={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_layers": 2,
-            "num_heads": 2,
-            "num_kv_heads": 1,
-            "head_dim": 16,
-            "max_position_embeddings": 256,
-            "rope_theta": 10000.0,
-        },
+    base = yaml.safe_load((REPO / "params.yaml").read_text())["pretrain"]
+    defaults = dict(
         seq_len=64,
-        batch_size=4,
         steps=12,
-        lr=0.01,
-        warmup_steps=2,
-        checkpoint_every=1000,
         eval_rows_per_genre=4,
         loss_on="all",
         curriculum={"steps": 0, "genres": []},
     )
-    cfg.update(overrides)
-    return cfg
+    return tiny_pretrain_config(base, **(defaults | overrides))
 
 
 @pytest.mark.parametrize("dtype", TRAIN_DTYPES)

@@ -16,7 +16,7 @@ from welfare.model import load_model
 from welfare.model import pretrain as pretrain_module
 from welfare.model.data import FreshBlocks
 from welfare.model.pretrain import pretrain, resume_dir
-from welfare.model.testing import tiny_tokenizer
+from welfare.model.testing import tiny_pretrain_config, tiny_tokenizer
 
 CPU = {"device": "cpu", "dtype": "float32", "threads": 1}
 
@@ -32,28 +32,7 @@ def rows():
 
 
 def _cfg(**overrides) -> dict:
-    cfg = load_params()["pretrain"]
-    cfg.update(
-        model={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_layers": 2,
-            "num_heads": 2,
-            "num_kv_heads": 1,
-            "head_dim": 16,
-            "max_position_embeddings": 256,
-            "rope_theta": 10000.0,
-        },
-        seq_len=128,
-        batch_size=4,
-        steps=30,
-        lr=0.01,
-        warmup_steps=2,
-        checkpoint_every=1000,
-        eval_rows_per_genre=8,
-    )
-    cfg.update(overrides)
-    return cfg
+    return tiny_pretrain_config(load_params()["pretrain"], **overrides)
 
 
 def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:

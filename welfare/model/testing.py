@@ -100,3 +100,33 @@ def tiny_model_dir(
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
+
+
+# A two-layer organism of ~25k parameters and a short schedule: pretraining tests on any device.
+TINY_ORGANISM = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_layers": 2,
+    "num_heads": 2,
+    "num_kv_heads": 1,
+    "head_dim": 16,
+    "max_position_embeddings": 256,
+    "rope_theta": 10000.0,
+}
+
+
+def tiny_pretrain_config(base: dict, **overrides: object) -> dict:
+    """`base` (a `params.pretrain` section) with the tiny organism and a short schedule."""
+    cfg = dict(base)
+    cfg.update(
+        model=dict(TINY_ORGANISM),
+        seq_len=128,
+        batch_size=4,
+        steps=30,
+        lr=0.01,
+        warmup_steps=2,
+        checkpoint_every=1000,
+        eval_rows_per_genre=8,
+    )
+    cfg.update(overrides)
+    return cfg

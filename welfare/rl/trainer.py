@@ -116,12 +116,18 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
 
     def evaluate(done: int) -> dict[str, float]:
         result = evaluate_model(
-            model, tokenizer, seeds, maze_config, mapping,
-            temperature=cfg.temperature, sampled_group=cfg.eval_sampled_group,
+            model,
+            tokenizer,
+            seeds,
+            maze_config,
+            mapping,
+            temperature=cfg.temperature,
+            sampled_group=cfg.eval_sampled_group,
         )
         eval_log.append({"step": done, **result})
-        log.info("eval %s step %d: greedy return %.2f", organism, done,
-                 result["greedy_mean_return"])
+        log.info(
+            "eval %s step %d: greedy return %.2f", organism, done, result["greedy_mean_return"]
+        )
         return result
 
     if start == 0 and cfg.eval_every:
@@ -133,8 +139,9 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
         step_fn = _sft_stepper(cfg, paths, params, model, tokenizer, optimizer, trainable, pad_id)
     else:
         total = cfg.steps
-        step_fn = _rl_stepper(cfg, maze_config, mapping, model, tokenizer, optimizer, reference,
-                              answer_ids, pad_id)
+        step_fn = _rl_stepper(
+            cfg, maze_config, mapping, model, tokenizer, optimizer, reference, answer_ids, pad_id
+        )
     progress = tqdm(range(start, total), desc=f"train {organism}", initial=start, total=total)
     running = None
     for step in progress:
@@ -151,8 +158,15 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
         if cfg.eval_every and done % cfg.eval_every == 0 and done != total:  # end: below
             evaluate(done)
         if done % cfg.checkpoint_every == 0 or done == total:
-            save_checkpoint(step_dir(paths.out, done), model, tokenizer, cfg.checkpoint_format,
-                            done, optimizer, scheduler)
+            save_checkpoint(
+                step_dir(paths.out, done),
+                model,
+                tokenizer,
+                cfg.checkpoint_format,
+                done,
+                optimizer,
+                scheduler,
+            )
 
     # --- final checkpoint and evaluation -----------------------------------------------------
     final = evaluate(total)
@@ -171,15 +185,19 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
     return summary
 
 
-def _rl_stepper(cfg: TrainConfig, maze_config: MazeConfig, mapping: TileMapping, model: Any,
-                tokenizer: Any, optimizer: torch.optim.Optimizer, reference: Any | None,
-                answer_ids: list[int], pad_id: int):
+def _rl_stepper(
+    cfg: TrainConfig,
+    maze_config: MazeConfig,
+    mapping: TileMapping,
+    model: Any,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer,
+    reference: Any | None,
+    answer_ids: list[int],
+    pad_id: int,
+):
     """One Dr. GRPO / REINFORCE step: rollout, advantages, update; returns its metrics row."""
-    pg = PolicyGradientConfig(
-        temperature=cfg.temperature, clip=cfg.clip, loss_z=cfg.loss_z, kl_coef=cfg.kl_coef,
-        ppo_epochs=cfg.ppo_epochs, minibatches=cfg.minibatches, micro_batch=cfg.micro_batch,
-        grad_clip=cfg.optimizer.grad_clip,
-    )
+    pg = PolicyGradientConfig.from_train(cfg)
 
     def advantage_fn(rewards: torch.Tensor, mask: torch.Tensor, group: int) -> torch.Tensor:
         if cfg.algorithm == "drgrpo":
@@ -194,12 +212,15 @@ def _rl_stepper(cfg: TrainConfig, maze_config: MazeConfig, mapping: TileMapping,
         advantages = advantage_fn(traj.rewards, traj.mask, cfg.group_size)
         ref_logp = None
         if cfg.kl_coef > 0:
-            ref_logp = reference_logp(model, reference, traj, answer_ids, pad_id,
-                                      cfg.temperature, cfg.micro_batch)
-        beta = cfg.entropy_coef * cosine_multiplier(step, cfg.schedule.total_steps,
-                                                    cfg.schedule.fraction)
-        stats = policy_update(model, optimizer, traj, advantages, beta, pg, answer_ids, pad_id,
-                              ref_logp, generator)
+            ref_logp = reference_logp(
+                model, reference, traj, answer_ids, pad_id, cfg.temperature, cfg.micro_batch
+            )
+        beta = cfg.entropy_coef * cosine_multiplier(
+            step, cfg.schedule.total_steps, cfg.schedule.fraction
+        )
+        stats = policy_update(
+            model, optimizer, traj, advantages, beta, pg, answer_ids, pad_id, ref_logp, generator
+        )
         counts = episodes.tile_counts()
         entered = sum(c.sum() for c in counts.values())
         returns = traj.returns
@@ -240,17 +261,28 @@ def _sft_path(paths: RunPaths) -> Path:
     return paths.env / "sft.parquet"
 
 
-def _sft_stepper(cfg: TrainConfig, paths: RunPaths, params: dict[str, Any], model: Any,
-                 tokenizer: Any, optimizer: torch.optim.Optimizer, trainable: list[Any],
-                 pad_id: int):
+def _sft_stepper(
+    cfg: TrainConfig,
+    paths: RunPaths,
+    params: dict[str, Any],
+    model: Any,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer,
+    trainable: list[Any],
+    pad_id: int,
+):
     """One SFT optimizer step on a batch of demonstrations; epoch order seeded per epoch."""
     demos = load_demonstrations(_sft_path(paths), params, cfg.mapping, tokenizer)
     per_epoch = math.ceil(len(demos) / cfg.sft_batch_size)
 
     def one_step(step: int) -> dict[str, float]:
         epoch, index = divmod(step, per_epoch)
-        order = torch.randperm(len(demos), generator=torch.Generator().manual_seed(
-            int(np.random.default_rng([cfg.seed, epoch]).integers(2**31))))
+        order = torch.randperm(
+            len(demos),
+            generator=torch.Generator().manual_seed(
+                int(np.random.default_rng([cfg.seed, epoch]).integers(2**31))
+            ),
+        )
         rows = order[index * cfg.sft_batch_size : (index + 1) * cfg.sft_batch_size].tolist()
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)

@@ -34,6 +34,21 @@ class PolicyGradientConfig:
     micro_batch: int
     grad_clip: float
 
+    @classmethod
+    def from_train(cls, cfg: Any, **overrides: Any) -> PolicyGradientConfig:
+        """The update settings of a `TrainConfig` (benchmarks override some)."""
+        values = dict(
+            temperature=cfg.temperature,
+            clip=cfg.clip,
+            loss_z=cfg.loss_z,
+            kl_coef=cfg.kl_coef,
+            ppo_epochs=cfg.ppo_epochs,
+            minibatches=cfg.minibatches,
+            micro_batch=cfg.micro_batch,
+            grad_clip=cfg.optimizer.grad_clip,
+        )
+        return cls(**(values | overrides))
+
 
 @dataclass
 class UpdateStats:
@@ -55,8 +70,13 @@ class UpdateStats:
 
 
 def reference_logp(
-    model: Any, reference: Any | None, traj: Trajectories, answer_ids: list[int], pad_id: int,
-    temperature: float, micro_batch: int,
+    model: Any,
+    reference: Any | None,
+    traj: Trajectories,
+    answer_ids: list[int],
+    pad_id: int,
+    temperature: float,
+    micro_batch: int,
 ) -> torch.Tensor:
     """Log-probs of the taken actions under the reference policy, [B, T] (no gradients).
 
@@ -68,7 +88,10 @@ def reference_logp(
     with torch.no_grad(), context:
         for rows in _chunks(range(len(traj.tokens)), micro_batch):
             logits = decision_logits(
-                ref_model, [traj.tokens[i] for i in rows], traj.decision_index[rows], pad_id,
+                ref_model,
+                [traj.tokens[i] for i in rows],
+                traj.decision_index[rows],
+                pad_id,
                 answer_ids,
             )
             logp = (logits / temperature).log_softmax(-1)
@@ -104,7 +127,10 @@ def policy_update(
             for rows in _chunks(minibatch.tolist(), config.micro_batch):
                 rows_t = torch.tensor(rows)
                 logits = decision_logits(
-                    model, [traj.tokens[i] for i in rows], traj.decision_index[rows_t], pad_id,
+                    model,
+                    [traj.tokens[i] for i in rows],
+                    traj.decision_index[rows_t],
+                    pad_id,
                     answer_ids,
                 )
                 mask = traj.mask[rows_t].to(device)
@@ -112,7 +138,10 @@ def policy_update(
                 logp_all = (logits / config.temperature).log_softmax(-1)
                 logp = logp_all.gather(-1, actions[..., None]).squeeze(-1)
                 terms = dual_clip_surrogate(
-                    logp, traj.logp[rows_t].to(device), advantages[rows_t].to(device), mask,
+                    logp,
+                    traj.logp[rows_t].to(device),
+                    advantages[rows_t].to(device),
+                    mask,
                     config.clip,
                 )
                 h_eq = equalized_entropy(logits, traj.tiles[rows_t].to(device))
@@ -141,8 +170,14 @@ def policy_update(
             )
             stats.grad_norm = float(grad_norm)
             optimizer.step()
-    for name in ("loss", "policy_entropy", "equalized_entropy", "kl", "clip_fraction",
-                 "dual_clip_fraction"):
+    for name in (
+        "loss",
+        "policy_entropy",
+        "equalized_entropy",
+        "kl",
+        "clip_fraction",
+        "dual_clip_fraction",
+    ):
         setattr(stats, name, getattr(stats, name) / max(counted, 1))
     stats.seconds = time.perf_counter() - started
     return stats
