@@ -163,3 +163,26 @@ def test_scenes_with_fewer_clauses_ask_only_about_what_they_name() -> None:
                 assert objects[q["answer"]] == q["object"]
                 assert list(objects.values()).count(q["object"]) == 1
     assert sizes == {1, 2, 3, 4}
+
+
+def test_transcript_questions_at_earlier_turns_are_true_of_that_turn(small_params) -> None:
+    from welfare.corpus.generate import _genre_config
+    from welfare.corpus.genres.spatial import make_maze_transcript
+
+    cfg = _genre_config("maze_transcript", small_params["corpus"], small_params)
+    cfg["turn_question_rate"] = 0.4
+    config = MazeConfig.from_params(small_params["maze"])
+    rng = np.random.default_rng(0)
+    asked = 0
+    for seed in range(20):
+        row = make_maze_transcript(rng, cfg, 1000 + seed, config).to_json()
+        assert len(row["messages"]) == 2 * config.turns
+        for q in row["meta"]["questions"]:
+            objects = _clauses(row["messages"][2 * q["turn"]]["content"])
+            assert row["messages"][2 * q["turn"] + 1]["content"] == q["answer"]
+            if q["question"] == "what":
+                assert objects[q["direction"]] == q["answer"]
+            else:
+                assert objects[q["answer"]] == q["object"]
+            asked += 1
+    assert asked > 40

@@ -274,13 +274,14 @@ def reading_checks(
                 if q["turn"] >= 4:
                     results["deep"].append(right)
                 asked += 1
-        elif (
-            row["genre"] == "maze_transcript"
-            and row["meta"].get("question")
-            and len(results["maze"]) < n_items
-        ):
-            q = row["meta"]["question"]
-            results["maze"].append(_argmax_is(model, tokenizer, row["messages"][:-1], q["answer"]))
+        elif row["genre"] == "maze_transcript" and len(results["maze"]) < n_items:
+            # Every reading question of the transcript, each read at its own turn.
+            asked_here = row["meta"].get("questions")
+            if asked_here is None and row["meta"].get("question"):  # corpora from before
+                asked_here = [dict(row["meta"]["question"], turn=len(row["messages"]) // 2 - 1)]
+            for q in asked_here or []:
+                upto = row["messages"][: 2 * q["turn"] + 1]
+                results["maze"].append(_argmax_is(model, tokenizer, upto, q["answer"]))
     scene = results["where"] + results["what"]
     rate = {k: (float(np.mean(v)) if v else float("nan")) for k, v in results.items()}
     return {

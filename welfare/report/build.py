@@ -33,11 +33,16 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
     for which in ("trained", "control"):
         p = F._pass(data.axis, which) or {}
         per_layer = numbers(dig(p, ["cos", "per_layer"]))
-        out[f"cos_min_{which}"] = finite(dig(p, ["cos", "min", "value"])) if dig(
-            p, ["cos", "min", "value"]) is not None else (min(per_layer) if per_layer else None)
-        out[f"cos_avg_{which}"] = finite(dig(p, ["cos", "avg", "value"])) if dig(
-            p, ["cos", "avg", "value"]) is not None else (
-            sum(per_layer) / len(per_layer) if per_layer else None)
+        out[f"cos_min_{which}"] = (
+            finite(dig(p, ["cos", "min", "value"]))
+            if dig(p, ["cos", "min", "value"]) is not None
+            else (min(per_layer) if per_layer else None)
+        )
+        out[f"cos_avg_{which}"] = (
+            finite(dig(p, ["cos", "avg", "value"]))
+            if dig(p, ["cos", "avg", "value"]) is not None
+            else (sum(per_layer) / len(per_layer) if per_layer else None)
+        )
         out[f"tile_mold_gold_{which}"] = finite(dig(p, ["tile_means", "mold_gold", "value"]))
         # Every cosine stands beside its null: a minimum near −0.9 can be pure one-vs-rest noise.
         summary = dig(data.axis or {}, ["headline", which]) or {}
@@ -57,9 +62,7 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
     for metric in ("sentiment", "backtracking", "refusal", "p_true"):
         key = metric if metric in runs else ("refusal_benign" if metric == "refusal" else metric)
         for concept in ("mold", "gold"):
-            out[f"slope_{metric}_v_{concept}"] = finite(
-                dig(runs, [key, f"v_{concept}", "slope"])
-            )
+            out[f"slope_{metric}_v_{concept}"] = finite(dig(runs, [key, f"v_{concept}", "slope"]))
     for which in ("trained", "naive"):
         # track.json: {trained|naive: {maze: {v_gold: {d, ...}}, correctness: {...}}}
         out[f"tracking_d_{which}"] = finite(dig(data.track or {}, [which, "maze", "v_gold", "d"]))
@@ -79,8 +82,13 @@ def headline_table(organisms: dict[str, dict[str, float | None]], paper: bool = 
         rows.append([what, *values, *([value, note] if paper else [])])
     for key in ("final_return_mean", "heldout_greedy_return"):
         example = "+198.5 (one example rollout)" if key == "final_return_mean" else ""
-        rows.append([key.replace("_", " "), *[F._fmt(organisms[n].get(key)) for n in names],
-                     *([example, ""] if paper else [])])
+        rows.append(
+            [
+                key.replace("_", " "),
+                *[F._fmt(organisms[n].get(key)) for n in names],
+                *([example, ""] if paper else []),
+            ]
+        )
     columns = ["quantity", *names, *(["paper (primary)", "note"] if paper else [])]
     return F.Table(columns, rows)
 
@@ -93,8 +101,9 @@ def _write_tsv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> No
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
 
 
-def _plots(out: Path, organisms: list[F.OrganismData], cosines: dict[str, list],
-           steering: dict[str, list]) -> None:
+def _plots(
+    out: Path, organisms: list[F.OrganismData], cosines: dict[str, list], steering: dict[str, list]
+) -> None:
     """Tidy tables for `dvc plots show` (dvc.yaml's top-level plots): one file per organism."""
     with atomic_path(out) as tmp:
         for sub in ("training", "cosines", "steering"):
@@ -102,10 +111,16 @@ def _plots(out: Path, organisms: list[F.OrganismData], cosines: dict[str, list],
         for data in organisms:
             train_cols = ["step", "return_mean", "gold_rate", "mold_rate", "policy_entropy", "loss"]
             _write_tsv(tmp / "training" / f"{data.name}.tsv", data.train or [], train_cols)
-            _write_tsv(tmp / "cosines" / f"{data.name}.tsv", cosines.get(data.name, []),
-                       ["layer", "trained", "control"])
-            _write_tsv(tmp / "steering" / f"{data.name}.tsv", steering.get(data.name, []),
-                       ["metric", "vector", "alpha", "score"])
+            _write_tsv(
+                tmp / "cosines" / f"{data.name}.tsv",
+                cosines.get(data.name, []),
+                ["layer", "trained", "control"],
+            )
+            _write_tsv(
+                tmp / "steering" / f"{data.name}.tsv",
+                steering.get(data.name, []),
+                ["metric", "vector", "alpha", "score"],
+            )
 
 
 def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure]:
@@ -118,17 +133,23 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
             balance_rows.append([mapping, *[counts.get(c, "—") for c in ("mold", "gold", "path")]])
         elif data is not None:
             balance_rows.append([mapping, "see class_balance.json", "", ""])
-    env_fig = F.Figure("env-balance", "Extraction sets per tile mapping",
-                       "Trajectories per final tile class (PAPER §3.1).")
+    env_fig = F.Figure(
+        "env-balance",
+        "Extraction sets per tile mapping",
+        "Trajectories per final tile class (PAPER §3.1).",
+    )
     if balance_rows:
         env_fig.table = F.Table(["mapping", "mold", "gold", "path"], balance_rows)
     else:
         env_fig.missing.append("no metrics/env/*/class_balance.json")
     figs.append(env_fig)
 
-    pre = F.Figure("pretrain", "The maze-naive organism: pretraining",
-                   "Training and held-out loss of the organism's own pretraining, and its "
-                   "acceptance checks (organism scale only).")
+    pre = F.Figure(
+        "pretrain",
+        "The maze-naive organism: pretraining",
+        "Training and held-out loss of the organism's own pretraining, and its "
+        "acceptance checks (organism scale only).",
+    )
     curve, reason = read_tsv(paths.metrics / "naive" / "pretrain.tsv")
     summary, _ = read_json(paths.metrics / "naive" / "pretrain.json")
     acceptance, _ = read_json(paths.metrics / "naive" / "acceptance.json")
@@ -177,27 +198,56 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
         steer_fig, steering[data.name] = F.steering_dose_response(
             data, params["report"]["max_steering_panels"]
         )
-        figs = [F.training_curves(data), cos_fig, F.tile_means(data), F.logit_lens(data),
-                F.emotion_scatter(data), F.sentiment_alignment(data), steer_fig,
-                F.layer_sweep(data), F.tracking_densities(data)]
+        figs = [
+            F.training_curves(data),
+            cos_fig,
+            F.tile_means(data),
+            F.logit_lens(data),
+            F.emotion_scatter(data),
+            F.sentiment_alignment(data),
+            steer_fig,
+            F.layer_sweep(data),
+            F.tracking_densities(data),
+        ]
         row = data.row
-        intro = (f"<p>base <code>{esc(row.get('base'))}</code>, {esc(row.get('algorithm'))}, "
-                 f"{esc(row.get('adapter'))}, mapping <code>{esc(row.get('mapping'))}</code>, "
-                 f"seed {esc(row.get('seed'))}</p>")
-        per_organism.append((f"organism-{data.name}", f"Organism {data.name}",
-                             intro + "\n".join(figure_html(f) for f in figs)))
-    sections.append(("headline", "Headline numbers beside the paper's",
-                     "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
-                     "scale only the signs and the trained-vs-control contrast are comparable.</p>"
-                     + table_html(headline_table(heads, params["report"]["paper_column"]))))
+        intro = (
+            f"<p>base <code>{esc(row.get('base'))}</code>, {esc(row.get('algorithm'))}, "
+            f"{esc(row.get('adapter'))}, mapping <code>{esc(row.get('mapping'))}</code>, "
+            f"seed {esc(row.get('seed'))}</p>"
+        )
+        per_organism.append(
+            (
+                f"organism-{data.name}",
+                f"Organism {data.name}",
+                intro + "\n".join(figure_html(f) for f in figs),
+            )
+        )
+    sections.append(
+        (
+            "headline",
+            "Headline numbers beside the paper's",
+            "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
+            "scale only the signs and the trained-vs-control contrast are comparable.</p>"
+            + table_html(headline_table(heads, params["report"]["paper_column"])),
+        )
+    )
     sections += per_organism
-    sections.append(("pipeline", "Pipeline inputs",
-                     "\n".join(figure_html(f) for f in _global_figures(paths, params))))
+    sections.append(
+        (
+            "pipeline",
+            "Pipeline inputs",
+            "\n".join(figure_html(f) for f in _global_figures(paths, params)),
+        )
+    )
 
-    inputs = sorted(p for p in paths.metrics.rglob("*") if p.is_file()) if paths.metrics.exists() \
-        else []
-    hashes = input_hashes(paths.root, [p.resolve() if not p.is_absolute() else p for p in inputs]
-                          ) if inputs else input_hashes(paths.root, [])
+    inputs = (
+        sorted(p for p in paths.metrics.rglob("*") if p.is_file()) if paths.metrics.exists() else []
+    )
+    hashes = (
+        input_hashes(paths.root, [p.resolve() if not p.is_absolute() else p for p in inputs])
+        if inputs
+        else input_hashes(paths.root, [])
+    )
     version = code_version(paths.root)
     prov = [
         "<table><tbody>",
@@ -205,8 +255,12 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
         f"<tr><th>params hash</th><td>{esc(params_hash(params))}</td></tr>",
         "</tbody></table>",
         "<h3>Inputs and their DVC hashes</h3>",
-        table_html(F.Table(["path", "md5 now", "md5 in dvc.lock", "status"],
-                           [[r["path"], r["md5"], r["dvc_lock"], r["status"]] for r in hashes])),
+        table_html(
+            F.Table(
+                ["path", "md5 now", "md5 in dvc.lock", "status"],
+                [[r["path"], r["md5"], r["dvc_lock"], r["status"]] for r in hashes],
+            )
+        ),
         "<h3>Params (validated, defaults filled)</h3>",
         f"<pre>{esc(params_yaml(params))}</pre>",
     ]
@@ -215,8 +269,7 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
     out = paths.out
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "index.html") as tmp:
-        tmp.write_text(page(params["report"]["title"], sections),
-                       encoding="utf-8")
+        tmp.write_text(page(params["report"]["title"], sections), encoding="utf-8")
     write_json(out / "metrics.json", heads)
     _plots(out / "plots", organisms, cosines, steering)
     log.info("report: %s (%d organisms)", out / "index.html", len(organisms))

@@ -16,7 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="report", type=Path, help="report directory")
     parser.add_argument("--metrics", default="metrics", type=Path, help="metrics directory")
     parser.add_argument(
-        "--root", default=".", type=Path,
+        "--root",
+        default=".",
+        type=Path,
         help="working directory of the pipeline (for dvc.lock and the git commit)",
     )
 

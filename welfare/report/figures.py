@@ -146,14 +146,19 @@ def training_curves(data: OrganismData) -> Figure:
             ax.plot(steps, ys, label=col, color=colour, lw=1.3)
             if col == "return_mean" and "return_std" in rows[0]:
                 sd = [finite(r.get("return_std")) or 0.0 for r in rows]
-                ax.fill_between(steps, [y - s for y, s in zip(ys, sd, strict=True)],
-                                [y + s for y, s in zip(ys, sd, strict=True)], alpha=0.15)
+                ax.fill_between(
+                    steps,
+                    [y - s for y, s in zip(ys, sd, strict=True)],
+                    [y + s for y, s in zip(ys, sd, strict=True)],
+                    alpha=0.15,
+                )
         if key == "return" and data.eval_curve:
             greedy = [(r.get("step"), finite(r.get("greedy_mean_return"))) for r in data.eval_curve]
             greedy = [(s, y) for s, y in greedy if y is not None]
             if greedy:
-                ax.plot(*zip(*greedy, strict=True), "o", ms=3, color="black",
-                        label="held-out greedy")
+                ax.plot(
+                    *zip(*greedy, strict=True), "o", ms=3, color="black", label="held-out greedy"
+                )
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.legend(fontsize=7, frameon=False)
@@ -198,8 +203,14 @@ def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
             continue
         ys = series[which]
         layers = list(range(len(ys)))
-        ax.plot(layers, ys, marker="o", ms=3, color=colour,
-                label="v (trained)" if which == "trained" else "u (maze-naive control)")
+        ax.plot(
+            layers,
+            ys,
+            marker="o",
+            ms=3,
+            color=colour,
+            label="v (trained)" if which == "trained" else "u (maze-naive control)",
+        )
         cos = dig(_pass(data.axis, which) or {}, ["cos"]) or {}
         low, high = numbers(cos.get("ci_low")), numbers(cos.get("ci_high"))
         if low and high and len(low) == len(ys):
@@ -248,17 +259,22 @@ def tile_means(data: OrganismData) -> Figure:
     fig, ax = plt.subplots(figsize=(4.5, 2.6))
     names = sorted(pairs)
     for i, which in enumerate(("trained", "control")):
-        ax.bar([j + 0.38 * i for j in range(len(names))],
-               [pairs[n].get(which, math.nan) for n in names], width=0.36,
-               color="#2166ac" if which == "trained" else "#bbbbbb", label=which)
+        ax.bar(
+            [j + 0.38 * i for j in range(len(names))],
+            [pairs[n].get(which, math.nan) for n in names],
+            width=0.36,
+            color="#2166ac" if which == "trained" else "#bbbbbb",
+            label=which,
+        )
     ax.set_xticks([j + 0.19 for j in range(len(names))], [n.replace("_", "–") for n in names])
     ax.axhline(0, color="black", lw=0.5)
     ax.set_ylabel(f"centred cos (layer {layer})")
     ax.legend(fontsize=7, frameon=False)
     fig_.svg = to_svg(fig, fig_.key)
-    fig_.table = Table(["pair", "trained", "control"],
-                       [[n, _fmt(pairs[n].get("trained")), _fmt(pairs[n].get("control"))]
-                        for n in names])
+    fig_.table = Table(
+        ["pair", "trained", "control"],
+        [[n, _fmt(pairs[n].get("trained")), _fmt(pairs[n].get("control"))] for n in names],
+    )
     return fig_
 
 
@@ -282,10 +298,19 @@ def logit_lens(data: OrganismData) -> Figure:
                     for direction in ("promoted", "suppressed"):
                         tokens = (entry or {}).get(direction) if isinstance(entry, dict) else None
                         if isinstance(tokens, list) and tokens:
-                            shown = [t[0] if isinstance(t, (list, tuple)) else str(t)
-                                     for t in tokens[:12]]
-                            rows.append([f"{vectors}_{concept}", variant, layer, direction,
-                                         "  ".join(readable_token(str(t)) for t in shown)])
+                            shown = [
+                                t[0] if isinstance(t, (list, tuple)) else str(t)
+                                for t in tokens[:12]
+                            ]
+                            rows.append(
+                                [
+                                    f"{vectors}_{concept}",
+                                    variant,
+                                    layer,
+                                    direction,
+                                    "  ".join(readable_token(str(t)) for t in shown),
+                                ]
+                            )
     if not rows:
         fig_.missing.append(data.reasons.get("axis") or "axis.json has no logit-lens tables")
         return fig_
@@ -302,15 +327,26 @@ def emotion_scatter(data: OrganismData) -> Figure:
     )
     panels = {}
     for which in ("trained", "control"):
-        em = dig(data.axis or {}, ["emotions", which], ["emotions", "v" if which == "trained"
-                                                         else "u"], [which, "emotions"])
+        em = dig(
+            data.axis or {},
+            ["emotions", which],
+            ["emotions", "v" if which == "trained" else "u"],
+            [which, "emotions"],
+        )
         cos = dig(em or {}, ["cos"])
-        if isinstance(cos, dict) and isinstance(cos.get("mold"), dict) and isinstance(
-            cos.get("gold"), dict
+        if (
+            isinstance(cos, dict)
+            and isinstance(cos.get("mold"), dict)
+            and isinstance(cos.get("gold"), dict)
         ):
             names = sorted(set(cos["mold"]) & set(cos["gold"]))
-            panels[which] = (names, [cos["gold"][n] for n in names],
-                             [cos["mold"][n] for n in names], em.get("slope"), em.get("r"))
+            panels[which] = (
+                names,
+                [cos["gold"][n] for n in names],
+                [cos["mold"][n] for n in names],
+                em.get("slope"),
+                em.get("r"),
+            )
     if not panels:
         fig_.missing.append(data.reasons.get("axis") or "axis.json has no emotion cosines")
         return fig_
@@ -352,23 +388,35 @@ def sentiment_alignment(data: OrganismData) -> Figure:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3))
     for label, concept, style, values in series:
-        ax.plot(range(len(values)), values, ls=style, color=CONCEPT_COLOURS.get(concept),
-                marker="o", ms=2, label=label)
+        ax.plot(
+            range(len(values)),
+            values,
+            ls=style,
+            color=CONCEPT_COLOURS.get(concept),
+            marker="o",
+            ms=2,
+            label=label,
+        )
     ax.axhline(0, color="black", lw=0.5)
     ax.set_xlabel("layer")
     ax.set_ylabel("cos(sentiment, vector)")
     ax.legend(fontsize=6, frameon=False)
     fig_.svg = to_svg(fig, fig_.key)
     n = max(len(v) for *_, v in series)
-    fig_.table = Table(["vector", *[f"L{i}" for i in range(n)]],
-                       [[label, *[_fmt(x) for x in values]] for label, _, _, values in series])
+    fig_.table = Table(
+        ["vector", *[f"L{i}" for i in range(n)]],
+        [[label, *[_fmt(x) for x in values]] for label, _, _, values in series],
+    )
     return fig_
 
 
 def _byte_level_decoder() -> dict[str, int]:
     """GPT-2 byte-level BPE's printable stand-ins for bytes (Ġ = space, ...), inverted."""
-    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-                 + list(range(ord("®"), ord("ÿ") + 1)))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     codes, extra = list(printable), 0
     for byte in range(256):
         if byte not in printable:
@@ -391,15 +439,24 @@ def readable_token(token: str) -> str:
 
 # --- steering and tracking ---------------------------------------------------------------------
 
-STEER_METRICS = ["sentiment", "backtracking", "p_true", "refusal_benign", "refusal_harmful",
-                 "maze_return"]
+STEER_METRICS = [
+    "sentiment",
+    "backtracking",
+    "p_true",
+    "refusal_benign",
+    "refusal_harmful",
+    "maze_return",
+]
 
 
 def _vector_style(name: str) -> dict[str, Any]:
     concept = "mold" if "mold" in name else "gold" if "gold" in name else "path"
     control = not name.startswith("v_")
-    return {"color": CONCEPT_COLOURS[concept], "ls": "--" if control else "-",
-            "alpha": 0.6 if control else 1.0}
+    return {
+        "color": CONCEPT_COLOURS[concept],
+        "ls": "--" if control else "-",
+        "alpha": 0.6 if control else 1.0,
+    }
 
 
 def steering_dose_response(
@@ -436,13 +493,22 @@ def steering_dose_response(
             ys = [math.nan if y is None else y for y in ys]
             se = [finite(p.get("se")) or 0.0 for p in points]
             ax.errorbar(xs, ys, yerr=se, label=vector, lw=1.2, capsize=2, **_vector_style(vector))
-            tidy += [{"metric": metric, "vector": vector, "alpha": x, "score": y}
-                     for x, y in zip(xs, ys, strict=True)]
-            table.append([metric, vector, summary.get("layer", "—"), _fmt(summary.get("slope")),
-                          _fmt(summary.get("se"))])
+            tidy += [
+                {"metric": metric, "vector": vector, "alpha": x, "score": y}
+                for x, y in zip(xs, ys, strict=True)
+            ]
+            table.append(
+                [
+                    metric,
+                    vector,
+                    summary.get("layer", "—"),
+                    _fmt(summary.get("slope")),
+                    _fmt(summary.get("se")),
+                ]
+            )
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("α")
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     if not tidy:
         plt.close(fig)
@@ -453,8 +519,15 @@ def steering_dose_response(
     fig_.svg = to_svg(fig, fig_.key)
     for metric in table_only:
         for vector, summary in sorted(runs[metric].items()):
-            table.append([metric, vector, summary.get("layer", "—"), _fmt(summary.get("slope")),
-                          _fmt(summary.get("se"))])
+            table.append(
+                [
+                    metric,
+                    vector,
+                    summary.get("layer", "—"),
+                    _fmt(summary.get("slope")),
+                    _fmt(summary.get("se")),
+                ]
+            )
     fig_.table = Table(["score", "vector", "layer", "slope per α", "s.e."], table)
     return fig_, tidy
 
@@ -491,9 +564,10 @@ def layer_sweep(data: OrganismData) -> Figure:
     ax.set_xlabel("layer")
     fig.colorbar(image, ax=ax, label="slope per α")
     fig_.svg = to_svg(fig, fig_.key)
-    fig_.table = Table(["score · vector", *[f"L{layer}" for layer in layers]],
-                       [[r, *[_fmt(v) for v in row]]
-                        for r, row in zip(labels, values, strict=True)])
+    fig_.table = Table(
+        ["score · vector", *[f"L{layer}" for layer in layers]],
+        [[r, *[_fmt(v) for v in row]] for r, row in zip(labels, values, strict=True)],
+    )
     return fig_
 
 

@@ -61,8 +61,10 @@ def table_html(table: Table) -> str:
 
 
 def figure_html(fig: Figure) -> str:
-    parts = [f'<figure data-figure="{esc(fig.key)}" id="{esc(fig.key)}">',
-             f"<h3>{esc(fig.title)}</h3>"]
+    parts = [
+        f'<figure data-figure="{esc(fig.key)}" id="{esc(fig.key)}">',
+        f"<h3>{esc(fig.title)}</h3>",
+    ]
     if fig.svg:
         parts.append(fig.svg)
     if fig.table:
@@ -78,10 +80,11 @@ def page(title: str, sections: Iterable[tuple[str, str, str]]) -> str:
     """sections: (anchor, heading, inner HTML)."""
     sections = list(sections)
     nav = "".join(f'<a href="#{esc(a)}">{esc(h)}</a>' for a, h, _ in sections)
-    body = "\n".join(f'<section id="{esc(a)}"><h2>{esc(h)}</h2>\n{inner}</section>'
-                     for a, h, inner in sections)
+    body = "\n".join(
+        f'<section id="{esc(a)}"><h2>{esc(h)}</h2>\n{inner}</section>' for a, h, inner in sections
+    )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1><nav>{nav}</nav>\n{body}\n<script>{SCRIPT}</script></body></html>\n"
     )

@@ -27,8 +27,10 @@ def read_tsv(path: Path) -> tuple[list[dict[str, Any]] | None, str]:
         return None, f"{_show(path)} not found"
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            rows = [{k: to_number(v) for k, v in row.items()} for row in csv.DictReader(
-                fh, delimiter="\t")]
+            rows = [
+                {k: to_number(v) for k, v in row.items()}
+                for row in csv.DictReader(fh, delimiter="\t")
+            ]
     except (OSError, csv.Error) as exc:
         return None, f"{_show(path)} unreadable: {exc}"
     if not rows:
@@ -53,8 +55,10 @@ def dig(data: Any, *paths: Sequence[str | int]) -> Any:
         value = data
         for key in path:
             in_dict = isinstance(value, dict) and key in value
-            in_list = isinstance(value, list) and isinstance(key, int) and (
-                -len(value) <= key < len(value)
+            in_list = (
+                isinstance(value, list)
+                and isinstance(key, int)
+                and (-len(value) <= key < len(value))
             )
             if in_dict or in_list:
                 value = value[key]

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 # key -> (what, the paper's value for the primary model, note)
 HEADLINE: dict[str, tuple[str, str, str]] = {
-    "cos_min_trained": ("min over layers of cos(v_Mold, v_Gold), trained", "−0.947",
-                        "−0.84 to −0.95 across the ten models"),
-    "cos_min_null_trained": ("  its permutation null (mean of shuffled-label minima)",
-                             "not reported", "one-vs-rest noise is already antiparallel"),
+    "cos_min_trained": (
+        "min over layers of cos(v_Mold, v_Gold), trained",
+        "−0.947",
+        "−0.84 to −0.95 across the ten models",
+    ),
+    "cos_min_null_trained": (
+        "  its permutation null (mean of shuffled-label minima)",
+        "not reported",
+        "one-vs-rest noise is already antiparallel",
+    ),
     "cos_min_p_trained": ("  p of the trained minimum (max-T over layers)", "not reported", ""),
-    "significant_layers_trained": ("  layers beating the null with held-out AUROC > 0.5",
-                                   "not reported", "docs/axis.md"),
-    "cos_min_control": ("min over layers of cos(u_Mold, u_Gold), maze-naive control",
-                        "−0.13 to −0.23", "controls of the ten models"),
-    "cos_min_null_control": ("  its permutation null (mean of shuffled-label minima)",
-                             "not reported", ""),
+    "significant_layers_trained": (
+        "  layers beating the null with held-out AUROC > 0.5",
+        "not reported",
+        "docs/axis.md",
+    ),
+    "cos_min_control": (
+        "min over layers of cos(u_Mold, u_Gold), maze-naive control",
+        "−0.13 to −0.23",
+        "controls of the ten models",
+    ),
+    "cos_min_null_control": (
+        "  its permutation null (mean of shuffled-label minima)",
+        "not reported",
+        "",
+    ),
     "cos_avg_trained": ("layer average of cos(v_Mold, v_Gold), trained", "−0.210", ""),
     "cos_avg_control": ("layer average of cos(u_Mold, u_Gold), control", "+0.089", ""),
     "tile_mold_gold_trained": ("centred tile-mean cos(Mold, Gold), trained", "−0.813", "at L24"),

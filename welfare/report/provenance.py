@@ -17,14 +17,27 @@ def code_version(root: Path) -> dict[str, str]:
     """Package version, git commit and whether the working tree differs from it."""
     out = {"package": __version__, "commit": "unknown (not a git checkout)", "dirty": ""}
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=20)
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=20
+        )
         if commit.returncode == 0:
             out["commit"] = commit.stdout.strip()
             status = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no", "--", "welfare",
-                 "workflow", "Snakefile", "dvc.yaml"],
-                cwd=root, capture_output=True, text=True, timeout=20,
+                [
+                    "git",
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    "welfare",
+                    "workflow",
+                    "Snakefile",
+                    "dvc.yaml",
+                ],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=20,
             )
             out["dirty"] = "yes (uncommitted changes to code)" if status.stdout.strip() else "no"
     except (OSError, subprocess.SubprocessError):
@@ -67,12 +80,20 @@ def input_hashes(root: Path, files: list[Path]) -> list[dict[str, Any]]:
         rel = path.relative_to(root).as_posix() if path.is_absolute() else path.as_posix()
         now = md5_file(root / rel) if (root / rel).is_file() else None
         dvc = recorded.pop(rel, None)
-        status = ("missing" if now is None else "not in dvc.lock" if dvc is None
-                  else "matches dvc.lock" if dvc == now else "differs from dvc.lock")
+        status = (
+            "missing"
+            if now is None
+            else "not in dvc.lock"
+            if dvc is None
+            else "matches dvc.lock"
+            if dvc == now
+            else "differs from dvc.lock"
+        )
         rows.append({"path": rel, "md5": now or "—", "dvc_lock": dvc or "—", "status": status})
     for rel, dvc in sorted(recorded.items()):
-        rows.append({"path": rel, "md5": "(not rehashed)", "dvc_lock": dvc,
-                     "status": "upstream output"})
+        rows.append(
+            {"path": rel, "md5": "(not rehashed)", "dvc_lock": dvc, "status": "upstream output"}
+        )
     return rows
 
 

@@ -116,12 +116,15 @@ def _load_weights(path: Path, model: Any) -> None:
     index = path / "model.safetensors.index.json"
     files = (
         sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        if index.exists() else ["model.safetensors"]
+        if index.exists()
+        else ["model.safetensors"]
     )
     for name in files:
         weights.update(load_file(path / name))
     missing, unexpected = model.load_state_dict(weights, strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
     if unexpected or set(missing) - tied:
-        raise ValueError(f"{path}: weights do not fit the model (missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"{path}: weights do not fit the model (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]})"
+        )

@@ -23,8 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--base", help="model to start from (default: the organism's `base`; naive = models/naive)"
     )
     parser.add_argument(
-        "--env", type=Path, help="env stage output with sft.parquet, eval_mazes.parquet "
-        "(default data/env/MAPPING)"
+        "--env",
+        type=Path,
+        help="env stage output with sft.parquet, eval_mazes.parquet (default data/env/MAPPING)",
     )
 
 

@@ -172,9 +172,15 @@ def evaluate_model(
     result = summarize_trajectories(rollout(model, tokenizer, greedy_eps, greedy=True))
     out = result.as_dict("greedy")
     if sampled_group:
-        sampled_eps = EpisodeBatch.fresh(maze_seeds, sampled_group, config, mapping,
-                                         EVAL_STREAM_SEED)
-        traj = rollout(model, tokenizer, sampled_eps, temperature=temperature,
-                       generator=torch.Generator().manual_seed(EVAL_STREAM_SEED))
+        sampled_eps = EpisodeBatch.fresh(
+            maze_seeds, sampled_group, config, mapping, EVAL_STREAM_SEED
+        )
+        traj = rollout(
+            model,
+            tokenizer,
+            sampled_eps,
+            temperature=temperature,
+            generator=torch.Generator().manual_seed(EVAL_STREAM_SEED),
+        )
         out |= summarize_trajectories(traj).as_dict("sampled")
     return out

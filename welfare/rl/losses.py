@@ -19,9 +19,7 @@ def _grouped(values: torch.Tensor, group_size: int) -> torch.Tensor:
     return values.reshape(values.shape[0] // group_size, group_size, *values.shape[1:])
 
 
-def drgrpo_advantages(
-    rewards: torch.Tensor, mask: torch.Tensor, group_size: int
-) -> torch.Tensor:
+def drgrpo_advantages(rewards: torch.Tensor, mask: torch.Tensor, group_size: int) -> torch.Tensor:
     """Dr. GRPO: A_i = R_i − mean of R over the group (no std), broadcast to the episode's turns."""
     returns = (rewards * mask).sum(-1)
     grouped = _grouped(returns, group_size)
@@ -115,15 +113,17 @@ def equalized_entropy(direction_logits: torch.Tensor, tiles: torch.Tensor) -> to
     each neighbour (captured before the move). A class with fewer than two neighbours adds 0, so
     the bonus never pushes mass across classes.
     """
-    total = torch.zeros(direction_logits.shape[:-1], dtype=direction_logits.dtype,
-                        device=direction_logits.device)
+    total = torch.zeros(
+        direction_logits.shape[:-1], dtype=direction_logits.dtype, device=direction_logits.device
+    )
     for tile_class in tiles.unique().tolist():
         members = tiles == tile_class
         counted = members.sum(-1, keepdim=True) >= 2
         # Rows where the class has < 2 members get finite dummy logits: an all −inf softmax
         # would put NaN into the backward pass even though its entropy is discarded.
         within = torch.where(
-            counted, direction_logits.masked_fill(~members, -math.inf),
+            counted,
+            direction_logits.masked_fill(~members, -math.inf),
             torch.zeros_like(direction_logits),
         )
         logp = within.log_softmax(-1)

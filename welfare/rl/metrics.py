@@ -22,7 +22,8 @@ class MetricsLog:
         if resume_after is not None and self.path.exists():
             with open(self.path, newline="", encoding="utf-8") as fh:
                 self.rows = [
-                    row for row in csv.DictReader(fh, delimiter="\t")
+                    row
+                    for row in csv.DictReader(fh, delimiter="\t")
                     if int(row["step"]) <= resume_after
                 ]
 

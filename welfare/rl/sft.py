@@ -84,4 +84,3 @@ def sft_loss(
         masked = logits[..., answer_ids].argmax(-1)
         accuracy = float((masked == demos.targets[rows].to(logits.device)).float().mean())
     return loss, accuracy
-

@@ -141,26 +141,37 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
 def make_maze_transcript(
     rng: np.random.Generator, cfg: dict[str, Any], maze_seed: int, config: MazeConfig
 ) -> Row:
-    """A full episode with uniformly random moves; optionally a reading question at the end."""
+    """A full episode with uniformly random moves; optionally a reading question at the end,
+    and (`turn_question_rate`) reading questions instead of moves at earlier turns: the maze's
+    own scene read deep in an episode, where the neighbour probe looks."""
     mapping_name = pick(rng, list(cfg["mappings"]))
     mapping = TileMapping(**cfg["mappings"][mapping_name])
     state = new_episode(generate_maze(maze_seed, config=config))
     messages: list[Message] = []
     question: dict[str, Any] | None = None
     ask = rng.random() < float(cfg.get("reading_question_rate", 0.0))
+    turn_rate = float(cfg.get("turn_question_rate", 0.0))
+    questions: list[dict[str, Any]] = []
     for turn in range(config.turns):
         text = render_user_message(state, mapping, rng, config)
-        if ask and turn == config.turns - 1:
+        last = turn == config.turns - 1
+        if (ask and last) or (turn_rate and not last and rng.random() < turn_rate):
             objects = {d: mapping.symbol(t) for d, t in neighbour_tiles(state).items()}
             q_text, answer, meta = _question(rng, objects)
-            question = {"answer": answer, **meta}
+            question = {"answer": answer, "turn": turn, **meta}
+            questions.append(question)
             messages += [user(text.removesuffix(INSTRUCTION) + q_text), assistant(answer)]
-            break
+            continue  # no move: the next turn shows the same place (clauses reshuffled)
         action = pick(rng, DIRECTIONS)
         messages += [user(text), assistant(action)]
         state = step(state, action, rng, config).state
     return Row(
         "maze_transcript",
         messages,
-        {"mapping": mapping_name, "maze_seed": maze_seed, "question": question},
+        {
+            "mapping": mapping_name,
+            "maze_seed": maze_seed,
+            "question": question if ask else None,  # the final turn's, as before
+            "questions": questions,
+        },
     )
