@@ -67,21 +67,32 @@ def _steer() -> dict:
     }
     runs = {
         metric: {
-            v: {"layer": 3, "kind": "trained" if v.startswith("v_") else "control",
-                "slope": s, "se": 0.01, "points": _points(s)}
+            v: {
+                "layer": 3,
+                "kind": "trained" if v.startswith("v_") else "control",
+                "slope": s,
+                "se": 0.01,
+                "points": _points(s),
+            }
             for v, s in per.items()
         }
         for metric, per in slopes.items()
     }
     sweep = {
         "sentiment": {
-            v: [{"layer": layer, "slope": s * math.sin(layer + 1), "se": 0.1, "n": 8}
-                for layer in range(LAYERS)]
+            v: [
+                {"layer": layer, "slope": s * math.sin(layer + 1), "se": 0.1, "n": 8}
+                for layer in range(LAYERS)
+            ]
             for v, s in (("v_mold", -0.5), ("v_gold", 0.6))
         }
     }
-    return {"organism": "reinforce", "alphas": [-4, -2, 0, 2, 4], "runs": {"naive": runs},
-            "layer_sweep": {"alphas": [-4, 4], "naive": sweep}}
+    return {
+        "organism": "reinforce",
+        "alphas": [-4, -2, 0, 2, 4],
+        "runs": {"naive": runs},
+        "layer_sweep": {"alphas": [-4, 4], "naive": sweep},
+    }
 
 
 def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Path:
@@ -89,52 +100,113 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Pa
     metrics = root / "metrics"
     for name in organisms:
         base = metrics / name
-        _tsv(base / "train.tsv", [
-            {"step": s, "return_mean": -5 + s, "return_std": 2.0, "gold_rate": 0.05 * s,
-             "mold_rate": 0.3 - 0.02 * s, "path_rate": 0.5, "policy_entropy": 1.3 - 0.05 * s,
-             "equalized_entropy": 1.2, "loss": 0.5}
-            for s in range(1, 11)
-        ])
+        _tsv(
+            base / "train.tsv",
+            [
+                {
+                    "step": s,
+                    "return_mean": -5 + s,
+                    "return_std": 2.0,
+                    "gold_rate": 0.05 * s,
+                    "mold_rate": 0.3 - 0.02 * s,
+                    "path_rate": 0.5,
+                    "policy_entropy": 1.3 - 0.05 * s,
+                    "equalized_entropy": 1.2,
+                    "loss": 0.5,
+                }
+                for s in range(1, 11)
+            ],
+        )
         _tsv(base / "eval.tsv", [{"step": s, "greedy_mean_return": s - 3.0} for s in (0, 5, 10)])
         _json(base / "eval.json", {"final": {"greedy_mean_return": 7.0}})
-        _json(base / "axis.json", {
-            "trained": _axis_pass(COS_TRAINED, -0.813),
-            "control": _axis_pass(COS_CONTROL, 0.086),
-            "logit_lens": {"layer": 4, "v": {
-                "mold": {"raw": {"promoted": [["fail", 3.1], ["impossible", 2.9]],
-                                 "suppressed": [["yes", -2.0]]}},
-                "gold": {"raw": {"promoted": [["success", 2.5]], "suppressed": [["wrong", -1.0]]}},
-            }, "u": {"skipped": "no --naive-model"}},
-            "sentiment": {"methods": ["prompt"], "cos_v": {"prompt": {
-                "mold": [-0.1] * LAYERS, "gold": [0.2] * LAYERS}}, "cos_u": {"prompt": {
-                "mold": [0.01] * LAYERS, "gold": [0.02] * LAYERS}}},
-            "emotions": {
-                "trained": {"cos": {"mold": {e: 0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)},
-                                    "gold": {e: -0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)}},
-                            "slope": -1.0, "r": -0.99},
-                "control": {"cos": {"mold": {e: 0.01 * i for i, e in enumerate(EMOTIONS)},
-                                    "gold": {e: 0.02 * (i % 2) for i, e in enumerate(EMOTIONS)}},
-                            "slope": 0.1, "r": 0.05},
+        _json(
+            base / "axis.json",
+            {
+                "trained": _axis_pass(COS_TRAINED, -0.813),
+                "control": _axis_pass(COS_CONTROL, 0.086),
+                "logit_lens": {
+                    "layer": 4,
+                    "v": {
+                        "mold": {
+                            "raw": {
+                                "promoted": [["fail", 3.1], ["impossible", 2.9]],
+                                "suppressed": [["yes", -2.0]],
+                            }
+                        },
+                        "gold": {
+                            "raw": {"promoted": [["success", 2.5]], "suppressed": [["wrong", -1.0]]}
+                        },
+                    },
+                    "u": {"skipped": "no --naive-model"},
+                },
+                "sentiment": {
+                    "methods": ["prompt"],
+                    "cos_v": {"prompt": {"mold": [-0.1] * LAYERS, "gold": [0.2] * LAYERS}},
+                    "cos_u": {"prompt": {"mold": [0.01] * LAYERS, "gold": [0.02] * LAYERS}},
+                },
+                "emotions": {
+                    "trained": {
+                        "cos": {
+                            "mold": {e: 0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)},
+                            "gold": {e: -0.1 * (i - 2.5) for i, e in enumerate(EMOTIONS)},
+                        },
+                        "slope": -1.0,
+                        "r": -0.99,
+                    },
+                    "control": {
+                        "cos": {
+                            "mold": {e: 0.01 * i for i, e in enumerate(EMOTIONS)},
+                            "gold": {e: 0.02 * (i % 2) for i, e in enumerate(EMOTIONS)},
+                        },
+                        "slope": 0.1,
+                        "r": 0.05,
+                    },
+                },
             },
-        })
+        )
         _json(base / "steer.json", _steer())
-        _json(base / "track.json", {
-            "trained": {"maze": {"v_gold": {
-                "layer": 3, "d": 1.8,
-                "projection_sd": {"gold": [1.0 + 0.1 * i for i in range(20)],
-                                  "mold": [-1.0 - 0.1 * i for i in range(20)]}}},
-                "correctness": {"v_gold": {"layer": 3, "d": 0.9}}},
-            "naive": {"maze": {"v_gold": {
-                "layer": 3, "d": 0.05,
-                "projection_sd": {"gold": [0.1 * i for i in range(20)],
-                                  "mold": [0.1 * i + 0.05 for i in range(20)]}}}},
-        })
+        _json(
+            base / "track.json",
+            {
+                "trained": {
+                    "maze": {
+                        "v_gold": {
+                            "layer": 3,
+                            "d": 1.8,
+                            "projection_sd": {
+                                "gold": [1.0 + 0.1 * i for i in range(20)],
+                                "mold": [-1.0 - 0.1 * i for i in range(20)],
+                            },
+                        }
+                    },
+                    "correctness": {"v_gold": {"layer": 3, "d": 0.9}},
+                },
+                "naive": {
+                    "maze": {
+                        "v_gold": {
+                            "layer": 3,
+                            "d": 0.05,
+                            "projection_sd": {
+                                "gold": [0.1 * i for i in range(20)],
+                                "mold": [0.1 * i + 0.05 for i in range(20)],
+                            },
+                        }
+                    }
+                },
+            },
+        )
     for mapping in ("office", "office_swap"):
-        _json(metrics / "env" / mapping / "class_balance.json",
-              {"counts": {"mold": 15, "gold": 15, "path": 15}})
-    _tsv(metrics / "naive" / "pretrain.tsv",
-         [{"step": s, "train_loss": 5 - 0.1 * s, "heldout_loss": 5.1 - 0.1 * s} for s in range(10)])
+        _json(
+            metrics / "env" / mapping / "class_balance.json",
+            {"counts": {"mold": 15, "gold": 15, "path": 15}},
+        )
+    _tsv(
+        metrics / "naive" / "pretrain.tsv",
+        [{"step": s, "train_loss": 5 - 0.1 * s, "heldout_loss": 5.1 - 0.1 * s} for s in range(10)],
+    )
     _json(metrics / "naive" / "pretrain.json", {"steps": 10, "heldout_loss": 4.2})
-    _json(metrics / "naive" / "acceptance.json",
-          {"passed": True, "checks": {"format_mass": {"value": 0.99}}})
+    _json(
+        metrics / "naive" / "acceptance.json",
+        {"passed": True, "checks": {"format_mass": {"value": 0.99}}},
+    )
     return metrics

@@ -16,8 +16,9 @@ import report_fixtures as fx
 from welfare.cli import main
 from welfare.config import REPO_ROOT
 
-BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
-               None)
+BROWSER = next(
+    (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
+)
 
 
 @pytest.fixture
@@ -32,10 +33,20 @@ def browser() -> str:
 def _render(browser: str, html: Path, tmp_path: Path) -> str:
     """The DOM after the page's load handler ran (it stamps each figure with its size)."""
     out = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-         "--dump-dom", html.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert 'data-report-ready="1"' in out.stdout, out.stderr[-2000:]
     return out.stdout
@@ -44,14 +55,38 @@ def _render(browser: str, html: Path, tmp_path: Path) -> str:
 def test_every_figure_renders_in_chromium(browser: str, tmp_path: Path) -> None:
     fx.write_metrics(tmp_path)
     (tmp_path / "metrics/reinforce/track.json").unlink()  # one figure without its metrics
-    assert main(["report", "--params", str(REPO_ROOT / "params.yaml"), "--out",
-                 str(tmp_path / "report"), "--metrics", str(tmp_path / "metrics"),
-                 "--root", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--params",
+                str(REPO_ROOT / "params.yaml"),
+                "--out",
+                str(tmp_path / "report"),
+                "--metrics",
+                str(tmp_path / "metrics"),
+                "--root",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     dom = _render(browser, tmp_path / "report/index.html", tmp_path)
     figures = dict(re.findall(r'<figure data-figure="([^"]+)"[^>]*data-rendered="([^"]+)"', dom))
-    expected = {f"{k}-reinforce" for k in ("training", "cosines", "tile-means", "logit-lens",
-                                      "emotions", "sentiment", "steering", "layer-sweep",
-                                      "tracking")}
+    expected = {
+        f"{k}-reinforce"
+        for k in (
+            "training",
+            "cosines",
+            "tile-means",
+            "logit-lens",
+            "emotions",
+            "sentiment",
+            "steering",
+            "layer-sweep",
+            "tracking",
+        )
+    }
     assert expected <= set(figures), figures
     for key, rendered in figures.items():
         if key == "tracking-reinforce":

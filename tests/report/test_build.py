@@ -13,14 +13,31 @@ import report_fixtures as fx
 from welfare.cli import main
 from welfare.config import REPO_ROOT
 
-FIGURES = ["training", "cosines", "tile-means", "logit-lens", "emotions", "sentiment",
-           "steering", "layer-sweep", "tracking"]
+FIGURES = [
+    "training",
+    "cosines",
+    "tile-means",
+    "logit-lens",
+    "emotions",
+    "sentiment",
+    "steering",
+    "layer-sweep",
+    "tracking",
+]
 
 
 def _report(tmp_path: Path, params: Path | None = None) -> tuple[str, dict]:
-    args = ["report", "--params", str(params or REPO_ROOT / "params.yaml"),
-            "--out", str(tmp_path / "report"), "--metrics", str(tmp_path / "metrics"),
-            "--root", str(tmp_path)]
+    args = [
+        "report",
+        "--params",
+        str(params or REPO_ROOT / "params.yaml"),
+        "--out",
+        str(tmp_path / "report"),
+        "--metrics",
+        str(tmp_path / "metrics"),
+        "--root",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     html = (tmp_path / "report/index.html").read_text()
     return html, json.loads((tmp_path / "report/metrics.json").read_text())
@@ -91,9 +108,19 @@ def test_report_params(tmp_path: Path) -> None:
     fx.write_metrics(tmp_path)
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("report: {title: My replication, paper_column: false}\n")
-    args = ["report", "--params", str(REPO_ROOT / "params.yaml"), "--params", str(overlay),
-            "--out", str(tmp_path / "report"), "--metrics", str(tmp_path / "metrics"),
-            "--root", str(tmp_path)]
+    args = [
+        "report",
+        "--params",
+        str(REPO_ROOT / "params.yaml"),
+        "--params",
+        str(overlay),
+        "--out",
+        str(tmp_path / "report"),
+        "--metrics",
+        str(tmp_path / "metrics"),
+        "--root",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     html = (tmp_path / "report/index.html").read_text()
     assert "<title>My replication</title>" in html

@@ -34,8 +34,11 @@ def test_chatml_segments_rebuild_the_template():
     assert fmt.opening == "<|im_start|>user\n"
     assert fmt.user_to_assistant == "<|im_end|>\n<|im_start|>assistant\n"
     assert fmt.assistant_to_user == "<|im_end|>\n<|im_start|>user\n"
-    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "N"},
-                {"role": "user", "content": "b"}]
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "N"},
+        {"role": "user", "content": "b"},
+    ]
     rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert fmt.conversation(["a", "b"], ["N"]) == rendered
 

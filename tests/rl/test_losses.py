@@ -21,12 +21,14 @@ from welfare.rl.losses import (
 )
 
 # Two groups of two episodes, three turns each.
-REWARDS = torch.tensor([
-    [-0.1, 19.9, -0.1],   # return 19.7
-    [-10.1, -0.1, -0.1],  # return -10.3
-    [-0.1, -0.1, -0.1],   # return -0.3
-    [-0.1, -0.1, -0.1],   # return -0.3
-])
+REWARDS = torch.tensor(
+    [
+        [-0.1, 19.9, -0.1],  # return 19.7
+        [-10.1, -0.1, -0.1],  # return -10.3
+        [-0.1, -0.1, -0.1],  # return -0.3
+        [-0.1, -0.1, -0.1],  # return -0.3
+    ]
+)
 MASK = torch.ones_like(REWARDS)
 
 
@@ -89,14 +91,18 @@ def test_dual_clip_surrogate_by_hand():
     adv = torch.tensor([[2.0, 2.0, 2.0, -1.0, -1.0, -1.0]])
     old = torch.zeros_like(ratios)
     terms = dual_clip_surrogate(ratios.log(), old, adv, torch.ones_like(adv), clip)
-    expected = torch.tensor([[
-        -2.0,       # ratio 1: plain −A·r
-        -2.4,       # A>0, r>1+ε: clipped to 1.2
-        -1.0,       # A>0, r<1−ε: unclipped −A·r is larger (pessimistic)
-        3.0,        # A<0, r=5: PPO gives 5, dual clip bounds it at c·|A| = 3
-        1.5,        # A<0, r=1.5: −A·r
-        0.8,        # A<0, r<1−ε: clipped to 0.8
-    ]])
+    expected = torch.tensor(
+        [
+            [
+                -2.0,  # ratio 1: plain −A·r
+                -2.4,  # A>0, r>1+ε: clipped to 1.2
+                -1.0,  # A>0, r<1−ε: unclipped −A·r is larger (pessimistic)
+                3.0,  # A<0, r=5: PPO gives 5, dual clip bounds it at c·|A| = 3
+                1.5,  # A<0, r=1.5: −A·r
+                0.8,  # A<0, r<1−ε: clipped to 0.8
+            ]
+        ]
+    )
     torch.testing.assert_close(terms.per_turn_loss, expected)
     # ε-clip active where clipped > unclipped: turns 1 and 5
     assert terms.clip_fraction.item() == pytest.approx(2 / 6)
@@ -120,12 +126,14 @@ def test_seq_mean_token_sum_uses_constant_z():
 
 
 def test_equalized_entropy_by_hand():
-    logits = torch.tensor([
-        [0.0, 0.0, 0.0, 0.0],   # all four same class: full entropy log 4
-        [0.0, 0.0, 5.0, 5.0],   # two pairs of classes: log 2 + log 2, whatever the gap
-        [0.0, 1.0, 2.0, 3.0],   # each class once: 0
-        [1.0, 0.0, 7.0, 0.0],   # class 0 at {N, E}, singletons otherwise
-    ])
+    logits = torch.tensor(
+        [
+            [0.0, 0.0, 0.0, 0.0],  # all four same class: full entropy log 4
+            [0.0, 0.0, 5.0, 5.0],  # two pairs of classes: log 2 + log 2, whatever the gap
+            [0.0, 1.0, 2.0, 3.0],  # each class once: 0
+            [1.0, 0.0, 7.0, 0.0],  # class 0 at {N, E}, singletons otherwise
+        ]
+    )
     tiles = torch.tensor([[0, 0, 0, 0], [0, 0, 1, 1], [0, 1, 2, 3], [0, 0, 1, 2]])
     h = equalized_entropy(logits, tiles)
     p = torch.tensor([1.0, 0.0]).softmax(0)

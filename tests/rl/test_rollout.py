@@ -14,8 +14,13 @@ from welfare.rl.rollout import rollout
 
 def _play(model, tokenizer, episodes, use_cache: bool, greedy: bool = False):
     return rollout(
-        model, tokenizer, episodes, temperature=1.0, greedy=greedy,
-        generator=torch.Generator().manual_seed(0), use_cache=use_cache,
+        model,
+        tokenizer,
+        episodes,
+        temperature=1.0,
+        greedy=greedy,
+        generator=torch.Generator().manual_seed(0),
+        use_cache=use_cache,
     )
 
 
@@ -31,7 +36,10 @@ def test_cached_rollout_matches_reencoding(tmp_path, arch, runtime, small_episod
     torch.testing.assert_close(cached.logp, reencoded.logp, atol=1e-5, rtol=0)
     # The update's single forward over whole episodes agrees too.
     logits = decision_logits(
-        model, cached.tokens, cached.decision_index, tokenizer.pad_token_id,
+        model,
+        cached.tokens,
+        cached.decision_index,
+        tokenizer.pad_token_id,
         direction_ids(tokenizer),
     )
     logp = logits.log_softmax(-1).gather(-1, cached.actions[..., None]).squeeze(-1)
@@ -48,7 +56,8 @@ def test_rollout_tokens_are_the_chat_template_encoding(tiny, small_episodes):
         for turn, user in enumerate(traj.episodes.messages[episode]):
             action = DIRECTIONS[int(traj.actions[episode, turn])]
             messages += [
-                {"role": "user", "content": user}, {"role": "assistant", "content": action}
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": action},
             ]
         text = tokenizer.apply_chat_template(messages, tokenize=False)
         expected = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -88,8 +97,13 @@ def test_greedy_is_deterministic_and_picks_the_argmax(tiny, small_episodes):
 def test_before_forward_sees_each_chunk_with_absolute_positions(tiny, small_episodes):
     model, tokenizer = tiny
     chunks = []
-    rollout(model, tokenizer, small_episodes(), generator=torch.Generator().manual_seed(0),
-            before_forward=chunks.append)
+    rollout(
+        model,
+        tokenizer,
+        small_episodes(),
+        generator=torch.Generator().manual_seed(0),
+        before_forward=chunks.append,
+    )
     assert [c.turn for c in chunks] == list(range(6))
     # turn 1 starts where turn 0 ended, row by row
     first_len = chunks[0].attention_mask.sum(-1)

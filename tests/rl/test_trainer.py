@@ -28,8 +28,16 @@ def _params(steps: int = 4, **row) -> dict:
     params["train"].update(steps=steps, mazes_per_step=2, group_size=2, micro_batch=3, lr=3e-3)
     params["train"]["checkpoint"]["every"] = 2
     params["train"]["eval"].update(every=2, n_mazes=2, sampled_group=0)
-    params["organisms"] = {"tiny": {"base": "naive", "algorithm": "drgrpo", "adapter": "full",
-                                    "mapping": "office", "seed": 3, **row}}
+    params["organisms"] = {
+        "tiny": {
+            "base": "naive",
+            "algorithm": "drgrpo",
+            "adapter": "full",
+            "mapping": "office",
+            "seed": 3,
+            **row,
+        }
+    }
     return params
 
 
@@ -39,8 +47,10 @@ def _paths(root: Path, base: Path, env: Path | None = None) -> RunPaths:
 
 def _rows(path: Path) -> list[dict]:
     with open(path, newline="") as fh:
-        return [{k: v for k, v in r.items() if k not in TIMING}
-                for r in csv.DictReader(fh, delimiter="\t")]
+        return [
+            {k: v for k, v in r.items() if k not in TIMING}
+            for r in csv.DictReader(fh, delimiter="\t")
+        ]
 
 
 def test_killed_run_resumes_exactly(tmp_path, tiny_dir):
@@ -72,10 +82,21 @@ def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):
     assert not (paths.out / "final/trainer_state.pt").exists()
     load_model(paths.out / "final", runtime)
     header = (paths.metrics / "train.tsv").read_text().splitlines()[0].split("\t")
-    for column in ("return_mean", "return_std", "gold_rate", "mold_rate", "path_rate",
-                   "wind_per_episode", "policy_entropy", "equalized_entropy", "kl",
-                   "clip_fraction", "zero_spread_groups", "rollout_decisions_per_s",
-                   "update_tokens_per_s"):
+    for column in (
+        "return_mean",
+        "return_std",
+        "gold_rate",
+        "mold_rate",
+        "path_rate",
+        "wind_per_episode",
+        "policy_entropy",
+        "equalized_entropy",
+        "kl",
+        "clip_fraction",
+        "zero_spread_groups",
+        "rollout_decisions_per_s",
+        "update_tokens_per_s",
+    ):
         assert column in header
     # the cosine multiplier scales the LR and the entropy bonus alike
     from welfare.rl.losses import cosine_multiplier
@@ -87,8 +108,13 @@ def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):
             factor = cosine_multiplier(int(row["step"]) - 1, 500)
             assert float(row["lr"]) == pytest.approx(lr * factor, rel=1e-4)
             assert float(row["entropy_coef"]) == pytest.approx(beta * factor, rel=1e-4)
-    assert set(summary["references"]) == {"random", "keep_straight", "random_non_mold",
-                                          "greedy_oracle", "optimal_planner"}
+    assert set(summary["references"]) == {
+        "random",
+        "keep_straight",
+        "random_non_mold",
+        "greedy_oracle",
+        "optimal_planner",
+    }
     assert "greedy_mean_return" in summary["final"]
     assert not list(paths.out.glob(".*tmp*"))  # no temporary leftovers
 

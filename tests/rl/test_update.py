@@ -13,25 +13,36 @@ from welfare.rl.update import PolicyGradientConfig, policy_update, reference_log
 
 
 def _config(**overrides) -> PolicyGradientConfig:
-    base = dict(temperature=1.0, clip=ClipConfig(), loss_z=1.0, kl_coef=0.0, ppo_epochs=1,
-                minibatches=1, micro_batch=64, grad_clip=0.0)
+    base = dict(
+        temperature=1.0,
+        clip=ClipConfig(),
+        loss_z=1.0,
+        kl_coef=0.0,
+        ppo_epochs=1,
+        minibatches=1,
+        micro_batch=64,
+        grad_clip=0.0,
+    )
     return PolicyGradientConfig(**(base | overrides))
 
 
 def _logp(model, tokenizer, traj):
-    logits = decision_logits(model, traj.tokens, traj.decision_index, tokenizer.pad_token_id,
-                             direction_ids(tokenizer))
+    logits = decision_logits(
+        model, traj.tokens, traj.decision_index, tokenizer.pad_token_id, direction_ids(tokenizer)
+    )
     return logits.log_softmax(-1).gather(-1, traj.actions[..., None]).squeeze(-1)
 
 
 def _rollout(model, tokenizer, episodes):
-    return rollout(model, tokenizer, episodes, temperature=1.0,
-                   generator=torch.Generator().manual_seed(1))
+    return rollout(
+        model, tokenizer, episodes, temperature=1.0, generator=torch.Generator().manual_seed(1)
+    )
 
 
 def _prob_of_north(model, tokenizer, traj):
-    logits = decision_logits(model, traj.tokens, traj.decision_index, tokenizer.pad_token_id,
-                             direction_ids(tokenizer))
+    logits = decision_logits(
+        model, traj.tokens, traj.decision_index, tokenizer.pad_token_id, direction_ids(tokenizer)
+    )
     return logits.softmax(-1)[..., 0].mean().item()
 
 
@@ -45,8 +56,16 @@ def test_a_step_raises_the_logprob_of_rewarded_actions(tiny, small_episodes):
     before_logp = _logp(model, tokenizer, traj).detach()
     before_north = _prob_of_north(model, tokenizer, traj)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)  # a small, first-order step
-    stats = policy_update(model, optimizer, traj, advantages, 0.0, _config(),
-                          direction_ids(tokenizer), tokenizer.pad_token_id)
+    stats = policy_update(
+        model,
+        optimizer,
+        traj,
+        advantages,
+        0.0,
+        _config(),
+        direction_ids(tokenizer),
+        tokenizer.pad_token_id,
+    )
     change = _logp(model, tokenizer, traj).detach() - before_logp
     assert change[north].mean() > 0, "rewarded actions must become more likely"
     assert change[~north].mean() < 0, "punished actions must become less likely"
@@ -63,8 +82,16 @@ def test_group_advantage_step_improves_the_surrogate_objective(tiny, small_episo
     advantages = drgrpo_advantages(rewards, traj.mask, group_size=3)
     before = _logp(model, tokenizer, traj).detach()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    policy_update(model, optimizer, traj, advantages, 0.0, _config(), direction_ids(tokenizer),
-                  tokenizer.pad_token_id)
+    policy_update(
+        model,
+        optimizer,
+        traj,
+        advantages,
+        0.0,
+        _config(),
+        direction_ids(tokenizer),
+        tokenizer.pad_token_id,
+    )
     change = _logp(model, tokenizer, traj).detach() - before
     assert (change * advantages).sum() > 0
 
@@ -77,8 +104,16 @@ def test_micro_batching_gives_the_same_gradient(tiny, small_episodes):
     for micro in (6, 4, 1):
         clone = copy.deepcopy(model)
         optimizer = torch.optim.SGD(clone.parameters(), lr=0.0)  # keep weights, inspect grads
-        policy_update(clone, optimizer, traj, advantages, 0.05, _config(micro_batch=micro),
-                      direction_ids(tokenizer), tokenizer.pad_token_id)
+        policy_update(
+            clone,
+            optimizer,
+            traj,
+            advantages,
+            0.05,
+            _config(micro_batch=micro),
+            direction_ids(tokenizer),
+            tokenizer.pad_token_id,
+        )
         grads.append(torch.cat([p.grad.flatten() for p in clone.parameters()]))
     torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(grads[0], grads[2], atol=1e-5, rtol=1e-4)
@@ -89,11 +124,27 @@ def test_entropy_bonus_alone_flattens_the_policy_within_tile_classes(tiny, small
     traj = _rollout(model, tokenizer, small_episodes())
     zero = torch.zeros_like(traj.rewards)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    first = policy_update(model, optimizer, traj, zero, 1.0, _config(),
-                          direction_ids(tokenizer), tokenizer.pad_token_id)
+    first = policy_update(
+        model,
+        optimizer,
+        traj,
+        zero,
+        1.0,
+        _config(),
+        direction_ids(tokenizer),
+        tokenizer.pad_token_id,
+    )
     for _ in range(3):
-        last = policy_update(model, optimizer, traj, zero, 1.0, _config(),
-                             direction_ids(tokenizer), tokenizer.pad_token_id)
+        last = policy_update(
+            model,
+            optimizer,
+            traj,
+            zero,
+            1.0,
+            _config(),
+            direction_ids(tokenizer),
+            tokenizer.pad_token_id,
+        )
     assert last.equalized_entropy > first.equalized_entropy
 
 

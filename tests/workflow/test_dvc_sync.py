@@ -43,23 +43,38 @@ def test_every_rule_triggers_on_its_own_params() -> None:
 
 MISMATCHES = [
     # (what is broken, text in dvc.yaml, replacement, the stage that must be reported)
-    ("command", "--mapping ${key} --out data/env/${key}", "--mapping ${key} --out data/env/x",
-     "env@office"),
+    (
+        "command",
+        "--mapping ${key} --out data/env/${key}",
+        "--mapping ${key} --out data/env/x",
+        "env@office",
+    ),
     ("dep", "        - data/env/${item.mapping}/sft.parquet\n", "", "train@reinforce"),
-    ("out", "    outs:\n      - models/tokenizer\n", "    outs:\n      - models/tok\n",
-     "tokenizer"),
-    ("params", "        - activations\n        - mappings.${item.mapping}\n"
-     "        - organisms.${key}\n      outs:\n        - activations/${key}/final.zarr",
-     "        - mappings.${item.mapping}\n        - organisms.${key}\n"
-     "      outs:\n        - activations/${key}/final.zarr",
-     "activations_final@reinforce"),
+    (
+        "out",
+        "    outs:\n      - models/tokenizer\n",
+        "    outs:\n      - models/tok\n",
+        "tokenizer",
+    ),
+    (
+        "params",
+        "        - activations\n        - mappings.${item.mapping}\n"
+        "        - organisms.${key}\n      outs:\n        - activations/${key}/final.zarr",
+        "        - mappings.${item.mapping}\n        - organisms.${key}\n"
+        "      outs:\n        - activations/${key}/final.zarr",
+        "activations_final@reinforce",
+    ),
     ("stage", "  corpus:\n", "  corpora:\n", "corpus"),
 ]
 
 
 @pytest.mark.parametrize("what,old,new,stage", MISMATCHES, ids=[m[0] for m in MISMATCHES])
 def test_a_deliberate_dvc_mismatch_fails(
-    workflow_copy: Path, snakemake_side: dict[str, wh.Stage], what: str, old: str, new: str,
+    workflow_copy: Path,
+    snakemake_side: dict[str, wh.Stage],
+    what: str,
+    old: str,
+    new: str,
     stage: str,
 ) -> None:
     original = (wh.REPO / "dvc.yaml").read_text()

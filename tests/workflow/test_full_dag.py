@@ -20,8 +20,15 @@ def test_full_dag_builds_the_report(tmp_path: Path) -> None:
     root = wh.copy_workflow(tmp_path / "run")
     for name in ("tiny.yaml", "smoke.yaml"):
         shutil.copy2(wh.REPO / "tests/workflow" / name, root / name)
-    args = ["snakemake", "--cores", "2", "--workflow-profile", "workflow/profiles/default",
-            "--configfile", *OVERLAYS]
+    args = [
+        "snakemake",
+        "--cores",
+        "2",
+        "--workflow-profile",
+        "workflow/profiles/default",
+        "--configfile",
+        *OVERLAYS,
+    ]
     wh.run(args, root, timeout=1800)
 
     html = (root / "report/index.html").read_text()

@@ -109,8 +109,9 @@ def test_slurm_run_equals_local_run(cluster: None, tmp_path: Path) -> None:
         assert (slurm / out).exists(), out
         assert _digest(slurm / out) == _digest(local / out), out
     _same_model(local / "models/naive", slurm / "models/naive")
-    a, b = (json.loads((root / "metrics/naive/pretrain.json").read_text())
-            for root in (local, slurm))
+    a, b = (
+        json.loads((root / "metrics/naive/pretrain.json").read_text()) for root in (local, slurm)
+    )
     for key in ("steps", "tokens", "n_parameters"):
         assert a[key] == b[key], key
     assert a["heldout_loss"] == pytest.approx(b["heldout_loss"], rel=1e-4)
@@ -119,6 +120,8 @@ def test_slurm_run_equals_local_run(cluster: None, tmp_path: Path) -> None:
 def _slurm_job_ids() -> dict[str, str]:
     out = subprocess.run(
         ["squeue", "--states=all", "--noheader", "--format=%i|%T"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return dict(line.split("|", 1) for line in out.split())

@@ -65,8 +65,15 @@ def test_every_rule_declares_log_benchmark_threads_resources() -> None:
         for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)+)", f.read_text(), re.M):
             if "shell:" not in body:
                 continue
-            for directive in ("log:", "benchmark:", "threads:", "resources:", "mem_mb=",
-                              "runtime=", "gpu="):
+            for directive in (
+                "log:",
+                "benchmark:",
+                "threads:",
+                "resources:",
+                "mem_mb=",
+                "runtime=",
+                "gpu=",
+            ):
                 assert directive in body, f"{f.name}: rule {rule} lacks {directive}"
             assert re.search(r"2> \{log\}\"\s*$", body.split("shell:")[1]), (
                 f"{f.name}: rule {rule} must send stderr to its log"
@@ -89,9 +96,19 @@ def test_paper_scale_submits_every_model_job_with_a_gpu() -> None:
     paper_organisms = [n for n, row in paper["organisms"].items() if row["base"] != "naive"]
     assert len(paper_organisms) == 10
     out = wh.run(
-        ["snakemake", "-n", "--forceall", "--nolock", "--configfile", "params.yaml",
-         "params/paper.yaml", "--executor", "slurm", "--workflow-profile",
-         "workflow/profiles/slurm"],
+        [
+            "snakemake",
+            "-n",
+            "--forceall",
+            "--nolock",
+            "--configfile",
+            "params.yaml",
+            "params/paper.yaml",
+            "--executor",
+            "slurm",
+            "--workflow-profile",
+            "workflow/profiles/slurm",
+        ],
         wh.REPO,
     )
     jobs = _jobs(out)

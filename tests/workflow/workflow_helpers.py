@@ -33,9 +33,7 @@ def env() -> dict[str, str]:
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 600) -> str:
-    proc = subprocess.run(
-        cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout
-    )
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({proc.returncode}) in {cwd}:\n{proc.stdout}\n{proc.stderr}"
@@ -103,8 +101,17 @@ def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> 
     like DVC stages."""
     out = run(
         [
-            "snakemake", "-n", "-p", "--forceall", "--nolock", "--cores", "1",
-            "--configfile", *params_files, "--", *SNAKEMAKE_TARGETS,
+            "snakemake",
+            "-n",
+            "-p",
+            "--forceall",
+            "--nolock",
+            "--cores",
+            "1",
+            "--configfile",
+            *params_files,
+            "--",
+            *SNAKEMAKE_TARGETS,
         ],
         root,
     )
@@ -116,9 +123,7 @@ def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> 
     def finish() -> None:
         if current is None or rule in SNAKEMAKE_TARGETS:
             return
-        wildcards = dict(
-            item.split("=", 1) for item in _split_list(current.get("wildcards", ""))
-        )
+        wildcards = dict(item.split("=", 1) for item in _split_list(current.get("wildcards", "")))
         name = rule + ("@" + "-".join(wildcards.values()) if wildcards else "")
         keys = set(param_keys(rule, wildcards))
         stages[name] = Stage(
@@ -141,7 +146,7 @@ def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> 
         if field_match:
             current[field_match.group(1)] = field_match.group(2)
         elif line.startswith("Shell command: "):
-            current["cmd"] = line[len("Shell command: "):]
+            current["cmd"] = line[len("Shell command: ") :]
     finish()
     return stages
 
@@ -177,8 +182,12 @@ def dvc_stages(root: Path) -> tuple[dict[str, Stage], set[tuple[str, str]]]:
     import json
 
     out = subprocess.run(
-        [str(BIN / "python"), "-c", code], cwd=root, env=env(), capture_output=True,
-        text=True, check=False,
+        [str(BIN / "python"), "-c", code],
+        cwd=root,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise AssertionError(f"dvc could not read {root / 'dvc.yaml'}:\n{out.stderr}")
@@ -206,8 +215,9 @@ def _deps_match(sm: set[str], dvc: set[str]) -> bool:
     covered = {
         path for path in sm for d in dvc if path == d or path.startswith(d.rstrip("/") + "/")
     }
-    return covered == sm and all(any(p.startswith(d.rstrip("/") + "/") or p == d for p in sm)
-                                 for d in dvc)
+    return covered == sm and all(
+        any(p.startswith(d.rstrip("/") + "/") or p == d for p in sm) for d in dvc
+    )
 
 
 def _ancestors(node: str, edges: set[tuple[str, str]]) -> set[str]:
