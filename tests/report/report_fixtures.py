@@ -12,6 +12,18 @@ LAYERS = 6
 COS_TRAINED = [0.2, -0.3, -0.6, -0.91, -0.7, -0.4]  # min −0.91 at layer 3
 COS_CONTROL = [0.3, 0.1, -0.05, -0.15, 0.0, 0.2]
 EMOTIONS = ["joy", "pride", "hope", "fear", "shame", "anger"]
+# Every figure of the report, by key (each rendered once per organism as "<key>-<organism>").
+FIGURES = [
+    "training",
+    "cosines",
+    "tile-means",
+    "logit-lens",
+    "emotions",
+    "sentiment",
+    "steering",
+    "layer-sweep",
+    "tracking",
+]
 
 
 def _tsv(path: Path, rows: list[dict]) -> None:

@@ -73,20 +73,7 @@ def test_every_figure_renders_in_chromium(browser: str, tmp_path: Path) -> None:
     )
     dom = _render(browser, tmp_path / "report/index.html", tmp_path)
     figures = dict(re.findall(r'<figure data-figure="([^"]+)"[^>]*data-rendered="([^"]+)"', dom))
-    expected = {
-        f"{k}-reinforce"
-        for k in (
-            "training",
-            "cosines",
-            "tile-means",
-            "logit-lens",
-            "emotions",
-            "sentiment",
-            "steering",
-            "layer-sweep",
-            "tracking",
-        )
-    }
+    expected = {f"{k}-reinforce" for k in fx.FIGURES}
     assert expected <= set(figures), figures
     for key, rendered in figures.items():
         if key == "tracking-reinforce":

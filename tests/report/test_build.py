@@ -13,32 +13,13 @@ import report_fixtures as fx
 from welfare.cli import main
 from welfare.config import REPO_ROOT
 
-FIGURES = [
-    "training",
-    "cosines",
-    "tile-means",
-    "logit-lens",
-    "emotions",
-    "sentiment",
-    "steering",
-    "layer-sweep",
-    "tracking",
-]
+FIGURES = fx.FIGURES
 
 
-def _report(tmp_path: Path, params: Path | None = None) -> tuple[str, dict]:
-    args = [
-        "report",
-        "--params",
-        str(params or REPO_ROOT / "params.yaml"),
-        "--out",
-        str(tmp_path / "report"),
-        "--metrics",
-        str(tmp_path / "metrics"),
-        "--root",
-        str(tmp_path),
-    ]
-    assert main(args) == 0
+def _report(tmp_path: Path, *overlays: Path) -> tuple[str, dict]:
+    params = [a for path in (REPO_ROOT / "params.yaml", *overlays) for a in ("--params", str(path))]
+    root = ["--metrics", str(tmp_path / "metrics"), "--root", str(tmp_path)]
+    assert main(["report", *params, "--out", str(tmp_path / "report"), *root]) == 0
     html = (tmp_path / "report/index.html").read_text()
     return html, json.loads((tmp_path / "report/metrics.json").read_text())
 
@@ -108,20 +89,6 @@ def test_report_params(tmp_path: Path) -> None:
     fx.write_metrics(tmp_path)
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("report: {title: My replication, paper_column: false}\n")
-    args = [
-        "report",
-        "--params",
-        str(REPO_ROOT / "params.yaml"),
-        "--params",
-        str(overlay),
-        "--out",
-        str(tmp_path / "report"),
-        "--metrics",
-        str(tmp_path / "metrics"),
-        "--root",
-        str(tmp_path),
-    ]
-    assert main(args) == 0
-    html = (tmp_path / "report/index.html").read_text()
+    html, _ = _report(tmp_path, overlay)
     assert "<title>My replication</title>" in html
     assert "paper (primary)" not in html

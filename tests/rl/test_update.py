@@ -26,6 +26,11 @@ def _config(**overrides) -> PolicyGradientConfig:
     return PolicyGradientConfig(**(base | overrides))
 
 
+def _update(model, optimizer, traj, advantages, entropy_coef, config, tokenizer):
+    ids, pad = direction_ids(tokenizer), tokenizer.pad_token_id
+    return policy_update(model, optimizer, traj, advantages, entropy_coef, config, ids, pad)
+
+
 def _logp(model, tokenizer, traj):
     logits = decision_logits(
         model, traj.tokens, traj.decision_index, tokenizer.pad_token_id, direction_ids(tokenizer)
@@ -56,16 +61,7 @@ def test_a_step_raises_the_logprob_of_rewarded_actions(tiny, small_episodes):
     before_logp = _logp(model, tokenizer, traj).detach()
     before_north = _prob_of_north(model, tokenizer, traj)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)  # a small, first-order step
-    stats = policy_update(
-        model,
-        optimizer,
-        traj,
-        advantages,
-        0.0,
-        _config(),
-        direction_ids(tokenizer),
-        tokenizer.pad_token_id,
-    )
+    stats = _update(model, optimizer, traj, advantages, 0.0, _config(), tokenizer)
     change = _logp(model, tokenizer, traj).detach() - before_logp
     assert change[north].mean() > 0, "rewarded actions must become more likely"
     assert change[~north].mean() < 0, "punished actions must become less likely"
@@ -82,16 +78,7 @@ def test_group_advantage_step_improves_the_surrogate_objective(tiny, small_episo
     advantages = drgrpo_advantages(rewards, traj.mask, group_size=3)
     before = _logp(model, tokenizer, traj).detach()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    policy_update(
-        model,
-        optimizer,
-        traj,
-        advantages,
-        0.0,
-        _config(),
-        direction_ids(tokenizer),
-        tokenizer.pad_token_id,
-    )
+    _update(model, optimizer, traj, advantages, 0.0, _config(), tokenizer)
     change = _logp(model, tokenizer, traj).detach() - before
     assert (change * advantages).sum() > 0
 
@@ -104,16 +91,7 @@ def test_micro_batching_gives_the_same_gradient(tiny, small_episodes):
     for micro in (6, 4, 1):
         clone = copy.deepcopy(model)
         optimizer = torch.optim.SGD(clone.parameters(), lr=0.0)  # keep weights, inspect grads
-        policy_update(
-            clone,
-            optimizer,
-            traj,
-            advantages,
-            0.05,
-            _config(micro_batch=micro),
-            direction_ids(tokenizer),
-            tokenizer.pad_token_id,
-        )
+        _update(clone, optimizer, traj, advantages, 0.05, _config(micro_batch=micro), tokenizer)
         grads.append(torch.cat([p.grad.flatten() for p in clone.parameters()]))
     torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(grads[0], grads[2], atol=1e-5, rtol=1e-4)
@@ -124,27 +102,9 @@ def test_entropy_bonus_alone_flattens_the_policy_within_tile_classes(tiny, small
     traj = _rollout(model, tokenizer, small_episodes())
     zero = torch.zeros_like(traj.rewards)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    first = policy_update(
-        model,
-        optimizer,
-        traj,
-        zero,
-        1.0,
-        _config(),
-        direction_ids(tokenizer),
-        tokenizer.pad_token_id,
-    )
+    first = _update(model, optimizer, traj, zero, 1.0, _config(), tokenizer)
     for _ in range(3):
-        last = policy_update(
-            model,
-            optimizer,
-            traj,
-            zero,
-            1.0,
-            _config(),
-            direction_ids(tokenizer),
-            tokenizer.pad_token_id,
-        )
+        last = _update(model, optimizer, traj, zero, 1.0, _config(), tokenizer)
     assert last.equalized_entropy > first.equalized_entropy
 
 
