@@ -199,15 +199,16 @@ class FreshBlocks:
     def batch_blocks(self, index: int) -> Blocks:
         rng = np.random.default_rng([self.seed, index])
         docs: list[tuple[list[int], np.ndarray]] = []
-        blocks = pack([], self.seq_len, self.tokenizer.pad_token_id)
-        made = 0
-        # Generate in chunks (the tokenizer is fastest batched) until one block more than
-        # needed exists: then every returned block is as full as greedy packing makes it.
-        while len(blocks) <= self.n_blocks:
+        width, tokens, made = self.seq_len + 1, 0, 0
+        # Generate in chunks (the tokenizer is fastest batched) until the rows cannot fit in
+        # `n_blocks` blocks: then greedy packing makes `n_blocks` full blocks and a tail.
+        while tokens <= self.n_blocks * width:
             rows = [self.make_row(rng, index * 100_000 + made + k).to_json() for k in range(32)]
             made += len(rows)
-            docs += encode_rows(self.tokenizer, rows, self.loss_on)
-            blocks = pack(docs, self.seq_len, self.tokenizer.pad_token_id)
+            new = encode_rows(self.tokenizer, rows, self.loss_on)
+            docs += new
+            tokens += sum(min(len(ids), width) for ids, _ in new)
+        blocks = pack(docs, self.seq_len, self.tokenizer.pad_token_id)
         return blocks[: self.n_blocks]
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:

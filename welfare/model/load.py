@@ -30,7 +30,7 @@ class ModelLoadError(ValueError):
     """A model or tokenizer that cannot be used: one line saying what is wrong."""
 
 
-def _resolve_device(device: str) -> str:
+def resolve_device(device: str) -> str:
     import torch
 
     if device == "auto":
@@ -151,7 +151,7 @@ def load_model(
     threads = int(runtime.get("threads", 0) or 0)
     if threads > 0:
         torch.set_num_threads(threads)
-    device = _resolve_device(str(runtime.get("device", "auto")))
+    device = resolve_device(str(runtime.get("device", "auto")))
     dtype = _resolve_dtype(str(runtime.get("dtype", "float32")))
     trust = bool(runtime.get("trust_remote_code", False))
     common: dict[str, Any] = {"trust_remote_code": trust, "local_files_only": local}

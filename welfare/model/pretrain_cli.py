@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     from welfare.corpus.generate import read_corpus
     from welfare.io import write_json
-    from welfare.model.load import _resolve_device, check_tokenizer
+    from welfare.model.load import check_tokenizer, resolve_device
     from welfare.model.pretrain import pretrain
 
     threads = int(params["runtime"].get("threads", 0) or 0)
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         args.out,
         metrics / "pretrain.tsv",
         fresh=fresh,
-        device=_resolve_device(str(params["runtime"]["device"])),
+        device=resolve_device(str(params["runtime"]["device"])),
     )
     write_json(
         metrics / "pretrain.json",
