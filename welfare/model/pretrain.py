@@ -195,6 +195,8 @@ def pretrain(
     docs = encode_rows(tokenizer, train_rows, cfg["loss_on"])
     seq_len, batch_size, total = int(cfg["seq_len"]), int(cfg["batch_size"]), int(cfg["steps"])
     pad = tokenizer.pad_token_id
+    if fresh is not None and not fresh.n_blocks:
+        fresh = None
     n_fresh = fresh.n_blocks if fresh is not None else 0
     document_mask = bool(cfg["document_mask"])
     main = BlockSchedule(docs, seq_len, max(batch_size - n_fresh, 1), pad, seed)
@@ -219,14 +221,13 @@ def pretrain(
     # Fresh rows are made by Python code that holds the GIL while the model's kernels release
     # it: one thread makes the next step's rows while this step trains.
     prefetch = ThreadPoolExecutor(max_workers=1)
-    upcoming = prefetch.submit(fresh.batch_blocks, step) if fresh is not None and n_fresh else None
+    upcoming = prefetch.submit(fresh.batch_blocks, step) if fresh is not None else None
     while step < total:
         if warm is not None and step < warm_steps:
             batch = warm.batch_blocks(step)
         else:
             batch = main.batch_blocks(step - warm_steps)
-        if fresh is not None and n_fresh:
-            assert upcoming is not None
+        if fresh is not None and upcoming is not None:
             new_rows = upcoming.result()
             if step + 1 < total:
                 upcoming = prefetch.submit(fresh.batch_blocks, step + 1)
