@@ -56,6 +56,9 @@ class Run:
     n_objects: int = len(SCENE_OBJECTS)
     tokenizer: str = ""  # another tokenizer directory (default: --tokenizer)
     doc_mask: bool = False  # position ids restart per row: rows attend only to themselves
+    arch: str = "qwen3"  # "llama": the same sizes without Qwen3's per-head q/k RMSNorm
+    qk_gain: float = 1.0  # initial q/k norm weight (Qwen3): max attention logit = 4 * gain**2
+    few_clauses_steps: int = 0  # scenes name only 2 directions for this many first steps
     seed: int = 0
 
 
@@ -87,6 +90,12 @@ RUNS = {
         Run("dm_b128_seed1", batch=128, doc_mask=True, seed=1),
         # Clauses as plain BPE: "east" is then the same token in the scene and the question.
         Run("noclause", batch=128, tokenizer="models/tokenizer_noclause"),
+        # Third sweep (CPU): Qwen3's q/k RMSNorm caps a 16-dim head's attention logits at 4 at
+        # init (|q̂| = |k̂| = 4, scale 1/4), too flat to pick one clause out of ~30 tokens.
+        Run("dm_llama", doc_mask=True, arch="llama"),
+        Run("dm_qk2", doc_mask=True, qk_gain=2.0),
+        Run("dm_c2", doc_mask=True, few_clauses_steps=1500),
+        Run("dm_b16_s1", doc_mask=True, seed=1),
     ]
 }
 
@@ -118,11 +127,14 @@ class SceneSampler:
                 out += self._cache[segment]
         return out
 
-    def scene(self, rng: np.random.Generator) -> tuple[dict[str, str], list[str], str]:
+    def scene(
+        self, rng: np.random.Generator, clauses: int = 4
+    ) -> tuple[dict[str, str], list[str], str]:
         distinct = rng.random() < 0.5
         chosen = rng.choice(len(self.objects), size=4, replace=not distinct)
         objects = {d: self.objects[int(i)] for d, i in zip(DIRECTIONS, chosen, strict=True)}
-        order = [DIRECTIONS[i] for i in rng.permutation(4)]
+        order = [DIRECTIONS[i] for i in rng.permutation(4)][:clauses]
+        objects = {d: objects[d] for d in order}
         return objects, order, PLACES[int(rng.integers(len(PLACES)))]
 
     def question(
@@ -130,20 +142,23 @@ class SceneSampler:
     ) -> tuple[str, str, str]:
         """(question text, answer text, kind) as the corpus generator asks them."""
         values = list(objects.values())
-        unique = [d for d in DIRECTIONS if values.count(objects[d]) == 1]
+        unique = [d for d in objects if values.count(objects[d]) == 1]
         if unique and rng.random() < 0.5:
             d = unique[int(rng.integers(len(unique)))]
             return WHERE_QUESTION.format(obj=objects[d]), d, "where"
-        d = DIRECTIONS[int(rng.integers(4))]
+        named = [d for d in DIRECTIONS if d in objects]
+        d = named[int(rng.integers(len(named)))]
         word = DIRECTION_WORDS[d]
         answer = objects[d]
         if rng.random() < echo_rate:
             answer = f"To the {word} there is {answer}"
         return OBJECT_QUESTION.format(word=word), answer, "what"
 
-    def row(self, rng: np.random.Generator, run: Run) -> tuple[list[int], list[float]]:
+    def row(
+        self, rng: np.random.Generator, run: Run, clauses: int = 4
+    ) -> tuple[list[int], list[float]]:
         """One training row (ids, loss weights on the assistant tokens)."""
-        objects, order, place = self.scene(rng)
+        objects, order, place = self.scene(rng, clauses)
         pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
         ids: list[int] = []
         weights: list[float] = []
@@ -157,7 +172,7 @@ class SceneSampler:
         return ids, weights
 
     def batch(
-        self, rng: np.random.Generator, run: Run
+        self, rng: np.random.Generator, run: Run, clauses: int = 4
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`run.batch` packed blocks of `run.seq + 1` tokens (whole rows; tail padding) and
         their position ids restarting with every row (the tail counts on from 0)."""
@@ -168,7 +183,7 @@ class SceneSampler:
         for b in range(run.batch):
             at = 0
             while True:
-                r_ids, r_w = self.row(rng, run)
+                r_ids, r_w = self.row(rng, run, clauses)
                 if at + len(r_ids) > width:
                     break
                 ids[b, at : at + len(r_ids)] = r_ids
@@ -241,11 +256,45 @@ def accuracy(model: Any, sets: dict, device: str) -> dict[str, float]:
     return out
 
 
+def build_model(run: Run, sizes: dict[str, Any], tokenizer: Any) -> Any:
+    """The organism's Qwen3 (q/k norm weights at `run.qk_gain`), or a Llama of the same sizes."""
+    import torch
+
+    from welfare.model.organism import build_organism, organism_config
+
+    if run.arch == "llama":
+        from transformers import AutoModelForCausalLM, LlamaConfig
+
+        qwen = organism_config(sizes, tokenizer)
+        llama = LlamaConfig(
+            vocab_size=qwen.vocab_size,
+            hidden_size=qwen.hidden_size,
+            intermediate_size=qwen.intermediate_size,
+            num_hidden_layers=qwen.num_hidden_layers,
+            num_attention_heads=qwen.num_attention_heads,
+            num_key_value_heads=qwen.num_key_value_heads,
+            head_dim=qwen.head_dim,
+            max_position_embeddings=qwen.max_position_embeddings,
+            rope_theta=float(sizes["rope_theta"]),
+            tie_word_embeddings=True,
+            pad_token_id=qwen.pad_token_id,
+            eos_token_id=qwen.eos_token_id,
+            bos_token_id=None,
+        )
+        torch.manual_seed(run.seed)
+        return AutoModelForCausalLM.from_config(llama)
+    model = build_organism(sizes, tokenizer, run.seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(("q_norm.weight", "k_norm.weight")):
+                param.fill_(run.qk_gain)
+    return model
+
+
 def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, every: int) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from welfare.model.organism import build_organism
     from welfare.model.pretrain import param_groups
 
     torch.set_num_threads(1)
@@ -262,7 +311,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
         "max_position_embeddings": 1024,
         "rope_theta": 10000.0,
     }
-    model = build_organism(sizes, tokenizer, run.seed).to(device)
+    model = build_model(run, sizes, tokenizer).to(device)
     model.train()
     fused = {"fused": True} if device.startswith("cuda") else {}
     opt = torch.optim.AdamW(param_groups(model, 0.1), lr=run.lr, betas=(0.9, 0.95), **fused)
@@ -279,7 +328,8 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
 
     log({"config": asdict(run), "n_params": n_params, "device": device})
     while time.perf_counter() - start < budget_s:
-        ids_np, w_np, pos_np = sampler.batch(rng, run)
+        clauses = 2 if step < run.few_clauses_steps else 4
+        ids_np, w_np, pos_np = sampler.batch(rng, run, clauses)
         questions += int((w_np > 0).sum())  # answer tokens incl. end: ≈ 2 per question
         ids = torch.from_numpy(ids_np).to(device, non_blocking=True)
         w = torch.from_numpy(w_np).to(device, non_blocking=True)

@@ -136,3 +136,39 @@ def test_every_command_parses_with_its_stage_cli() -> None:
             parser.parse_args(argv[2:])
         except SystemExit as exc:
             raise AssertionError(f"{name}: `{stage.cmd}` rejected by welfare {argv[1]}") from exc
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_a_kept_organism_directory_counts_as_organism_scale(tmp_path, marked: bool) -> None:
+    """A `base` directory that `welfare pretrain` wrote (its marker file) is evaluated on the
+    corpus like `naive`; any other directory is an HF model at paper scale."""
+    from welfare.model.organism import ORGANISM_MARKER
+
+    kept = tmp_path / "kept-organism"
+    kept.mkdir()
+    if marked:
+        (kept / ORGANISM_MARKER).write_text("{}")
+    overlay = tmp_path / "kept.yaml"
+    overlay.write_text(
+        "organisms:\n"
+        f"  reinforce: {{base: {kept}, algorithm: reinforce, adapter: full, mapping: office}}\n"
+    )
+    out = wh.run(
+        [
+            "snakemake",
+            "-n",
+            "-p",
+            "--forceall",
+            "--nolock",
+            "--configfile",
+            "params.yaml",
+            str(overlay),
+            "--",
+            "metrics/reinforce/steer.json",
+        ],
+        wh.REPO,
+    )
+    steer = [line for line in out.splitlines() if "welfare steer " in line]
+    assert len(steer) == 1 and f"--naive-model {kept}" in steer[0], out
+    assert ("--corpus data/corpus/heldout.jsonl" in steer[0]) == marked, steer[0]
+    assert "rule pretrain:" not in out  # the kept organism is used as it is

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+# Written by `welfare pretrain` next to the weights: it marks a directory as one of this
+# pipeline's organisms (organism-scale evaluation), whatever its path.
+ORGANISM_MARKER = "organism.json"
+
+
+def is_organism_dir(path: str | Path) -> bool:
+    """True for a model directory that `welfare pretrain` wrote (e.g. a kept organism)."""
+    return (Path(path) / ORGANISM_MARKER).is_file()
 
 
 def organism_config(model: Mapping[str, Any], tokenizer: Any) -> Any:

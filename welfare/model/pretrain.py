@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from welfare.io import atomic_path
+from welfare.io import atomic_path, write_json
 from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
+from welfare.model.organism import ORGANISM_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,8 @@ def pretrain(
     with atomic_path(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        marker = {"pretrain": dict(cfg), "steps": step, "tokens": tokens, "n_parameters": n_params}
+        write_json(Path(tmp) / ORGANISM_MARKER, marker)
     if curve_path is not None:
         write_curve(curve, curve_path)
     shutil.rmtree(resume_dir(out), ignore_errors=True)

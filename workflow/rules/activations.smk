@@ -4,7 +4,7 @@
 
 rule activations_final:
     input:
-        model="models/{organism}",
+        model="models/{organism}/final",
         env=lambda wc: f"data/env/{organism(wc)['mapping']}/extraction.parquet",
     output:
         directory("activations/{organism}/final.zarr"),
@@ -24,7 +24,7 @@ rule activations_final:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare activations {params.files} --model {input.model}/final "
+        "welfare activations {params.files} --model {input.model} "
         "--mapping {params.mapping} --env {input.env} --out {output} 2> {log}"
 
 

@@ -6,7 +6,7 @@ rule axis:
     input:
         trained="activations/{organism}/final.zarr",
         naive="activations/{organism}/naive.zarr",
-        model="models/{organism}",
+        model="models/{organism}/final",
         base=base_model_input,
         corpus=corpus_files,
     output:
@@ -30,5 +30,5 @@ rule axis:
         "../envs/welfare.yaml"
     shell:
         "welfare axis {params.files} --trained {input.trained} --naive {input.naive} "
-        "--model {input.model}/final --naive-model {params.model} {params.corpus} "
+        "--model {input.model} --naive-model {params.model} {params.corpus} "
         "--out {output.vectors} --metrics {output.summary} 2> {log}"

@@ -7,6 +7,8 @@
 
 import json
 
+from welfare.model.organism import is_organism_dir
+
 # The params keys each stage reads. `{organism}`/`{mapping}` are the rule's wildcards (an
 # organism's `{mapping}` is its row's). Each job puts their values in its params, so Snakemake
 # reruns exactly the jobs whose params changed, as `dvc repro` / `dvc exp run -S` do; dvc.yaml
@@ -81,16 +83,24 @@ def base_model_input(wildcards):
     return ["models/naive"] if organism(wildcards)["base"] == "naive" else []
 
 
+def organism_scale(wildcards):
+    """Whether the row's base is one of this pipeline's organisms: `naive`, or a directory that
+    `welfare pretrain` wrote (a kept organism, e.g. bench/artifacts/reading-organism). Its jobs
+    evaluate on the corpus; any other base is an HF model at paper scale."""
+    base = organism(wildcards)["base"]
+    return base == "naive" or is_organism_dir(base)
+
+
 def corpus_input(wildcards):
     """The organism-scale evaluation prompts (held-out corpus) for a steering job; at paper scale
     (an HF base model) the battery reads the paper's datasets named in params instead."""
-    return ["data/corpus/heldout.jsonl"] if organism(wildcards)["base"] == "naive" else []
+    return ["data/corpus/heldout.jsonl"] if organism_scale(wildcards) else []
 
 
 def corpus_files(wildcards):
     """The organism's corpus (emotion and sentiment texts for the axis geometry), when the base
-    model is the pipeline's own organism."""
-    if organism(wildcards)["base"] != "naive":
+    model is one of the pipeline's own organisms."""
+    if not organism_scale(wildcards):
         return []
     return ["data/corpus/train.jsonl", "data/corpus/heldout.jsonl"]
 

@@ -6,7 +6,7 @@ rule steer:
     input:
         vectors="vectors/{organism}.nc",
         base=base_model_input,
-        trained="models/{organism}",
+        trained="models/{organism}/final",
         corpus=corpus_input,
         eval_mazes=lambda wc: f"data/env/{organism(wc)['mapping']}/eval_mazes.parquet",
     output:
@@ -29,14 +29,14 @@ rule steer:
         "../envs/welfare.yaml"
     shell:
         "welfare steer {params.files} --vectors {input.vectors} --naive-model {params.model} "
-        "--trained-model {input.trained}/final {params.corpus} --eval-mazes {input.eval_mazes} "
+        "--trained-model {input.trained} {params.corpus} --eval-mazes {input.eval_mazes} "
         "--organism {wildcards.organism} --out {output} 2> {log}"
 
 
 rule track:
     input:
         vectors="vectors/{organism}.nc",
-        model="models/{organism}",
+        model="models/{organism}/final",
         base=base_model_input,
         env=lambda wc: f"data/env/{organism(wc)['mapping']}/extraction.parquet",
         corpus=corpus_input,
@@ -59,6 +59,6 @@ rule track:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare track {params.files} --vectors {input.vectors} --model {input.model}/final "
+        "welfare track {params.files} --vectors {input.vectors} --model {input.model} "
         "--naive-model {params.model} --env {input.env} {params.corpus} "
         "--organism {wildcards.organism} --out {output} 2> {log}"

@@ -1,5 +1,7 @@
 # train: maze training of one organism (Dr. GRPO, REINFORCE or SFT; LoRA or full).
-# The whole models/{organism}/ directory is the output: step-NNNN/ checkpoints and final/.
+# The output is models/{organism}/final/; the step-NNNN/ checkpoints beside it are not declared,
+# so Snakemake never deletes them (it removes a failed or rerun job's outputs) and a rerun of a
+# killed job resumes from the newest one.
 
 
 rule train:
@@ -8,7 +10,7 @@ rule train:
         eval_mazes=lambda wc: f"data/env/{organism(wc)['mapping']}/eval_mazes.parquet",
         sft=lambda wc: f"data/env/{organism(wc)['mapping']}/sft.parquet",
     output:
-        model=directory("models/{organism}"),
+        model=directory("models/{organism}/final"),
         curve="metrics/{organism}/train.tsv",
         eval_curve="metrics/{organism}/eval.tsv",
         evaluation="metrics/{organism}/eval.json",
@@ -27,5 +29,5 @@ rule train:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare train {params.files} --organism {wildcards.organism} --out {output.model} "
+        "welfare train {params.files} --organism {wildcards.organism} --out models/{wildcards.organism} "
         "--metrics metrics/{wildcards.organism} 2> {log}"
