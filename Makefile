@@ -23,6 +23,7 @@ run: setup
 
 test: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff check welfare tests bench
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff format --check welfare tests bench
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest -q
 
 lint: setup
