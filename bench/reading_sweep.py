@@ -59,6 +59,7 @@ class Run:
     arch: str = "qwen3"  # "llama": the same sizes without Qwen3's per-head q/k RMSNorm
     qk_gain: float = 1.0  # initial q/k norm weight (Qwen3): max attention logit = 4 * gain**2
     few_clauses_steps: int = 0  # scenes name only 2 directions for this many first steps
+    init_std: float = 0.02  # `initializer_range` (transformers' default 0.02)
     seed: int = 0
 
 
@@ -96,6 +97,11 @@ RUNS = {
         Run("dm_qk2", doc_mask=True, qk_gain=2.0),
         Run("dm_c2", doc_mask=True, few_clauses_steps=1500),
         Run("dm_b16_s1", doc_mask=True, seed=1),
+        # "What is to the east?" answered "To the east there is 🍎": the object then follows a
+        # clause token that also precedes it in the scene, the induction pattern.
+        Run("dm_echo", doc_mask=True, echo_rate=1.0),
+        # Small initial weights make long saddle plateaus; 0.125 = 1/sqrt(hidden).
+        Run("dm_init125", doc_mask=True, init_std=0.125),
     ]
 }
 
@@ -193,8 +199,12 @@ class SceneSampler:
                 at += len(r_ids)
         return ids, w, pos
 
-    def eval_set(self, seed: int, n: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Held-out direct questions per kind: right-padded prompts, their lengths, answer ids."""
+    def eval_set(
+        self, seed: int, n: int, echo: bool = False
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Held-out direct questions per kind: right-padded prompts, their lengths, answer ids.
+        `echo`: "what" is answered "To the east there is 🍎", so its prompt ends with the clause
+        and the object is the next token."""
         rng = np.random.default_rng([seed, 999])
         out: dict[str, list[tuple[list[int], int]]] = {"what": [], "where": []}
         while min(len(v) for v in out.values()) < n:
@@ -203,6 +213,9 @@ class SceneSampler:
             q, answer, kind = self.question(rng, objects, 0.0)
             prompt = [self.user, *self.ids(scene_message(place, pos, objects, order, q))]
             prompt += [self.end, self.assistant]
+            if echo and kind == "what":
+                word = q.split(" the ", 1)[1].split("?")[0]
+                prompt += self.ids(f"To the {word} there is ")
             if len(out[kind]) < n:
                 out[kind].append((prompt, self.ids(answer)[0]))
         sets = {}
@@ -257,33 +270,33 @@ def accuracy(model: Any, sets: dict, device: str) -> dict[str, float]:
 
 
 def build_model(run: Run, sizes: dict[str, Any], tokenizer: Any) -> Any:
-    """The organism's Qwen3 (q/k norm weights at `run.qk_gain`), or a Llama of the same sizes."""
+    """The organism's Qwen3 (q/k norm weights at `run.qk_gain`, weights drawn with std
+    `run.init_std`), or a Llama of the same sizes."""
     import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
 
-    from welfare.model.organism import build_organism, organism_config
+    from welfare.model.organism import organism_config
 
+    config = organism_config(sizes, tokenizer)
     if run.arch == "llama":
-        from transformers import AutoModelForCausalLM, LlamaConfig
-
-        qwen = organism_config(sizes, tokenizer)
-        llama = LlamaConfig(
-            vocab_size=qwen.vocab_size,
-            hidden_size=qwen.hidden_size,
-            intermediate_size=qwen.intermediate_size,
-            num_hidden_layers=qwen.num_hidden_layers,
-            num_attention_heads=qwen.num_attention_heads,
-            num_key_value_heads=qwen.num_key_value_heads,
-            head_dim=qwen.head_dim,
-            max_position_embeddings=qwen.max_position_embeddings,
+        config = LlamaConfig(
+            vocab_size=config.vocab_size,
+            hidden_size=config.hidden_size,
+            intermediate_size=config.intermediate_size,
+            num_hidden_layers=config.num_hidden_layers,
+            num_attention_heads=config.num_attention_heads,
+            num_key_value_heads=config.num_key_value_heads,
+            head_dim=config.head_dim,
+            max_position_embeddings=config.max_position_embeddings,
             rope_theta=float(sizes["rope_theta"]),
             tie_word_embeddings=True,
-            pad_token_id=qwen.pad_token_id,
-            eos_token_id=qwen.eos_token_id,
+            pad_token_id=config.pad_token_id,
+            eos_token_id=config.eos_token_id,
             bos_token_id=None,
         )
-        torch.manual_seed(run.seed)
-        return AutoModelForCausalLM.from_config(llama)
-    model = build_organism(sizes, tokenizer, run.seed)
+    config.initializer_range = run.init_std
+    torch.manual_seed(run.seed)
+    model = AutoModelForCausalLM.from_config(config)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith(("q_norm.weight", "k_norm.weight")):
@@ -300,7 +313,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(run.tokenizer or tokenizer_dir)
     sampler = SceneSampler(tokenizer, run.n_objects)
-    sets = sampler.eval_set(run.seed, 512)
+    sets = sampler.eval_set(run.seed, 512, echo=run.echo_rate == 1.0)
     sizes = {
         "hidden_size": run.hidden,
         "intermediate_size": 3 * run.hidden,

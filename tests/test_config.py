@@ -70,6 +70,11 @@ MALFORMED: list[tuple[str, str, str]] = [
         "maze.mold_fraction: expected low < high, got low 0.5, high 0.5",
     ),
     (
+        "clause_order",
+        "corpus: {genres: {spatial_reading: {min_clauses: 3, max_clauses: 2}}}\n",
+        "corpus.genres.spatial_reading: expected min_clauses ≤ max_clauses, got min_clauses 3",
+    ),
+    (
         "carve_order",
         "maze: {carve_steps: {low: 20, high: 5}}\n",
         "maze.carve_steps: expected low ≤ high, got low 20, high 5",

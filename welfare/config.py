@@ -212,6 +212,13 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             raise ParamsError(
                 f"{source}: maze.{key}: expected low {relation} high, got low {low}, high {high}"
             )
+    reading = params.get("corpus", {}).get("genres", {}).get("spatial_reading", {})
+    low, high = reading.get("min_clauses"), reading.get("max_clauses")
+    if low is not None and high is not None and low > high:
+        raise ParamsError(
+            f"{source}: corpus.genres.spatial_reading: expected min_clauses ≤ max_clauses, "
+            f"got min_clauses {low}, max_clauses {high}"
+        )
     pretrain = params.get("pretrain", {})
     fresh, batch = pretrain.get("fresh", {}).get("blocks"), pretrain.get("batch_size")
     if fresh is not None and batch is not None and fresh > batch:

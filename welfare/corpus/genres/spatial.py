@@ -101,6 +101,7 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     place = pick(rng, PLACES)
     n_turns = int(rng.integers(1, int(cfg.get("max_turns", 8)) + 1))
     min_clauses = int(cfg.get("min_clauses", 4))
+    max_clauses = int(cfg.get("max_clauses", 4))
     pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
     messages: list[Message] = []
     questions: list[dict[str, Any]] = []
@@ -110,7 +111,7 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
         objects = {d: pool[int(i)] for d, i in zip(DIRECTIONS, chosen, strict=True)}
         order = [DIRECTIONS[i] for i in rng.permutation(4)]
         if min_clauses < 4:  # a scene naming fewer directions: fewer bindings to tell apart
-            order = order[: int(rng.integers(min_clauses, 5))]
+            order = order[: int(rng.integers(min_clauses, max_clauses + 1))]
             objects = {d: objects[d] for d in order}
         last = turn == n_turns - 1
         if last or rng.random() < float(cfg.get("question_rate", 0.3)):
