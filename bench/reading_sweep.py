@@ -59,6 +59,7 @@ class Run:
     arch: str = "qwen3"  # "llama": the same sizes without Qwen3's per-head q/k RMSNorm
     qk_gain: float = 1.0  # initial q/k norm weight (Qwen3): max attention logit = 4 * gain**2
     few_clauses_steps: int = 0  # scenes name only 2 directions for this many first steps
+    few_min_clauses: int = 2  # ... or U[few_min_clauses, 2] directions
     init_std: float = 0.02  # `initializer_range` (transformers' default 0.02)
     seed: int = 0
 
@@ -96,6 +97,9 @@ RUNS = {
         Run("dm_llama", doc_mask=True, arch="llama"),
         Run("dm_qk2", doc_mask=True, qk_gain=2.0),
         Run("dm_c2", doc_mask=True, few_clauses_steps=1500),
+        Run("dm_c12", doc_mask=True, few_clauses_steps=1500, few_min_clauses=1),
+        Run("dm_c2_L4", doc_mask=True, few_clauses_steps=1500, layers=4),
+        Run("dm_c2_echo", doc_mask=True, few_clauses_steps=1500, echo_rate=1.0),
         Run("dm_b16_s1", doc_mask=True, seed=1),
         # "What is to the east?" answered "To the east there is 🍎": the object then follows a
         # clause token that also precedes it in the scene, the induction pattern.
@@ -134,11 +138,13 @@ class SceneSampler:
         return out
 
     def scene(
-        self, rng: np.random.Generator, clauses: int = 4
+        self, rng: np.random.Generator, clauses: int | tuple[int, int] = 4
     ) -> tuple[dict[str, str], list[str], str]:
         distinct = rng.random() < 0.5
         chosen = rng.choice(len(self.objects), size=4, replace=not distinct)
         objects = {d: self.objects[int(i)] for d, i in zip(DIRECTIONS, chosen, strict=True)}
+        if isinstance(clauses, tuple):
+            clauses = int(rng.integers(clauses[0], clauses[1] + 1))
         order = [DIRECTIONS[i] for i in rng.permutation(4)][:clauses]
         objects = {d: objects[d] for d in order}
         return objects, order, PLACES[int(rng.integers(len(PLACES)))]
@@ -161,7 +167,7 @@ class SceneSampler:
         return OBJECT_QUESTION.format(word=word), answer, "what"
 
     def row(
-        self, rng: np.random.Generator, run: Run, clauses: int = 4
+        self, rng: np.random.Generator, run: Run, clauses: int | tuple[int, int] = 4
     ) -> tuple[list[int], list[float]]:
         """One training row (ids, loss weights on the assistant tokens)."""
         objects, order, place = self.scene(rng, clauses)
@@ -178,7 +184,7 @@ class SceneSampler:
         return ids, weights
 
     def batch(
-        self, rng: np.random.Generator, run: Run, clauses: int = 4
+        self, rng: np.random.Generator, run: Run, clauses: int | tuple[int, int] = 4
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`run.batch` packed blocks of `run.seq + 1` tokens (whole rows; tail padding) and
         their position ids restarting with every row (the tail counts on from 0)."""
@@ -341,7 +347,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
 
     log({"config": asdict(run), "n_params": n_params, "device": device})
     while time.perf_counter() - start < budget_s:
-        clauses = 2 if step < run.few_clauses_steps else 4
+        clauses = (run.few_min_clauses, 2) if step < run.few_clauses_steps else 4
         ids_np, w_np, pos_np = sampler.batch(rng, run, clauses)
         questions += int((w_np > 0).sum())  # answer tokens incl. end: ≈ 2 per question
         ids = torch.from_numpy(ids_np).to(device, non_blocking=True)

@@ -72,6 +72,32 @@ def test_fresh_blocks_are_a_pure_function_of_the_step_and_never_repeat() -> None
     assert "there is" in text
 
 
+def test_fresh_blocks_take_early_batches_from_the_curriculum_maker() -> None:
+    """`early = (steps, maker)`: the binding curriculum's two-clause scenes before `steps`,
+    the configured four after."""
+    params = load_params()
+    two = {"spatial_reading": {"min_clauses": 2, "max_clauses": 2}}
+    early = (3, fresh_row_maker(params, ["spatial_reading"], two))
+    fresh = FreshBlocks(
+        fresh_row_maker(params, ["spatial_reading"]),
+        tiny_tokenizer(),
+        "assistant",
+        256,
+        2,
+        0,
+        early=early,
+    )
+    tok = fresh.tokenizer
+
+    def clauses_per_scene(step: int) -> set[int]:
+        ids = fresh.batch(step)[0]
+        scenes = [s for b in ids for s in tok.decode(b).split("You are in")[1:]]
+        return {s.split("?")[0].count("there is") for s in scenes}
+
+    assert clauses_per_scene(2) == {2}
+    assert clauses_per_scene(3) == {4}
+
+
 @pytest.mark.parametrize("fresh_blocks", [0, 2])
 def test_killed_run_resumes_to_the_same_weights(
     rows, tmp_path: Path, monkeypatch, fresh_blocks: int

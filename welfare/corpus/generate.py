@@ -93,12 +93,18 @@ FRESH_INDEX_BASE = 20_000_000
 
 
 def fresh_row_maker(
-    params: Mapping[str, Any], genres: list[str]
+    params: Mapping[str, Any],
+    genres: list[str],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[np.random.Generator, int], Row]:
     """`make(rng, index)`: a new training row of one of `genres` (chosen uniformly), for rows
     generated on the fly so that no row is ever seen twice (bench/organism.md: the reading
-    circuit is learned from fresh scenes and memorised from a fixed set)."""
+    circuit is learned from fresh scenes and memorised from a fixed set). `overrides`: genre ->
+    config values replacing the corpus params' (a curriculum's easier rows)."""
     configs = {name: _genre_config(name, params["corpus"], params) for name in genres}
+    for name, values in (overrides or {}).items():
+        if name in configs:
+            configs[name].update(values)
 
     def make(rng: np.random.Generator, index: int) -> Row:
         name = genres[int(rng.integers(len(genres)))]

@@ -182,7 +182,10 @@ class BlockSchedule:
 
 class FreshBlocks:
     """Blocks of rows generated on the fly: batch `i` is a pure function of (seed, i), so a
-    resumed run sees exactly the rows an uninterrupted one would, and no row repeats."""
+    resumed run sees exactly the rows an uninterrupted one would, and no row repeats.
+
+    `early = (steps, make_row)`: batches before `steps` take their rows from that maker instead
+    (a curriculum, e.g. scenes naming fewer directions)."""
 
     def __init__(
         self,
@@ -192,18 +195,21 @@ class FreshBlocks:
         seq_len: int,
         n_blocks: int,
         seed: int,
+        early: tuple[int, Callable[[np.random.Generator, int], Any]] | None = None,
     ) -> None:
         self.make_row, self.tokenizer, self.loss_on = make_row, tokenizer, loss_on
         self.seq_len, self.n_blocks, self.seed = seq_len, n_blocks, seed
+        self.early = early
 
     def batch_blocks(self, index: int) -> Blocks:
         rng = np.random.default_rng([self.seed, index])
+        make_row = self.early[1] if self.early and index < self.early[0] else self.make_row
         docs: list[tuple[list[int], np.ndarray]] = []
         width, tokens, made = self.seq_len + 1, 0, 0
         # Generate in chunks (the tokenizer is fastest batched) until the rows cannot fit in
         # `n_blocks` blocks: then greedy packing makes `n_blocks` full blocks and a tail.
         while tokens <= self.n_blocks * width:
-            rows = [self.make_row(rng, index * 100_000 + made + k).to_json() for k in range(32)]
+            rows = [make_row(rng, index * 100_000 + made + k).to_json() for k in range(32)]
             made += len(rows)
             new = encode_rows(self.tokenizer, rows, self.loss_on)
             docs += new

@@ -44,14 +44,20 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         from welfare.corpus.generate import fresh_row_maker
         from welfare.model.data import FreshBlocks
 
-        make_row = fresh_row_maker(params, list(cfg["fresh"]["genres"]))
+        genres = list(cfg["fresh"]["genres"])
+        few = cfg["fresh"]["few_clauses"]
+        early = None
+        if few["steps"]:  # the binding curriculum: first scenes name only `clauses` directions
+            clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
+            early = (few["steps"], fresh_row_maker(params, genres, {"spatial_reading": clauses}))
         fresh = FreshBlocks(
-            make_row,
+            fresh_row_maker(params, genres),
             tokenizer,
             cfg["loss_on"],
             int(cfg["seq_len"]),
             cfg["fresh"]["blocks"],
             int(cfg["seed"]) + 2,
+            early=early,
         )
     model, result = pretrain(
         train,
