@@ -61,6 +61,7 @@ class Run:
     few_clauses_steps: int = 0  # scenes name only 2 directions for this many first steps
     few_min_clauses: int = 2  # ... or U[few_min_clauses, 2] directions
     init_std: float = 0.02  # `initializer_range` (transformers' default 0.02)
+    head_dim: int = 0  # 0: hidden // heads
     seed: int = 0
 
 
@@ -100,6 +101,10 @@ RUNS = {
         Run("dm_c12", doc_mask=True, few_clauses_steps=1500, few_min_clauses=1),
         Run("dm_c2_L4", doc_mask=True, few_clauses_steps=1500, layers=4),
         Run("dm_c2_echo", doc_mask=True, few_clauses_steps=1500, echo_rate=1.0),
+        # "Where is 🍎?" matches one of ~50 emoji identities (copied into the last position
+        # through a head's values) against the scene's: a 16-dim head squeezes that match.
+        Run("dm_c2_hd32", doc_mask=True, few_clauses_steps=1500, head_dim=32),
+        Run("dm_c2_hd64", doc_mask=True, few_clauses_steps=1500, head_dim=64),
         Run("dm_b16_s1", doc_mask=True, seed=1),
         # "What is to the east?" answered "To the east there is 🍎": the object then follows a
         # clause token that also precedes it in the scene, the induction pattern.
@@ -326,7 +331,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
         "num_layers": run.layers,
         "num_heads": run.heads,
         "num_kv_heads": max(run.heads // 2, 1),
-        "head_dim": run.hidden // run.heads,
+        "head_dim": run.head_dim or run.hidden // run.heads,
         "max_position_embeddings": 1024,
         "rope_theta": 10000.0,
     }
