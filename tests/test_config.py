@@ -175,6 +175,17 @@ def test_default_params_validate_via_the_console_script() -> None:
     assert result.stdout.strip() == "valid"
 
 
+@pytest.mark.parametrize("overlay", sorted(p.name for p in (REPO_ROOT / "params").glob("*.yaml")))
+def test_every_shipped_overlay_validates(overlay: str) -> None:
+    from welfare.model.organism import is_organism_dir
+
+    params = load_params([REPO_ROOT / "params.yaml", REPO_ROOT / "params" / overlay])
+    for row in params["organisms"].values():
+        base = REPO_ROOT / row["base"]
+        # A local base directory in the repo is a kept organism (evaluated at organism scale).
+        assert not base.is_dir() or is_organism_dir(base), row["base"]
+
+
 def test_empty_overlay_gets_every_default(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
