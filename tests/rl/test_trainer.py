@@ -15,7 +15,8 @@ from welfare.env.sft import make_demonstration
 from welfare.env.tables import sft_columns, write_table
 from welfare.maze import MazeConfig
 from welfare.model.load import load_model
-from welfare.rl.checkpoint import latest_checkpoint
+from welfare.rl.checkpoint import checkpoint_fingerprint, latest_checkpoint, model_identity
+from welfare.rl.config import TrainConfig
 from welfare.rl.trainer import RunPaths, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,7 +60,8 @@ def test_killed_run_resumes_exactly(tmp_path, tiny_dir):
     resumed = _paths(tmp_path / "b", tiny_dir)
     train(_params(steps=2), "tiny", resumed)  # "killed" after step 2 ...
     assert latest_checkpoint(resumed.out).name == "step-0002"
-    train(_params(steps=4), "tiny", resumed)  # ... and started again
+    train(_params(steps=4), "tiny", resumed)  # ... and started again (more steps may follow)
+    assert not list(resumed.out.glob("stale-*"))  # it resumed: nothing was set aside
     a = load_file(straight.out / "final/model.safetensors")
     b = load_file(resumed.out / "final/model.safetensors")
     assert a.keys() == b.keys()
@@ -70,6 +72,22 @@ def test_killed_run_resumes_exactly(tmp_path, tiny_dir):
     # training did change the weights
     start = load_file(tiny_dir / "model.safetensors")
     assert any(not torch.equal(start[k], a[k]) for k in start)
+
+
+def test_checkpoints_of_other_params_are_set_aside_not_resumed(tmp_path, tiny_dir):
+    paths = _paths(tmp_path, tiny_dir)
+    train(_params(steps=2), "tiny", paths)
+    first = load_file(paths.out / "step-0002/model.safetensors")
+    other = _params(steps=2)
+    other["train"]["lr"] = 1e-3  # e.g. a Snakemake rerun after a params change
+    train(other, "tiny", paths)
+    stale = paths.out / "stale-0/step-0002"
+    kept = load_file(stale / "model.safetensors")
+    assert all(torch.equal(kept[k], first[k]) for k in first)
+    cfg = TrainConfig.for_organism(other, "tiny")
+    latest = latest_checkpoint(paths.out)
+    assert checkpoint_fingerprint(latest) == cfg.fingerprint(other, model_identity(tiny_dir))
+    assert [r["step"] for r in _rows(paths.metrics / "train.tsv")] == ["1", "2"]  # from step 0
 
 
 def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):

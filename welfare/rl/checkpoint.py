@@ -9,6 +9,8 @@ Layout of one checkpoint directory:
 - `trainer_state.pt`: step, optimizer and LR-scheduler state (tensors and plain containers only,
   read back with ``weights_only=True``). Sampling and maze seeds derive from (seed, step), so no
   RNG state needs saving for an exact resume.
+- `run.json`: the run's fingerprint (`TrainConfig.fingerprint`): a checkpoint is resumed only
+  by a run with the same params and base model; others are set aside, never continued.
 
 Everything is written to a temporary sibling and renamed (`welfare.io.atomic_path`), so a
 directory named `step-NNNN` is always complete.
@@ -17,6 +19,7 @@ directory named `step-NNNN` is always complete.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -27,6 +30,7 @@ import torch
 from welfare.io import atomic_path
 
 STATE_FILE = "trainer_state.pt"
+RUN_FILE = "run.json"
 ADAPTER_DIR = "adapter"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
@@ -62,10 +66,12 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None,
     scheduler: Any | None,
     extra: dict[str, Any] | None = None,
+    fingerprint: str = "",
 ) -> None:
     """Atomically write checkpoint `path` after `step` completed steps."""
     with atomic_path(path) as tmp:
         save_model_dir(tmp, model, tokenizer, fmt)
+        (tmp / RUN_FILE).write_text(json.dumps({"fingerprint": fingerprint, "step": step}) + "\n")
         state = {
             "step": step,
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -83,6 +89,42 @@ def latest_checkpoint(out: Path) -> Path | None:
         if match and (child / STATE_FILE).exists():
             found.append((int(match.group(1)), child))
     return max(found)[1] if found else None
+
+
+def checkpoint_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the run that wrote checkpoint `path` (None: written before they were)."""
+    run = path / RUN_FILE
+    return json.loads(run.read_text()).get("fingerprint") if run.exists() else None
+
+
+def set_aside_checkpoints(out: Path) -> Path:
+    """Move every `step-NNNN` of `out` into a new `out/stale-K/` (kept, never resumed)."""
+    k = 0
+    while (out / f"stale-{k}").exists():
+        k += 1
+    stale = out / f"stale-{k}"
+    stale.mkdir()
+    for child in sorted(out.glob("step-*")):
+        child.rename(stale / child.name)
+    return stale
+
+
+def model_identity(base: str | Path) -> str:
+    """A cheap identity of a base model: its safetensors files' names and sizes, and their bytes
+    up to 64 MB each (an organism's weights; a paper-scale shard adds its mtime instead), or a
+    hub id as it is."""
+    path = Path(base)
+    if not path.is_dir():
+        return str(base)
+    digest = hashlib.sha256()
+    for file in sorted(path.glob("*.safetensors")):
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}".encode())
+        if stat.st_size <= 64 << 20:
+            digest.update(file.read_bytes())
+        else:
+            digest.update(str(stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
 
 
 def restore_checkpoint(

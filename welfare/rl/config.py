@@ -8,10 +8,10 @@ only converts, it never invents defaults.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from welfare.config import deep_merge
+from welfare.config import deep_merge, params_hash
 from welfare.rl.losses import ClipConfig
 
 ALGORITHMS = ("drgrpo", "reinforce", "sft")
@@ -66,6 +66,18 @@ class TrainConfig:
     eval_sampled_group: int
     sft_epochs: float
     sft_batch_size: int
+
+    def fingerprint(self, params: Mapping[str, Any], base: str) -> str:
+        """What a checkpoint's trajectory depends on: this config and the maze, env and mapping
+        params, less what only adds steps or evaluations (`steps`, checkpoint and eval cadence),
+        so a resumed run may be extended but never continues under other params or base."""
+        run = asdict(self)
+        for key in ("steps", "checkpoint_every", "eval_every", "eval_mazes", "eval_sampled_group"):
+            run.pop(key)
+        run["base"] = base
+        world = {k: params.get(k) for k in ("maze", "env")}
+        world["mapping"] = params["mappings"][self.mapping]
+        return params_hash({"run": run, "world": world})
 
     @classmethod
     def for_organism(cls, params: Mapping[str, Any], organism: str) -> TrainConfig:

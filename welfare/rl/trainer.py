@@ -24,10 +24,13 @@ from tqdm import tqdm
 from welfare.io import atomic_path, write_json
 from welfare.maze import MazeConfig, TileMapping
 from welfare.rl.checkpoint import (
+    checkpoint_fingerprint,
     latest_checkpoint,
+    model_identity,
     restore_checkpoint,
     save_checkpoint,
     save_model_dir,
+    set_aside_checkpoints,
     step_dir,
 )
 from welfare.rl.config import ScheduleConfig, TrainConfig
@@ -103,7 +106,12 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
 
     # --- resume --------------------------------------------------------------------------
     start = 0
+    fingerprint = cfg.fingerprint(params, model_identity(paths.base))
     last = latest_checkpoint(paths.out)
+    if last is not None and checkpoint_fingerprint(last) != fingerprint:
+        stale = set_aside_checkpoints(paths.out)
+        log.warning("%s: checkpoints of other params or base model moved to %s", organism, stale)
+        last = None
     if last is not None:
         start, _ = restore_checkpoint(last, model, optimizer, scheduler)
         log.info("resuming %s from %s (step %d)", organism, last, start)
@@ -166,6 +174,7 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
                 done,
                 optimizer,
                 scheduler,
+                fingerprint=fingerprint,
             )
 
     # --- final checkpoint and evaluation -----------------------------------------------------
