@@ -127,3 +127,24 @@ def test_killed_run_resumes_to_the_same_weights(
         reference.state_dict().items(), resumed.state_dict().items(), strict=True
     ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_resume_state_of_other_params_is_set_aside(rows, tmp_path: Path, monkeypatch) -> None:
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pretrain_module, "heldout_losses", killed)
+        with pytest.raises(KeyboardInterrupt):
+            pretrain(rows, rows[:4], tokenizer, _cfg(steps=6, checkpoint_every=3), tmp_path / "a")
+    other = _cfg(steps=6, checkpoint_every=3, lr=1e-3)  # the params changed before the rerun
+    rerun, _ = pretrain(rows, rows[:4], tokenizer, other, tmp_path / "a")
+    assert len(list(tmp_path.glob("a.resume.stale-*"))) == 1
+    straight, _ = pretrain(rows, rows[:4], tokenizer, other, tmp_path / "b")
+    for (name, a), (_, b) in zip(
+        straight.state_dict().items(), rerun.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)

@@ -1,6 +1,7 @@
 """Pretrain the maze-naive organism on the corpus: AdamW, warmup + cosine, packed blocks.
 
-Resumable: every `checkpoint_every` steps the model, optimizer, step and elapsed time go to
+Resumable (only under the same params, corpus and tokenizer: a resume state of others is moved
+to `<out>.resume.stale-T`): every `checkpoint_every` steps the model, optimizer, step and elapsed time go to
 `<out>.resume/state.pt` (atomically); a restarted run continues from there with the same data
 order (blocks are a pure function of (seed, epoch)). At the end the model is saved with
 `save_pretrained` (safetensors) together with its tokenizer, and the resume state is removed.
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
 from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
 from welfare.model.organism import ORGANISM_MARKER
@@ -132,8 +134,26 @@ def heldout_losses(
     return losses
 
 
+def resume_fingerprint(
+    cfg: Mapping[str, Any], tokenizer: Any, train_rows: Sequence[Mapping[str, Any]]
+) -> str:
+    """What a resume state's trajectory depends on: the pretrain params less `steps` (a run may
+    be extended, as bench/artifacts/reading-organism was) and cadences, the vocabulary, and the
+    corpus's rows (count and first and last row)."""
+    skip = ("steps", "checkpoint_every", "eval_rows_per_genre", "acceptance")
+    rows = [len(train_rows), train_rows[0] if train_rows else None, train_rows[-1:]]
+    return params_hash({"cfg": {k: v for k, v in cfg.items() if k not in skip},
+                        "vocab": len(tokenizer), "rows": rows})  # fmt: skip
+
+
 def _save_resume(
-    path: Path, model: Any, optimizer: Any, step: int, elapsed: float, curve: list[dict[str, float]]
+    path: Path,
+    model: Any,
+    optimizer: Any,
+    step: int,
+    elapsed: float,
+    curve: list[dict[str, float]],
+    fingerprint: str,
 ) -> None:
     import torch
 
@@ -146,6 +166,7 @@ def _save_resume(
                 "step": step,
                 "elapsed": elapsed,
                 "curve": curve,
+                "fingerprint": fingerprint,
             },
             tmp / "state.pt",
         )
@@ -186,7 +207,13 @@ def pretrain(
         param_groups(model, float(cfg["weight_decay"])), lr=float(cfg["lr"]), betas=(0.9, 0.95)
     )
     step, elapsed, curve = 0, 0.0, []
+    fingerprint = resume_fingerprint(cfg, tokenizer, train_rows)
     state = _load_resume(resume_dir(out), device)
+    if state is not None and state.get("fingerprint") != fingerprint:
+        stale = resume_dir(out).with_name(f"{resume_dir(out).name}.stale-{int(time.time())}")
+        resume_dir(out).rename(stale)
+        log.warning("resume state of other params, corpus or tokenizer moved to %s", stale)
+        state = None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -258,9 +285,8 @@ def pretrain(
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.3f}")
         if step % int(cfg["checkpoint_every"]) == 0 and step < total:
-            _save_resume(
-                resume_dir(out), model, optimizer, step, time.perf_counter() - started, curve
-            )
+            elapsed_now = time.perf_counter() - started
+            _save_resume(resume_dir(out), model, optimizer, step, elapsed_now, curve, fingerprint)
     bar.close()
     prefetch.shutdown(cancel_futures=True)
     wall = time.perf_counter() - started
