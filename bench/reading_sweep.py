@@ -98,6 +98,8 @@ RUNS = {
         Run("dm_llama", doc_mask=True, arch="llama"),
         Run("dm_qk2", doc_mask=True, qk_gain=2.0),
         Run("dm_c2", doc_mask=True, few_clauses_steps=1500),
+        Run("dm_c2_s1", doc_mask=True, few_clauses_steps=1500, seed=1),
+        Run("dm_c2_s2", doc_mask=True, few_clauses_steps=1500, seed=2),
         Run("dm_c12", doc_mask=True, few_clauses_steps=1500, few_min_clauses=1),
         Run("dm_c2_L4", doc_mask=True, few_clauses_steps=1500, layers=4),
         Run("dm_c2_echo", doc_mask=True, few_clauses_steps=1500, echo_rate=1.0),

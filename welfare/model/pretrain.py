@@ -1,10 +1,11 @@
 """Pretrain the maze-naive organism on the corpus: AdamW, warmup + cosine, packed blocks.
 
-Resumable (only under the same params, corpus and tokenizer: a resume state of others is moved
-to `<out>.resume.stale-T`): every `checkpoint_every` steps the model, optimizer, step and elapsed time go to
-`<out>.resume/state.pt` (atomically); a restarted run continues from there with the same data
-order (blocks are a pure function of (seed, epoch)). At the end the model is saved with
-`save_pretrained` (safetensors) together with its tokenizer, and the resume state is removed.
+Resumable (only under the same params, corpus and tokenizer: a resume state of others is
+moved to `<out>.resume.stale-T`): every `checkpoint_every` steps the model, optimizer, step and
+elapsed time go to `<out>.resume/state.pt` (atomically); a restarted run continues from there
+with the same data order (blocks are a pure function of (seed, epoch)). At the end the model is
+saved with `save_pretrained` (safetensors) together with its tokenizer, and the resume state is
+removed.
 """
 
 from __future__ import annotations
