@@ -113,6 +113,15 @@ RUNS = {
         Run("dm_echo", doc_mask=True, echo_rate=1.0),
         # Small initial weights make long saddle plateaus; 0.125 = 1/sqrt(hidden).
         Run("dm_init125", doc_mask=True, init_std=0.125),
+        # Fourth sweep (CPU): how reliably does the two-clause phase bind "what"? Run each with
+        # --seeds and --max-steps 1000; the phase's own "what2" is the success signal.
+        Run("c2", doc_mask=True, few_clauses_steps=1500),
+        Run("c2_h8", doc_mask=True, few_clauses_steps=1500, heads=8),  # more heads, dim 8
+        Run("c2_h128", doc_mask=True, few_clauses_steps=1500, hidden=128, heads=8),
+        Run("c2_lr6", doc_mask=True, few_clauses_steps=1500, lr=6e-3),
+        Run("c2_o12", doc_mask=True, few_clauses_steps=1500, n_objects=12),
+        Run("c2_lr15", doc_mask=True, few_clauses_steps=1500, lr=1.5e-3),
+        Run("c2_b32", doc_mask=True, few_clauses_steps=1500, batch=32),
     ]
 }
 
@@ -213,15 +222,15 @@ class SceneSampler:
         return ids, w, pos
 
     def eval_set(
-        self, seed: int, n: int, echo: bool = False
+        self, seed: int, n: int, echo: bool = False, clauses: int = 4
     ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Held-out direct questions per kind: right-padded prompts, their lengths, answer ids.
         `echo`: "what" is answered "To the east there is 🍎", so its prompt ends with the clause
-        and the object is the next token."""
-        rng = np.random.default_rng([seed, 999])
+        and the object is the next token. `clauses`: directions each scene names."""
+        rng = np.random.default_rng([seed, 999, clauses])
         out: dict[str, list[tuple[list[int], int]]] = {"what": [], "where": []}
         while min(len(v) for v in out.values()) < n:
-            objects, order, place = self.scene(rng)
+            objects, order, place = self.scene(rng, clauses)
             pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
             q, answer, kind = self.question(rng, objects, 0.0)
             prompt = [self.user, *self.ids(scene_message(place, pos, objects, order, q))]
@@ -317,7 +326,15 @@ def build_model(run: Run, sizes: dict[str, Any], tokenizer: Any) -> Any:
     return model
 
 
-def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, every: int) -> None:
+def train(
+    run: Run,
+    tokenizer_dir: str,
+    device: str,
+    budget_s: float,
+    out: str,
+    every: int,
+    max_steps: int = 0,
+) -> None:
     import torch
     from transformers import AutoTokenizer
 
@@ -327,6 +344,9 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
     tokenizer = AutoTokenizer.from_pretrained(run.tokenizer or tokenizer_dir)
     sampler = SceneSampler(tokenizer, run.n_objects)
     sets = sampler.eval_set(run.seed, 512, echo=run.echo_rate == 1.0)
+    if run.few_clauses_steps:  # did the two-clause phase bind? (copy plateau ≈ 0.5 here)
+        two = sampler.eval_set(run.seed, 256, echo=run.echo_rate == 1.0, clauses=2)
+        sets |= {f"{kind}2": v for kind, v in two.items()}
     sizes = {
         "hidden_size": run.hidden,
         "intermediate_size": 3 * run.hidden,
@@ -353,7 +373,7 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
             fh.write(json.dumps(line) + "\n")
 
     log({"config": asdict(run), "n_params": n_params, "device": device})
-    while time.perf_counter() - start < budget_s:
+    while time.perf_counter() - start < budget_s and not (max_steps and step >= max_steps):
         clauses = (run.few_min_clauses, 2) if step < run.few_clauses_steps else 4
         ids_np, w_np, pos_np = sampler.batch(rng, run, clauses)
         questions += int((w_np > 0).sum())  # answer tokens incl. end: ≈ 2 per question
@@ -389,20 +409,51 @@ def train(run: Run, tokenizer_dir: str, device: str, budget_s: float, out: str, 
     log({"final": True, **accuracy(model, sets, device)})
 
 
+def evaluate_models(directories: list[str], clauses: int, n: int = 512) -> None:
+    """Print held-out what / where accuracy of saved organisms (e.g. `welfare pretrain` outputs)
+    on fresh scenes naming `clauses` directions."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(1)
+    for directory in directories:
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForCausalLM.from_pretrained(directory).eval()
+        sets = SceneSampler(tokenizer, len(SCENE_OBJECTS)).eval_set(0, n, clauses=clauses)
+        print(json.dumps({"model": directory, "clauses": clauses, **accuracy(model, sets, "cpu")}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--eval-models", default="", help="comma-separated model dirs: evaluate them and exit"
+    )
+    parser.add_argument("--eval-clauses", type=int, default=4)
     parser.add_argument("--tokenizer", default="models/tokenizer")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--budget-s", type=float, default=60)
     parser.add_argument("--every", type=int, default=250)
+    parser.add_argument("--max-steps", type=int, default=0, help="stop here (0: the budget)")
     parser.add_argument("--runs", default="base")
     parser.add_argument("--out", default="reading_sweep.jsonl")
     parser.add_argument("--check", action="store_true", help="verify the sampler first")
+    parser.add_argument("--seeds", default="", help="run each run once per seed, e.g. 0,1,2,3")
+    parser.add_argument("--parallel", type=int, default=0, help="at most this many at once")
     parser.add_argument(
         "--override", default="{}", help='JSON applied to every run, e.g. {"batch": 4}'
     )
     args = parser.parse_args()
-    runs = [replace(RUNS[name], **json.loads(args.override)) for name in args.runs.split(",")]
+    if args.eval_models:
+        evaluate_models(args.eval_models.split(","), args.eval_clauses)
+        return
+    override = json.loads(args.override)
+    runs = [replace(RUNS[name], **override) for name in args.runs.split(",")]
+    if args.seeds:
+        runs = [
+            replace(run, name=f"{run.name}@s{seed}", seed=int(seed))
+            for run in runs
+            for seed in args.seeds.split(",")
+        ]
     if args.check:
         from transformers import AutoTokenizer
 
@@ -414,11 +465,22 @@ def main() -> None:
     procs = [
         ctx.Process(
             target=train,
-            args=(run, args.tokenizer, args.device, args.budget_s, args.out, args.every),
+            args=(
+                run,
+                args.tokenizer,
+                args.device,
+                args.budget_s,
+                args.out,
+                args.every,
+                args.max_steps,
+            ),
         )
         for run in runs
     ]
-    for p in procs:
+    limit = args.parallel or len(procs)
+    for i, p in enumerate(procs):
+        if i >= limit:  # wait for the oldest still-running one
+            procs[i - limit].join()
         p.start()
     for p in procs:
         p.join()
