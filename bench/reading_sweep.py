@@ -62,6 +62,7 @@ class Run:
     few_min_clauses: int = 2  # ... or U[few_min_clauses, 2] directions
     init_std: float = 0.02  # `initializer_range` (transformers' default 0.02)
     head_dim: int = 0  # 0: hidden // heads
+    data: str = "sampler"  # "pipeline": the rows `welfare pretrain` makes (FreshBlocks)
     seed: int = 0
 
 
@@ -291,6 +292,21 @@ def accuracy(model: Any, sets: dict, device: str) -> dict[str, float]:
     return out
 
 
+def pipeline_fresh_blocks(run: Run, tokenizer: Any) -> Any:
+    """The fresh reading rows `welfare pretrain` trains on (params.yaml with the curriculum
+    overlay), `run.batch` blocks of `run.seq` per step, the first `few_clauses_steps` steps'
+    scenes naming two directions: the same rows through this script's training loop."""
+    from welfare.config import load_params
+    from welfare.corpus.generate import fresh_row_maker
+    from welfare.model.data import FreshBlocks
+
+    params = load_params(["params.yaml", "bench/overlays/curriculum_cpu.yaml"])
+    two = {"spatial_reading": {"min_clauses": 2, "max_clauses": 2}}
+    early = (run.few_clauses_steps, fresh_row_maker(params, ["spatial_reading"], two))
+    maker = fresh_row_maker(params, ["spatial_reading"])
+    return FreshBlocks(maker, tokenizer, "assistant", run.seq, run.batch, run.seed + 2, early=early)
+
+
 def build_model(run: Run, sizes: dict[str, Any], tokenizer: Any) -> Any:
     """The organism's Qwen3 (q/k norm weights at `run.qk_gain`, weights drawn with std
     `run.init_std`), or a Llama of the same sizes."""
@@ -362,6 +378,7 @@ def train(
     fused = {"fused": True} if device.startswith("cuda") else {}
     opt = torch.optim.AdamW(param_groups(model, 0.1), lr=run.lr, betas=(0.9, 0.95), **fused)
     rng = np.random.default_rng([run.seed, 1])
+    pipeline_rows = pipeline_fresh_blocks(run, tokenizer) if run.data == "pipeline" else None
     n_params = sum(p.numel() for p in model.parameters())
     start = time.perf_counter()
     step = questions = 0
@@ -375,7 +392,11 @@ def train(
     log({"config": asdict(run), "n_params": n_params, "device": device})
     while time.perf_counter() - start < budget_s and not (max_steps and step >= max_steps):
         clauses = (run.few_min_clauses, 2) if step < run.few_clauses_steps else 4
-        ids_np, w_np, pos_np = sampler.batch(rng, run, clauses)
+        if pipeline_rows is not None:
+            blocks = pipeline_rows.batch_blocks(step)
+            ids_np, w_np, pos_np = blocks.ids, blocks.weights, blocks.positions
+        else:
+            ids_np, w_np, pos_np = sampler.batch(rng, run, clauses)
         questions += int((w_np > 0).sum())  # answer tokens incl. end: ≈ 2 per question
         ids = torch.from_numpy(ids_np).to(device, non_blocking=True)
         w = torch.from_numpy(w_np).to(device, non_blocking=True)
