@@ -118,11 +118,9 @@ RUNS = {
         # --seeds and --max-steps 1000; the phase's own "what2" is the success signal.
         Run("c2", doc_mask=True, few_clauses_steps=1500),
         Run("c2_h8", doc_mask=True, few_clauses_steps=1500, heads=8),  # more heads, dim 8
-        Run("c2_h128", doc_mask=True, few_clauses_steps=1500, hidden=128, heads=8),
         Run("c2_lr6", doc_mask=True, few_clauses_steps=1500, lr=6e-3),
         Run("c2_o12", doc_mask=True, few_clauses_steps=1500, n_objects=12),
         Run("c2_lr15", doc_mask=True, few_clauses_steps=1500, lr=1.5e-3),
-        Run("c2_b32", doc_mask=True, few_clauses_steps=1500, batch=32),
     ]
 }
 
@@ -228,7 +226,8 @@ class SceneSampler:
         """Held-out direct questions per kind: right-padded prompts, their lengths, answer ids.
         `echo`: "what" is answered "To the east there is 🍎", so its prompt ends with the clause
         and the object is the next token. `clauses`: directions each scene names."""
-        rng = np.random.default_rng([seed, 999, clauses])
+        # Four-clause sets keep their earlier seed, so the earlier sweeps' numbers reproduce.
+        rng = np.random.default_rng([seed, 999] if clauses == 4 else [seed, 999, clauses])
         out: dict[str, list[tuple[list[int], int]]] = {"what": [], "where": []}
         while min(len(v) for v in out.values()) < n:
             objects, order, place = self.scene(rng, clauses)
