@@ -296,14 +296,14 @@ def pipeline_fresh_blocks(run: Run, tokenizer: Any) -> Any:
     overlay), `run.batch` blocks of `run.seq` per step, the first `few_clauses_steps` steps'
     scenes naming two directions: the same rows through this script's training loop."""
     from welfare.config import load_params
-    from welfare.corpus.generate import fresh_row_maker
-    from welfare.model.data import FreshBlocks
+    from welfare.model.data import fresh_blocks
 
     params = load_params(["params.yaml", "bench/overlays/curriculum_cpu.yaml"])
-    two = {"spatial_reading": {"min_clauses": 2, "max_clauses": 2}}
-    early = (run.few_clauses_steps, fresh_row_maker(params, ["spatial_reading"], two))
-    maker = fresh_row_maker(params, ["spatial_reading"])
-    return FreshBlocks(maker, tokenizer, "assistant", run.seq, run.batch, run.seed + 2, early=early)
+    cfg = params["pretrain"]
+    cfg.update(seed=run.seed, seq_len=run.seq, loss_on="assistant")
+    cfg["fresh"].update(blocks=run.batch, genres=["spatial_reading"])
+    cfg["fresh"]["few_clauses"].update(steps=run.few_clauses_steps, clauses=2)
+    return fresh_blocks(params, tokenizer)
 
 
 def build_model(run: Run, sizes: dict[str, Any], tokenizer: Any) -> Any:

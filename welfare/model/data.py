@@ -180,6 +180,31 @@ class BlockSchedule:
         return blocks.ids, blocks.weights
 
 
+def fresh_blocks(params: Mapping[str, Any], tokenizer: Any) -> FreshBlocks | None:
+    """The fresh rows of `params.pretrain.fresh` (None when it asks for no blocks), with the
+    binding curriculum `fresh.few_clauses`: its first scenes name only `clauses` directions."""
+    from welfare.corpus.generate import fresh_row_maker
+
+    cfg = params["pretrain"]
+    if not cfg["fresh"]["blocks"]:
+        return None
+    genres = list(cfg["fresh"]["genres"])
+    few = cfg["fresh"]["few_clauses"]
+    early = None
+    if few["steps"]:
+        clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
+        early = (few["steps"], fresh_row_maker(params, genres, {"spatial_reading": clauses}))
+    return FreshBlocks(
+        fresh_row_maker(params, genres),
+        tokenizer,
+        cfg["loss_on"],
+        int(cfg["seq_len"]),
+        cfg["fresh"]["blocks"],
+        int(cfg["seed"]) + 2,
+        early=early,
+    )
+
+
 class FreshBlocks:
     """Blocks of rows generated on the fly: batch `i` is a pure function of (seed, i), so a
     resumed run sees exactly the rows an uninterrupted one would, and no row repeats.

@@ -143,8 +143,8 @@ def resume_fingerprint(
     corpus's rows (count and first and last row)."""
     skip = ("steps", "checkpoint_every", "eval_rows_per_genre", "acceptance")
     rows = [len(train_rows), train_rows[0] if train_rows else None, train_rows[-1:]]
-    return params_hash({"cfg": {k: v for k, v in cfg.items() if k not in skip},
-                        "vocab": len(tokenizer), "rows": rows})  # fmt: skip
+    kept = {k: v for k, v in cfg.items() if k not in skip}
+    return params_hash({"cfg": kept, "vocab": len(tokenizer), "rows": rows})
 
 
 def _save_resume(

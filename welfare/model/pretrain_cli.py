@@ -27,6 +27,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     from welfare.corpus.generate import read_corpus
     from welfare.io import write_json
+    from welfare.model.data import fresh_blocks
     from welfare.model.load import check_tokenizer, resolve_device
     from welfare.model.pretrain import pretrain
 
@@ -39,26 +40,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     corpus = Path(args.corpus)
     train, heldout = read_corpus(corpus / "train.jsonl"), read_corpus(corpus / "heldout.jsonl")
     metrics = Path(args.metrics)
-    fresh = None
-    if cfg["fresh"]["blocks"]:
-        from welfare.corpus.generate import fresh_row_maker
-        from welfare.model.data import FreshBlocks
-
-        genres = list(cfg["fresh"]["genres"])
-        few = cfg["fresh"]["few_clauses"]
-        early = None
-        if few["steps"]:  # the binding curriculum: first scenes name only `clauses` directions
-            clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
-            early = (few["steps"], fresh_row_maker(params, genres, {"spatial_reading": clauses}))
-        fresh = FreshBlocks(
-            fresh_row_maker(params, genres),
-            tokenizer,
-            cfg["loss_on"],
-            int(cfg["seq_len"]),
-            cfg["fresh"]["blocks"],
-            int(cfg["seed"]) + 2,
-            early=early,
-        )
+    fresh = fresh_blocks(params, tokenizer)
     model, result = pretrain(
         train,
         heldout,
