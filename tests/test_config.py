@@ -65,6 +65,21 @@ MALFORMED: list[tuple[str, str, str]] = [
         "pretrain.fresh.blocks: expected at most pretrain.batch_size (4), got 6",
     ),
     (
+        "restart_after_the_end",
+        "pretrain: {steps: 400, restart: {at_step: 400}}\n",
+        "pretrain.restart.at_step: expected below pretrain.steps (400), got 400",
+    ),
+    (
+        "restart_without_probe",
+        "pretrain: {restart: {at_step: 100}, reading_probe: {n: 0}}\n",
+        "pretrain.restart.at_step: the restart rule reads the reading probe",
+    ),
+    (
+        "restart_unknown_probe",
+        "pretrain: {restart: {questions: [how]}}\n",
+        'pretrain.restart.questions.0: expected one of "what2", "where2", "what", "where"',
+    ),
+    (
         "mold_fraction_order",
         "maze: {mold_fraction: {low: 0.5, high: 0.5}}\n",
         "maze.mold_fraction: expected low < high, got low 0.5, high 0.5",

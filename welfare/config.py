@@ -226,6 +226,17 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             f"{source}: pretrain.fresh.blocks: expected at most pretrain.batch_size ({batch}), "
             f"got {fresh}"
         )
+    at_step, steps = pretrain.get("restart", {}).get("at_step"), pretrain.get("steps")
+    if at_step and steps is not None and at_step >= steps:
+        raise ParamsError(
+            f"{source}: pretrain.restart.at_step: expected below pretrain.steps ({steps}), "
+            f"got {at_step}"
+        )
+    if at_step and pretrain.get("reading_probe", {}).get("n") == 0:
+        raise ParamsError(
+            f"{source}: pretrain.restart.at_step: the restart rule reads the reading probe; "
+            "expected pretrain.reading_probe.n > 0, got 0"
+        )
     mappings = params.get("mappings", {})
     for name, organism in params.get("organisms", {}).items():
         mapping = organism.get("mapping")

@@ -148,3 +148,55 @@ def test_resume_state_of_other_params_is_set_aside(rows, tmp_path: Path, monkeyp
         straight.state_dict().items(), rerun.state_dict().items(), strict=True
     ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, monkeypatch) -> None:
+    """A try whose probe is below the bar is dropped; the kept try is exactly the run of
+    seed + 1000 (initialisation and every data stream), and a run killed after the restart
+    resumes into that try."""
+    from welfare.model.reading_probe import reading_probe
+
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    probe = reading_probe(load_params(), tokenizer, n=4)
+    rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 1.01, "max_tries": 2}
+    cfg = _cfg(steps=6, seed=7, restart=rule, reading_probe={"every": 2, "n": 4})
+
+    def run(cfg: dict, out: str, fresh_seed: int):
+        fresh = _fresh(tokenizer, seed=fresh_seed)
+        return pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / out, fresh=fresh, probe=probe)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # dies after the loop, leaving the resume state of the restart
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pretrain_module, "heldout_losses", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run(cfg, "restarted", 9)
+    state = torch.load(resume_dir(tmp_path / "restarted") / "state.pt", weights_only=True)
+    assert (state["tries"], state["step"]) == (2, 0)
+    restarted, result = run(cfg, "restarted", 9)
+    assert (result.tries, result.seed, result.steps) == (2, 1007, 6)
+    assert [(p["try"], p["step"]) for p in result.probes] == [
+        (1, 2),
+        (1, 3),
+        (2, 2),
+        (2, 3),
+        (2, 4),
+        (2, 6),
+    ]
+    # The next seed's plain run: its fresh rows are drawn from seed 9 + 1000 as well.
+    plain = dict(cfg, seed=1007, restart=dict(rule, at_step=0))
+    straight, _ = run(plain, "straight", 1009)
+    for (name, a), (_, b) in zip(
+        straight.state_dict().items(), restarted.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    kept, _ = run(dict(cfg, restart=dict(rule, min_accuracy=0.0)), "kept", 9)
+    assert not torch.equal(kept.model.embed_tokens.weight, restarted.model.embed_tokens.weight)
+
+
+def test_restart_rule_needs_the_probe(rows, tmp_path: Path) -> None:
+    rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 0.9, "max_tries": 2}
+    with pytest.raises(ValueError, match="reading probe"):
+        pretrain(rows, rows[:4], tiny_tokenizer(), _cfg(restart=rule), tmp_path / "x")

@@ -96,7 +96,7 @@ def deep_maze_prompts(
     return prompts
 
 
-def _prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
+def prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
     return list(
         tokenizer.apply_chat_template(
             list(messages), add_generation_prompt=True, tokenize=True, return_dict=False
@@ -110,7 +110,7 @@ def last_position(
     """Next-token probabilities at the generation position, and block outputs there [L, d]."""
     import torch
 
-    ids = torch.tensor([_prompt_ids(tokenizer, messages)], device=model.device)
+    ids = torch.tensor([prompt_ids(tokenizer, messages)], device=model.device)
     with torch.no_grad():
         out = model(input_ids=ids, output_hidden_states=hidden)
     probs = torch.softmax(out.logits[0, -1].float(), -1).cpu().numpy()
@@ -133,7 +133,7 @@ def greedy_answers(
     pad = tokenizer.pad_token_id
     answers: list[str] = []
     for i in range(0, len(prompts), batch_size):
-        batch = [_prompt_ids(tokenizer, p) for p in prompts[i : i + batch_size]]
+        batch = [prompt_ids(tokenizer, p) for p in prompts[i : i + batch_size]]
         width = max(map(len, batch))
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)

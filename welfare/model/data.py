@@ -226,6 +226,11 @@ class FreshBlocks:
         self.seq_len, self.n_blocks, self.seed = seq_len, n_blocks, seed
         self.early = early
 
+    def reseeded(self, seed: int) -> FreshBlocks:
+        """The same recipe drawn from another seed (a restarted pretraining try)."""
+        args = (self.make_row, self.tokenizer, self.loss_on, self.seq_len, self.n_blocks)
+        return FreshBlocks(*args, seed, early=self.early)
+
     def batch_blocks(self, index: int) -> Blocks:
         rng = np.random.default_rng([self.seed, index])
         make_row = self.early[1] if self.early and index < self.early[0] else self.make_row

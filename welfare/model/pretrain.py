@@ -6,6 +6,12 @@ elapsed time go to `<out>.resume/state.pt` (atomically); a restarted run continu
 with the same data order (blocks are a pure function of (seed, epoch)). At the end the model is
 saved with `save_pretrained` (safetensors) together with its tokenizer, and the resume state is
 removed.
+
+The restart rule (`restart`): whether the reading circuit binds is close to a coin flip per seed
+at organism size (bench/organism.md), and it shows early. So at `restart.at_step` the reading
+probe is read and, if a named accuracy is below `min_accuracy`, training starts over as
+`seed + 1000` would (initialisation and data), up to `max_tries` tries in all; every probe of
+every try is kept in the metrics, and the wall time counts them all.
 """
 
 from __future__ import annotations
@@ -28,10 +34,14 @@ from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
 from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
 from welfare.model.organism import ORGANISM_MARKER
+from welfare.model.reading_probe import ReadingProbe
 
 log = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ("step", "tokens", "lr", "train_loss", "elapsed_s")
+PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", "what2", "where2", "what", "where")
+# A restarted try runs as `pretrain.seed + RESTART_SEED_STRIDE · try` would.
+RESTART_SEED_STRIDE = 1000
 
 
 @dataclass
@@ -43,6 +53,9 @@ class PretrainResult:
     heldout_loss: dict[str, float]
     curve: list[dict[str, float]] = field(default_factory=list)
     n_parameters: int = 0
+    probes: list[dict[str, float]] = field(default_factory=list)
+    tries: int = 1
+    seed: int = 0
 
 
 def learning_rate(step: int, cfg: Mapping[str, Any]) -> float:
@@ -155,6 +168,8 @@ def _save_resume(
     elapsed: float,
     curve: list[dict[str, float]],
     fingerprint: str,
+    tries: int,
+    probes: list[dict[str, float]],
 ) -> None:
     import torch
 
@@ -168,6 +183,8 @@ def _save_resume(
                 "elapsed": elapsed,
                 "curve": curve,
                 "fingerprint": fingerprint,
+                "tries": tries,
+                "probes": probes,
             },
             tmp / "state.pt",
         )
@@ -182,6 +199,52 @@ def _load_resume(path: Path, device: str) -> dict[str, Any] | None:
     return torch.load(state_file, weights_only=True, map_location=device)
 
 
+@dataclass
+class _Try:
+    """One try's model, optimizer and data streams, all drawn from `seed`."""
+
+    seed: int
+    model: Any
+    optimizer: Any
+    main: BlockSchedule
+    warm: BlockSchedule | None
+    fresh: FreshBlocks | None
+
+
+def _start_try(
+    seed: int,
+    cfg: Mapping[str, Any],
+    tokenizer: Any,
+    docs: Sequence[tuple[list[int], np.ndarray]],
+    warm_docs: Sequence[tuple[list[int], np.ndarray]],
+    fresh: FreshBlocks | None,
+    device: str,
+) -> _Try:
+    import torch
+
+    from welfare.model.organism import build_organism
+
+    model = build_organism(cfg["model"], tokenizer, seed).to(device)
+    model.train()
+    optimizer = torch.optim.AdamW(
+        param_groups(model, float(cfg["weight_decay"])), lr=float(cfg["lr"]), betas=(0.9, 0.95)
+    )
+    seq_len, batch_size, pad = int(cfg["seq_len"]), int(cfg["batch_size"]), tokenizer.pad_token_id
+    n_fresh = fresh.n_blocks if fresh is not None else 0
+    main = BlockSchedule(docs, seq_len, max(batch_size - n_fresh, 1), pad, seed)
+    warm = BlockSchedule(warm_docs, seq_len, batch_size, pad, seed + 1) if warm_docs else None
+    # The fresh rows' seed keeps its offset from the run's (pretrain.seed + 2, data.fresh_blocks).
+    fresh = fresh.reseeded(fresh.seed + seed - int(cfg["seed"])) if fresh is not None else None
+    return _Try(seed, model, optimizer, main, warm, fresh)
+
+
+def _restart_due(accuracy: Mapping[str, float], rule: Mapping[str, Any], tries: int) -> list[str]:
+    """The probes below the restart rule's bar, when another try is still allowed."""
+    if tries >= int(rule["max_tries"]):
+        return []
+    return [q for q in rule["questions"] if accuracy[q] < float(rule["min_accuracy"])]
+
+
 def pretrain(
     train_rows: Sequence[Mapping[str, Any]],
     heldout_rows: Sequence[Mapping[str, Any]],
@@ -191,23 +254,20 @@ def pretrain(
     curve_path: str | Path | None = None,
     fresh: FreshBlocks | None = None,
     device: str = "cpu",
+    probe: ReadingProbe | None = None,
 ) -> tuple[Any, PretrainResult]:
     """Train a fresh organism (or resume one) and save it to `out`; return (model, result).
 
     With `fresh`, `fresh.n_blocks` blocks of every batch are rows generated on the fly and the
-    rest come from the corpus."""
+    rest come from the corpus. With `probe`, reading is measured every `reading_probe.every`
+    steps and at the end, and the restart rule (`restart.at_step` > 0) can start over."""
     import torch
 
-    from welfare.model.organism import build_organism
-
     out = Path(out)
-    seed = int(cfg["seed"])
-    model = build_organism(cfg["model"], tokenizer, seed).to(device)
-    model.train()
-    optimizer = torch.optim.AdamW(
-        param_groups(model, float(cfg["weight_decay"])), lr=float(cfg["lr"]), betas=(0.9, 0.95)
-    )
-    step, elapsed, curve = 0, 0.0, []
+    rule = cfg["restart"]
+    probe_every = int(cfg["reading_probe"]["every"])
+    if int(rule["at_step"]) and probe is None:
+        raise ValueError("pretrain.restart needs the reading probe (pretrain.reading_probe.n > 0)")
     fingerprint = resume_fingerprint(cfg, tokenizer, train_rows)
     state = _load_resume(resume_dir(out), device)
     if state is not None and state.get("fingerprint") != fingerprint:
@@ -215,62 +275,84 @@ def pretrain(
         resume_dir(out).rename(stale)
         log.warning("resume state of other params, corpus or tokenizer moved to %s", stale)
         state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, elapsed, curve = int(state["step"]), float(state["elapsed"]), list(state["curve"])
-        log.info("resuming pretraining from step %d", step)
 
     docs = encode_rows(tokenizer, train_rows, cfg["loss_on"])
-    seq_len, batch_size, total = int(cfg["seq_len"]), int(cfg["batch_size"]), int(cfg["steps"])
+    batch_size, total = int(cfg["batch_size"]), int(cfg["steps"])
     pad = tokenizer.pad_token_id
     if fresh is not None and not fresh.n_blocks:
         fresh = None
     n_fresh = fresh.n_blocks if fresh is not None else 0
     document_mask = bool(cfg["document_mask"])
-    main = BlockSchedule(docs, seq_len, max(batch_size - n_fresh, 1), pad, seed)
     # Reading curriculum: the first `curriculum.steps` steps draw only from its genres.
     warm_steps = int(cfg["curriculum"]["steps"])
     warm_genres = set(cfg["curriculum"]["genres"])
     warm_docs = [d for d, row in zip(docs, train_rows, strict=True) if row["genre"] in warm_genres]
     if warm_steps and not warm_docs:
         raise ValueError(f"pretrain.curriculum.genres {sorted(warm_genres)}: no such rows")
-    warm = BlockSchedule(warm_docs, seq_len, batch_size, pad, seed + 1) if warm_steps else None
-    n_params = sum(p.numel() for p in model.parameters())
+    if not warm_steps:
+        warm_docs = []
+
+    step, elapsed, curve, tries, probes = 0, 0.0, [], 1, []
+    if state is not None:
+        step, elapsed, curve = int(state["step"]), float(state["elapsed"]), list(state["curve"])
+        tries, probes = int(state.get("tries", 1)), list(state.get("probes", []))
+
+    def start(tries: int) -> _Try:
+        seed = int(cfg["seed"]) + RESTART_SEED_STRIDE * (tries - 1)
+        return _start_try(seed, cfg, tokenizer, docs, warm_docs, fresh, device)
+
+    run = start(tries)
+    if state is not None:
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        log.info("resuming pretraining from step %d (try %d)", step, tries)
+    n_params = sum(p.numel() for p in run.model.parameters())
     log.info(
         "organism: %d parameters, %d documents, %d blocks per epoch",
         n_params,
         len(docs),
-        len(main.blocks),
+        len(run.main.blocks),
     )
     started = time.perf_counter() - elapsed
     tokens = int(curve[-1]["tokens"]) if curve else 0
     bar = tqdm(total=total, initial=step, desc="pretrain", mininterval=5)
     loss_value = math.nan
+
+    def measure() -> dict[str, float]:
+        assert probe is not None
+        accuracy = probe.accuracy(run.model)
+        row = {"try": tries, "seed": run.seed, "step": step}
+        probes.append({**row, "elapsed_s": time.perf_counter() - started, **accuracy})
+        log.info("reading probe at step %d (try %d): %s", step, tries, accuracy)
+        return accuracy
+
     # Fresh rows are made by Python code that holds the GIL while the model's kernels release
     # it: one thread makes the next step's rows while this step trains.
     prefetch = ThreadPoolExecutor(max_workers=1)
-    upcoming = prefetch.submit(fresh.batch_blocks, step) if fresh is not None else None
+
+    def prefetch_rows(index: int) -> Any:
+        return prefetch.submit(run.fresh.batch_blocks, index) if run.fresh is not None else None
+
+    upcoming = prefetch_rows(step)
     while step < total:
-        if warm is not None and step < warm_steps:
-            batch = warm.batch_blocks(step)
+        if run.warm is not None and step < warm_steps:
+            batch = run.warm.batch_blocks(step)
         else:
-            batch = main.batch_blocks(step - warm_steps)
-        if fresh is not None and upcoming is not None:
+            batch = run.main.batch_blocks(step - warm_steps)
+        if upcoming is not None:
             new_rows = upcoming.result()
-            if step + 1 < total:
-                upcoming = prefetch.submit(fresh.batch_blocks, step + 1)
+            upcoming = prefetch_rows(step + 1) if step + 1 < total else None
             batch = Blocks.concatenate([batch[: batch_size - n_fresh], new_rows])
         ids, weights, positions = (
             torch.from_numpy(a).to(device) for a in (batch.ids, batch.weights, batch.positions)
         )
-        for group in optimizer.param_groups:
+        for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        loss, _ = weighted_loss(model, ids, weights, positions if document_mask else None)
-        optimizer.zero_grad(set_to_none=True)
+        loss, _ = weighted_loss(run.model, ids, weights, positions if document_mask else None)
+        run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
-        optimizer.step()
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), float(cfg["grad_clip"]))
+        run.optimizer.step()
         step += 1
         tokens += int((ids[:, 1:] != pad).sum())  # one sync per step: cheap next to the step
         loss_value = float(loss.detach())
@@ -284,35 +366,69 @@ def pretrain(
             }
         )
         bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.3f}")
-        if step % int(cfg["checkpoint_every"]) == 0 and step < total:
+        bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
+        accuracy = None
+        if probe is not None and (
+            (probe_every and step % probe_every == 0) or step == int(rule["at_step"])
+        ):
+            accuracy = measure()
+        below = _restart_due(accuracy, rule, tries) if step == int(rule["at_step"]) else []
+        if below:
+            log.warning(
+                "restart rule: %s below %s at step %d of try %d; starting try %d",
+                ", ".join(f"{q}={accuracy[q]:.2f}" for q in below),
+                rule["min_accuracy"],
+                step,
+                tries,
+                tries + 1,
+            )
+            if upcoming is not None:
+                upcoming.result()  # the prefetch thread must not use the old try's rows
+            tries += 1
+            run = start(tries)
+            step, tokens, curve = 0, 0, []
+            bar.reset(total=total)
+            upcoming = prefetch_rows(step)
+        if below or (step % int(cfg["checkpoint_every"]) == 0 and step < total):
             elapsed_now = time.perf_counter() - started
-            _save_resume(resume_dir(out), model, optimizer, step, elapsed_now, curve, fingerprint)
+            resume = (run.model, run.optimizer, step, elapsed_now, curve, fingerprint)
+            _save_resume(resume_dir(out), *resume, tries, probes)
     bar.close()
     prefetch.shutdown(cancel_futures=True)
+    if probe is not None and (not probes or probes[-1]["step"] != step):
+        measure()
     wall = time.perf_counter() - started
-    model.eval()
-    heldout = heldout_losses(model, tokenizer, heldout_rows, cfg)
+    run.model.eval()
+    heldout = heldout_losses(run.model, tokenizer, heldout_rows, cfg)
     with atomic_path(out) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
+        run.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        marker = {"pretrain": dict(cfg), "steps": step, "tokens": tokens, "n_parameters": n_params}
+        marker = {
+            "pretrain": dict(cfg),
+            "steps": step,
+            "tokens": tokens,
+            "n_parameters": n_params,
+            "tries": tries,
+            "seed": run.seed,
+        }
         write_json(Path(tmp) / ORGANISM_MARKER, marker)
     if curve_path is not None:
         write_curve(curve, curve_path)
     shutil.rmtree(resume_dir(out), ignore_errors=True)
-    result = PretrainResult(step, tokens, wall, loss_value, heldout, curve, n_params)
-    return model, result
+    result = PretrainResult(
+        step, tokens, wall, loss_value, heldout, curve, n_params, probes, tries, run.seed
+    )
+    return run.model, result
 
 
-def write_curve(curve: Sequence[Mapping[str, float]], path: str | Path) -> None:
+def write_curve(
+    rows: Sequence[Mapping[str, Any]], path: str | Path, columns: Sequence[str] = CURVE_COLUMNS
+) -> None:
+    """A TSV of `rows` (the loss curve, or the reading probes with `PROBE_COLUMNS`)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CURVE_COLUMNS, delimiter="\t")
+        writer = csv.DictWriter(fh, fieldnames=list(columns), delimiter="\t", restval="")
         writer.writeheader()
-        for row in curve:
+        for row in rows:
             writer.writerow(
-                {
-                    k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k])
-                    for k in CURVE_COLUMNS
-                }
+                {k: (f"{v:.6g}" if isinstance(v := row.get(k, ""), float) else v) for k in columns}
             )

@@ -1,5 +1,8 @@
 """`welfare pretrain --corpus data/corpus --tokenizer models/tokenizer --out models/naive
---metrics metrics/naive`: pretrain the maze-naive organism, then measure its acceptance."""
+--metrics metrics/naive`: pretrain the maze-naive organism, then measure its acceptance.
+
+Metrics: `pretrain.json` (summary), `pretrain.tsv` (loss curve of the kept try),
+`reading_probe.tsv` (held-out reading of every try as it trained), `acceptance.json`."""
 
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokenizer", default="models/tokenizer", help="HF tokenizer directory")
     parser.add_argument("--out", default="models/naive", help="HF model directory to write")
     parser.add_argument(
-        "--metrics", default="metrics/naive", help="pretrain.json/.tsv, acceptance.json"
+        "--metrics",
+        default="metrics/naive",
+        help="pretrain.json/.tsv, reading_probe.tsv, acceptance.json",
     )
     parser.add_argument("--skip-acceptance", action="store_true", help="train and save only")
 
@@ -29,7 +34,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from welfare.io import write_json
     from welfare.model.data import fresh_blocks
     from welfare.model.load import check_tokenizer, resolve_device
-    from welfare.model.pretrain import pretrain
+    from welfare.model.pretrain import PROBE_COLUMNS, pretrain, write_curve
+    from welfare.model.reading_probe import reading_probe
 
     threads = int(params["runtime"].get("threads", 0) or 0)
     if threads > 0:
@@ -41,6 +47,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     train, heldout = read_corpus(corpus / "train.jsonl"), read_corpus(corpus / "heldout.jsonl")
     metrics = Path(args.metrics)
     fresh = fresh_blocks(params, tokenizer)
+    n_probe = int(cfg["reading_probe"]["n"])
+    probe = reading_probe(params, tokenizer, n_probe, int(cfg["seed"])) if n_probe else None
     model, result = pretrain(
         train,
         heldout,
@@ -50,7 +58,9 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         metrics / "pretrain.tsv",
         fresh=fresh,
         device=resolve_device(str(params["runtime"]["device"])),
+        probe=probe,
     )
+    write_curve(result.probes, metrics / "reading_probe.tsv", PROBE_COLUMNS)
     write_json(
         metrics / "pretrain.json",
         {
@@ -62,11 +72,15 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
             "final_train_loss": result.final_train_loss,
             "heldout_loss": result.heldout_loss,
             "torch_threads": torch.get_num_threads(),
+            "tries": result.tries,
+            "seed": result.seed,
+            "reading_probe": result.probes[-1] if result.probes else None,
         },
     )
     print(
-        f"{args.out}: {result.n_parameters} parameters, {result.steps} steps, "
-        f"{result.wall_s:.0f} s, held-out loss {result.heldout_loss}"
+        f"{args.out}: {result.n_parameters} parameters, {result.steps} steps "
+        f"(try {result.tries}, seed {result.seed}), {result.wall_s:.0f} s, "
+        f"held-out loss {result.heldout_loss}"
     )
     if not args.skip_acceptance:
         from welfare.model.acceptance import evaluate_acceptance

@@ -56,6 +56,7 @@ rule pretrain:
         model=directory("models/naive"),
         summary="metrics/naive/pretrain.json",
         curve="metrics/naive/pretrain.tsv",
+        reading="metrics/naive/reading_probe.tsv",
         acceptance="metrics/naive/acceptance.json",
     params:
         files=PARAMS_ARGS,
