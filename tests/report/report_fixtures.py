@@ -216,6 +216,15 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Pa
         metrics / "naive" / "pretrain.tsv",
         [{"step": s, "train_loss": 5 - 0.1 * s, "heldout_loss": 5.1 - 0.1 * s} for s in range(10)],
     )
+    _tsv(  # a dropped first try, then one that reads
+        metrics / "naive" / "reading_probe.tsv",
+        [
+            {"try": t, "seed": 1000 * (t - 1), "step": s, "what2": 0.5 + 0.05 * s * (t - 1)}
+            | {"where2": 0.5, "what": 0.25 + 0.07 * s * (t - 1), "where": 0.25}
+            for t in (1, 2)
+            for s in range(0, 11 if t == 2 else 6, 5)
+        ],
+    )
     _json(metrics / "naive" / "pretrain.json", {"steps": 10, "heldout_loss": 4.2})
     _json(
         metrics / "naive" / "acceptance.json",

@@ -55,6 +55,9 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     cos = (tmp_path / "report/plots/cosines/reinforce.tsv").read_text().splitlines()
     assert cos[0].split("\t") == ["layer", "trained", "control"] and len(cos) == fx.LAYERS + 1
     assert "v_gold" in (tmp_path / "report/plots/steering/reinforce.tsv").read_text()
+    reading = _figure(html, "pretrain-reading")
+    assert "<svg" in reading and "dropped tries" in reading
+    assert "<td>0.95</td>" in reading  # the kept try's last what (0.25 + 0.07 · 10)
 
 
 def test_byte_level_tokens_are_shown_as_text() -> None:
@@ -81,6 +84,9 @@ def test_partial_and_malformed_metrics(tmp_path: Path) -> None:
     html, _ = _report(tmp_path)
     assert "unreadable" in _figure(html, "cosines-reinforce")
     assert "Not available" in _figure(html, "tracking-reinforce")
+    (metrics / "naive/reading_probe.tsv").write_text("try\tstep\n")
+    html, _ = _report(tmp_path)
+    assert "no rows" in _figure(html, "pretrain-reading")
     assert "no dose-response points" in _figure(html, "steering-reinforce")
     assert "Not available" not in _figure(html, "training-reinforce")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
+from welfare.model.reading_probe import PROBE_NAMES
 from welfare.report import figures as F
 from welfare.report.html import esc, figure_html, page, table_html
 from welfare.report.load import dig, finite, numbers, read_json, read_tsv
@@ -179,7 +180,45 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
     if not pre.available:
         pre.missing.append(reason)
     figs.append(pre)
+    figs.append(_reading_probe_figure(paths))
     return figs
+
+
+def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
+    """Held-out reading as the organism pretrained, every try of the restart rule."""
+    fig_data = F.Figure(
+        "pretrain-reading",
+        "The maze-naive organism: reading while it pretrained",
+        "Held-out accuracy on fresh scenes naming 2 directions (what2, where2; copying a scene "
+        "emoji without reading scores 0.5) and all 4 (what, where; 0.25), per try of the "
+        "restart rule (organism scale only).",
+    )
+    probes, reason = read_tsv(paths.metrics / "naive" / "reading_probe.tsv")
+    if not probes:
+        fig_data.missing.append(reason if probes is None else "reading_probe.tsv has no rows")
+        return fig_data
+    plt = F._pyplot()
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    tries = sorted({r.get("try") for r in probes if r.get("try") is not None})
+    for i, name in enumerate(PROBE_NAMES):
+        for k, attempt in enumerate(tries):
+            pts = [(r.get("step"), finite(r.get(name))) for r in probes if r.get("try") == attempt]
+            pts = [(x, y) for x, y in pts if y is not None and x is not None]
+            if pts:
+                style = "-" if attempt == tries[-1] else ":"
+                label = name if k == len(tries) - 1 else None
+                ax.plot(*zip(*pts, strict=True), style, color=f"C{i}", marker=".", label=label)
+    for chance in (0.25, 0.5):
+        ax.axhline(chance, color="0.8", lw=0.8, zorder=0)
+    ax.set_xlabel("step (dotted: dropped tries)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, frameon=False, ncol=4)
+    fig_data.svg = F.to_svg(fig, fig_data.key)
+    columns = ["try", "seed", "step", *PROBE_NAMES]
+    last = [r for r in probes if r.get("try") == tries[-1]][-1:]
+    fig_data.table = F.Table(columns, [[F._fmt(r.get(c)) for c in columns] for r in last])
+    return fig_data
 
 
 def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
