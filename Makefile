@@ -22,12 +22,12 @@ run: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
 test: setup
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff check welfare tests bench
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff format --check welfare tests bench
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff check welfare tests bench workflow/scripts
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff format --check welfare tests bench workflow/scripts
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check welfare tests bench
+	$(BIN)/ruff check welfare tests bench workflow/scripts
 	$(BIN)/snakemake --lint
 
 bench: setup

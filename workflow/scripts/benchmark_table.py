@@ -13,8 +13,18 @@ import csv
 import sys
 from pathlib import Path
 
-ORDER = ["env", "corpus", "tokenizer", "pretrain", "train", "activations", "axis", "steer",
-         "track", "report"]
+ORDER = [
+    "env",
+    "corpus",
+    "tokenizer",
+    "pretrain",
+    "train",
+    "activations",
+    "axis",
+    "steer",
+    "track",
+    "report",
+]
 
 
 def rows(root: Path) -> list[tuple[str, float, float, float]]:
@@ -48,8 +58,9 @@ def main() -> int:
     print("|---|---:|---:|---:|")
     for job, wall, cpu, rss in table:
         print(f"| {job} | {wall:.1f} | {cpu:.1f} | {rss:.0f} |")
-    print(f"| **sum of jobs** | {sum(r[1] for r in table):.1f} | "
-          f"{sum(r[2] for r in table):.1f} | |")
+    print(
+        f"| **sum of jobs** | {sum(r[1] for r in table):.1f} | {sum(r[2] for r in table):.1f} | |"
+    )
     return 0
 
 
