@@ -88,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return int(module.run(args, params) or 0)
+    # Log lines go above the stage's progress bar instead of into the middle of it.
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():
+        return int(module.run(args, params) or 0)
 
 
 if __name__ == "__main__":
