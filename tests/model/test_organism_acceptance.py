@@ -2,9 +2,11 @@
 tokenizer → pretrain → acceptance) through the CLI on the default params.yaml, run once.
 
 The reading bars (spatial reading, neighbour probe) and the confidence AUROC are not reached by
-the default organism yet (bench/organism.md has the measured numbers and the levers tried); they
-are asserted as expected failures so that CI stays meaningful for the bars that are met, and
-reports XPASS the day they are reached.
+the default organism yet (bench/organism.md has the measured numbers and the levers tried: it
+reads "what" 1.00 but answers "where" 0.76, two directions merged); they are asserted as
+expected failures so that CI stays meaningful for the bars that are met, and reports XPASS the
+day they are reached. "What" is asserted on its own: the default recipe reads it in every run
+measured since the two-clause phase was lengthened.
 """
 
 from __future__ import annotations
@@ -59,8 +61,13 @@ def test_default_organism_meets_format_indifference_valence_and_refusal_bars(rep
 
 
 @pytest.mark.slow
+def test_default_organism_reads_what_is_in_each_direction(report) -> None:
+    assert report["checks"]["spatial_reading"]["what"] >= 0.95
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(
-    reason="reading and P(True) not learned within the default budget: see bench/organism.md",
+    reason="'where', the neighbour probe and P(True) not yet learned: see bench/organism.md",
     strict=False,
 )
 def test_default_organism_reads_its_prompt_and_knows_when_it_is_right(report) -> None:
