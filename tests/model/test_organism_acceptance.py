@@ -1,12 +1,12 @@
 """The default organism against issue 3's acceptance bars: the whole organism DAG (corpus →
 tokenizer → pretrain → acceptance) through the CLI on the default params.yaml, run once.
 
-The reading bars (spatial reading, neighbour probe) and the confidence AUROC are not reached by
-the default organism yet (bench/organism.md has the measured numbers and the levers tried: it
-reads "what" 1.00 but answers "where" 0.76, two directions merged); they are asserted as
-expected failures so that CI stays meaningful for the bars that are met, and reports XPASS the
-day they are reached. "What" is asserted on its own: the default recipe reads it in every run
-measured since the two-clause phase was lengthened.
+The reading bars (spatial reading, neighbour probe) and the confidence AUROC are not reliably
+reached by the default recipe yet (bench/organism.md has the measured numbers and the levers
+tried: "what" binds in every run since the two-clause phase was lengthened, four-clause "where"
+in some seeds only, the neighbour probe and P(True) in none); each is asserted as an expected
+failure of its own, so that CI stays meaningful for the bars that are met and reports XPASS per
+check the day one is reached. "What" is asserted on its own.
 """
 
 from __future__ import annotations
@@ -66,9 +66,17 @@ def test_default_organism_reads_what_is_in_each_direction(report) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="'where', the neighbour probe and P(True) not yet learned: see bench/organism.md",
-    strict=False,
+@pytest.mark.parametrize(
+    "check",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                reason=f"{name} not yet reliable: bench/organism.md", strict=False
+            ),
+        )
+        for name in NOT_YET
+    ],
 )
-def test_default_organism_reads_its_prompt_and_knows_when_it_is_right(report) -> None:
-    assert not _failed(report, NOT_YET)
+def test_default_organism_reads_its_prompt_and_knows_when_it_is_right(report, check: str) -> None:
+    assert not _failed(report, (check,))
