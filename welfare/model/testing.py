@@ -116,7 +116,8 @@ TINY_ORGANISM = {
 
 
 def tiny_pretrain_config(base: dict, **overrides: object) -> dict:
-    """`base` (a `params.pretrain` section) with the tiny organism and a short schedule."""
+    """`base` (a `params.pretrain` section) with the tiny organism and a short schedule, no
+    reading probe and no restart rule (the defaults' steps are beyond a tiny run's end)."""
     cfg = dict(base)
     cfg.update(
         model=dict(TINY_ORGANISM),
@@ -127,6 +128,8 @@ def tiny_pretrain_config(base: dict, **overrides: object) -> dict:
         warmup_steps=2,
         checkpoint_every=1000,
         eval_rows_per_genre=8,
+        reading_probe={"every": 0, "n": 0},
+        restart={"at_step": 0, "questions": ["what2"], "min_accuracy": 0.9, "max_tries": 1},
     )
     cfg.update(overrides)
     return cfg
