@@ -34,12 +34,12 @@ from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
 from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
 from welfare.model.organism import ORGANISM_MARKER
-from welfare.model.reading_probe import ReadingProbe
+from welfare.model.reading_probe import PROBE_NAMES, ReadingProbe
 
 log = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ("step", "tokens", "lr", "train_loss", "elapsed_s")
-PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", "what2", "where2", "what", "where")
+PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", *PROBE_NAMES)
 # A restarted try runs as `pretrain.seed + RESTART_SEED_STRIDE · try` would.
 RESTART_SEED_STRIDE = 1000
 
@@ -286,11 +286,12 @@ def pretrain(
     # Reading curriculum: the first `curriculum.steps` steps draw only from its genres.
     warm_steps = int(cfg["curriculum"]["steps"])
     warm_genres = set(cfg["curriculum"]["genres"])
-    warm_docs = [d for d, row in zip(docs, train_rows, strict=True) if row["genre"] in warm_genres]
-    if warm_steps and not warm_docs:
-        raise ValueError(f"pretrain.curriculum.genres {sorted(warm_genres)}: no such rows")
-    if not warm_steps:
-        warm_docs = []
+    warm_docs = []
+    if warm_steps:
+        rows = zip(docs, train_rows, strict=True)
+        warm_docs = [d for d, row in rows if row["genre"] in warm_genres]
+        if not warm_docs:
+            raise ValueError(f"pretrain.curriculum.genres {sorted(warm_genres)}: no such rows")
 
     step, elapsed, curve, tries, probes = 0, 0.0, [], 1, []
     if state is not None:
