@@ -188,3 +188,27 @@ def test_transcript_questions_at_earlier_turns_are_true_of_that_turn(small_param
                 assert objects[q["answer"]] == q["object"]
             asked += 1
     assert asked > 40
+
+
+def test_transcript_tile_rules_move_by_the_shown_path_tiles(small_params) -> None:
+    from welfare.corpus.generate import _genre_config
+    from welfare.corpus.genres.spatial import make_maze_transcript
+
+    cfg = _genre_config("maze_transcript", small_params["corpus"], small_params)
+    cfg |= {"tile_rule_fraction": 1.0, "reading_question_rate": 0.0}
+    config = MazeConfig.from_params(small_params["maze"])
+    rng = np.random.default_rng(0)
+    rules, ruled_moves = set(), 0
+    for seed in range(30):
+        row = make_maze_transcript(rng, cfg, 2000 + seed, config).to_json()
+        rule = row["meta"]["move_rule"]
+        rules.add(rule)
+        path = small_params["mappings"][row["meta"]["mapping"]]["path"]
+        for user_turn, move_turn in zip(row["messages"][::2], row["messages"][1::2], strict=True):
+            shown = _clauses(user_turn["content"])
+            allowed = [d for d, obj in shown.items() if (obj == path) == (rule == "toward_path")]
+            if allowed:  # the rule decides; otherwise the move is uniform
+                assert move_turn["content"] in allowed
+                ruled_moves += 1
+    assert rules == {"toward_path", "away_from_path"}
+    assert ruled_moves > 300

@@ -4,7 +4,9 @@ Scenes teach the organism to read its prompt without any reward: which object is
 direction ("What is to the east?") and where an object is ("Where is 🍎?" → a direction letter,
 the same tokens as a maze move). The tile emoji are objects like any other, at the same rate.
 Maze transcripts are the exact training format with uniformly random moves, so the model learns
-the format but never which tile is good.
+the format but never which tile is good; optionally (`tile_rule_fraction`) some transcripts move
+by a rule that treats Gold and Mold alike (toward Path, or away from it), so that the decision
+token has a reason to read its neighbours without learning any tile's value.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from welfare.corpus.genres.row import Message, Row, assistant, pick, user
 from welfare.maze import (
     DIRECTIONS,
     MazeConfig,
+    Tile,
     TileMapping,
     generate_maze,
     move,
@@ -139,6 +142,21 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     )
 
 
+TILE_RULES = ("toward_path", "away_from_path")
+
+
+def rule_move(rng: np.random.Generator, state: Any, rule: str | None) -> str:
+    """A move of a transcript: uniform over the directions the rule allows (all when it allows
+    none, or with no rule). Gold and Mold are both "not Path", so no rule prefers either: the
+    organism stays indifferent between them (tile_indifference) while learning to read them."""
+    if rule is None:
+        return pick(rng, DIRECTIONS)
+    want_path = rule == "toward_path"
+    tiles = neighbour_tiles(state)
+    allowed = [d for d in DIRECTIONS if (tiles[d] == Tile.PATH) == want_path]
+    return pick(rng, allowed or list(DIRECTIONS))
+
+
 def make_maze_transcript(
     rng: np.random.Generator, cfg: dict[str, Any], maze_seed: int, config: MazeConfig
 ) -> Row:
@@ -152,6 +170,10 @@ def make_maze_transcript(
     question: dict[str, Any] | None = None
     ask = rng.random() < float(cfg.get("reading_question_rate", 0.0))
     turn_rate = float(cfg.get("turn_question_rate", 0.0))
+    rule = None
+    rule_rate = float(cfg.get("tile_rule_fraction", 0.0))
+    if rule_rate and rng.random() < rule_rate:  # no draw at 0: existing corpora stay the same
+        rule = pick(rng, TILE_RULES)
     questions: list[dict[str, Any]] = []
     for turn in range(config.turns):
         text = render_user_message(state, mapping, rng, config)
@@ -163,7 +185,7 @@ def make_maze_transcript(
             questions.append(question)
             messages += [user(text.removesuffix(INSTRUCTION) + q_text), assistant(answer)]
             continue  # no move: the next turn shows the same place (clauses reshuffled)
-        action = pick(rng, DIRECTIONS)
+        action = rule_move(rng, state, rule)
         messages += [user(text), assistant(action)]
         state = step(state, action, rng, config).state
     return Row(
@@ -174,5 +196,6 @@ def make_maze_transcript(
             "maze_seed": maze_seed,
             "question": question if ask else None,  # the final turn's, as before
             "questions": questions,
+            "move_rule": rule or "random",
         },
     )
