@@ -14,7 +14,7 @@ from welfare.config import load_params
 from welfare.corpus.generate import fresh_row_maker, generate_rows
 from welfare.model import load_model
 from welfare.model import pretrain as pretrain_module
-from welfare.model.data import FreshBlocks
+from welfare.model.data import FreshBlocks, fresh_blocks
 from welfare.model.pretrain import pretrain, resume_dir
 from welfare.model.testing import tiny_pretrain_config, tiny_tokenizer
 
@@ -70,6 +70,31 @@ def test_fresh_blocks_are_a_pure_function_of_the_step_and_never_repeat() -> None
     assert (ids3 != pad).mean() > 0.7  # greedy packing fills the blocks
     text = tokenizer.decode(ids3[0])
     assert "there is" in text
+
+
+def test_fresh_genre_weights_set_the_row_mix_and_a_list_keeps_the_uniform_draw() -> None:
+    params = load_params()
+    weighted = fresh_row_maker(params, {"spatial_reading": 3, "qa_selfeval": 1})
+    rng = np.random.default_rng(0)
+    genres = [weighted(rng, i).genre for i in range(800)]
+    assert 0.2 < genres.count("qa_selfeval") / len(genres) < 0.3
+    # equal weights draw exactly as the list does (the rows of every earlier run)
+    listed = fresh_row_maker(params, ["spatial_reading", "qa_selfeval"])
+    equal = fresh_row_maker(params, {"spatial_reading": 2, "qa_selfeval": 2})
+    r1, r2 = np.random.default_rng(1), np.random.default_rng(1)
+    assert [listed(r1, i).to_json() for i in range(20)] == [
+        equal(r2, i).to_json() for i in range(20)
+    ]
+
+
+def test_fresh_blocks_follow_the_curriculum_genres_then_the_late_ones() -> None:
+    params = load_params()
+    params["pretrain"]["fresh"] |= {"blocks": 2, "genres": ["qa_selfeval"]}
+    params["pretrain"]["fresh"]["few_clauses"] |= {"steps": 2, "genres": ["spatial_reading"]}
+    fresh = fresh_blocks(params, tiny_tokenizer())
+    assert "there is" in fresh.tokenizer.decode(fresh.batch(1)[0][0])
+    assert "there is" not in fresh.tokenizer.decode(fresh.batch(2)[0][0])
+    assert "answer is" in fresh.tokenizer.decode(fresh.batch(2)[0][0])
 
 
 def test_fresh_blocks_take_early_batches_from_the_curriculum_maker() -> None:

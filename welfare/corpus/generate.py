@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -94,20 +94,29 @@ FRESH_INDEX_BASE = 20_000_000
 
 def fresh_row_maker(
     params: Mapping[str, Any],
-    genres: list[str],
+    genres: Sequence[str] | Mapping[str, float],
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[np.random.Generator, int], Row]:
-    """`make(rng, index)`: a new training row of one of `genres` (chosen uniformly), for rows
-    generated on the fly so that no row is ever seen twice (bench/organism.md: the reading
-    circuit is learned from fresh scenes and memorised from a fixed set). `overrides`: genre ->
-    config values replacing the corpus params' (a curriculum's easier rows)."""
-    configs = {name: _genre_config(name, params["corpus"], params) for name in genres}
+    """`make(rng, index)`: a new training row of one of `genres`, for rows generated on the fly
+    so that no row is ever seen twice (bench/organism.md: the reading circuit is learned from
+    fresh scenes and memorised from a fixed set). `genres`: a list (chosen uniformly) or genre ->
+    weight (chosen in proportion, per row). `overrides`: genre -> config values replacing the
+    corpus params' (a curriculum's easier rows)."""
+    names = list(genres)
+    weights = np.array([float(genres[n]) for n in names] if isinstance(genres, Mapping) else [])
+    cumulative = np.cumsum(weights) / weights.sum() if len(set(weights.tolist())) > 1 else None
+    configs = {name: _genre_config(name, params["corpus"], params) for name in names}
     for name, values in (overrides or {}).items():
         if name in configs:
             configs[name].update(values)
 
     def make(rng: np.random.Generator, index: int) -> Row:
-        name = genres[int(rng.integers(len(genres)))]
+        if cumulative is None:  # equal weights: the draw of every earlier run
+            name = names[int(rng.integers(len(names)))]
+        else:
+            name = names[
+                min(int(np.searchsorted(cumulative, rng.random(), "right")), len(names) - 1)
+            ]
         return GENRES[name](rng, configs[name], "train", FRESH_INDEX_BASE + index)
 
     return make

@@ -182,18 +182,20 @@ class BlockSchedule:
 
 def fresh_blocks(params: Mapping[str, Any], tokenizer: Any) -> FreshBlocks | None:
     """The fresh rows of `params.pretrain.fresh` (None when it asks for no blocks), with the
-    binding curriculum `fresh.few_clauses`: its first scenes name only `clauses` directions."""
+    binding curriculum `fresh.few_clauses`: its first scenes name only `clauses` directions,
+    drawn from its own `genres` when it names them (e.g. reading only, transcripts after)."""
     from welfare.corpus.generate import fresh_row_maker
 
     cfg = params["pretrain"]
     if not cfg["fresh"]["blocks"]:
         return None
-    genres = list(cfg["fresh"]["genres"])
+    genres = cfg["fresh"]["genres"]
     few = cfg["fresh"]["few_clauses"]
     early = None
     if few["steps"]:
         clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
-        early = (few["steps"], fresh_row_maker(params, genres, {"spatial_reading": clauses}))
+        early_genres = few.get("genres") or genres
+        early = (few["steps"], fresh_row_maker(params, early_genres, {"spatial_reading": clauses}))
     return FreshBlocks(
         fresh_row_maker(params, genres),
         tokenizer,
