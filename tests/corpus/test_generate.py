@@ -212,3 +212,11 @@ def test_transcript_tile_rules_move_by_the_shown_path_tiles(small_params) -> Non
                 ruled_moves += 1
     assert rules == {"toward_path", "away_from_path"}
     assert ruled_moves > 300
+
+
+def test_qa_kinds_restrict_the_question_families() -> None:
+    from welfare.corpus.genres.tasks import make_qa_selfeval
+
+    rng = np.random.default_rng(0)
+    rows = [make_qa_selfeval(rng, {"kinds": ["day", "color"]}).to_json() for _ in range(60)]
+    assert {r["meta"]["kind"] for r in rows} == {"day", "color"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,9 +71,14 @@ _OPPOSITES = {
 _OPPOSITES |= {v: k for k, v in _OPPOSITES.items()}
 
 
-def _question(rng: np.random.Generator) -> tuple[str, str, list[str], str]:
+QA_KINDS = ("color", "legs", "day", "opposite", "add", "bigger")
+
+
+def _question(
+    rng: np.random.Generator, kinds: Sequence[str] = QA_KINDS
+) -> tuple[str, str, list[str], str]:
     """(kind, question, wrong answers, right answer)."""
-    kind = pick(rng, ("color", "legs", "day", "opposite", "add", "bigger"))
+    kind = pick(rng, list(kinds))
     if kind == "color":
         thing = pick(rng, list(_COLORS))
         right = _COLORS[thing]
@@ -101,7 +107,7 @@ def _question(rng: np.random.Generator) -> tuple[str, str, list[str], str]:
 
 
 def make_qa_selfeval(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
-    kind, question, wrong, right = _question(rng)
+    kind, question, wrong, right = _question(rng, cfg.get("kinds") or QA_KINDS)
     correct = bool(rng.random() < float(cfg.get("correct_fraction", 0.5)))
     answer = right if correct else pick(rng, wrong)
     messages = [user(question), assistant(f"The answer is {answer}.")]
