@@ -91,7 +91,18 @@ def test_fresh_blocks_follow_the_curriculum_genres_then_the_late_ones() -> None:
     params = load_params()
     params["pretrain"]["fresh"] |= {"blocks": 2, "genres": ["qa_selfeval"]}
     params["pretrain"]["fresh"]["few_clauses"] |= {"steps": 2, "genres": ["spatial_reading"]}
+    params["pretrain"]["fresh"]["overrides"] = {"qa_selfeval": {"kinds": ["day"]}}
     fresh = fresh_blocks(params, tiny_tokenizer())
+    rng = np.random.default_rng(0)
+    assert {fresh.make_row(rng, i).meta["kind"] for i in range(20)} == {"day"}  # fresh rows only
+    assert params["corpus"]["genres"]["qa_selfeval"]["kinds"] == [
+        "color",
+        "legs",
+        "day",
+        "opposite",
+        "add",
+        "bigger",
+    ]
     assert "there is" in fresh.tokenizer.decode(fresh.batch(1)[0][0])
     assert "there is" not in fresh.tokenizer.decode(fresh.batch(2)[0][0])
     assert "answer is" in fresh.tokenizer.decode(fresh.batch(2)[0][0])

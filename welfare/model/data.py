@@ -184,6 +184,7 @@ def fresh_blocks(params: Mapping[str, Any], tokenizer: Any) -> FreshBlocks | Non
     """The fresh rows of `params.pretrain.fresh` (None when it asks for no blocks), with the
     binding curriculum `fresh.few_clauses`: its first scenes name only `clauses` directions,
     drawn from its own `genres` when it names them (e.g. reading only, transcripts after)."""
+    from welfare.config import deep_merge
     from welfare.corpus.generate import fresh_row_maker
 
     cfg = params["pretrain"]
@@ -192,12 +193,14 @@ def fresh_blocks(params: Mapping[str, Any], tokenizer: Any) -> FreshBlocks | Non
     genres = cfg["fresh"]["genres"]
     few = cfg["fresh"]["few_clauses"]
     early = None
+    overrides = cfg["fresh"].get("overrides") or {}
     if few["steps"]:
         clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
+        early_overrides = deep_merge(overrides, {"spatial_reading": clauses})
         early_genres = few.get("genres") or genres
-        early = (few["steps"], fresh_row_maker(params, early_genres, {"spatial_reading": clauses}))
+        early = (few["steps"], fresh_row_maker(params, early_genres, early_overrides))
     return FreshBlocks(
-        fresh_row_maker(params, genres),
+        fresh_row_maker(params, genres, overrides),
         tokenizer,
         cfg["loss_on"],
         int(cfg["seq_len"]),
