@@ -1,12 +1,12 @@
 """The default organism against issue 3's acceptance bars: the whole organism DAG (corpus →
 tokenizer → pretrain → acceptance) through the CLI on the default params.yaml, run once.
 
-The reading bars (spatial reading, neighbour probe) and the confidence AUROC are not reliably
-reached by the default recipe yet (bench/organism.md has the measured numbers and the levers
-tried: "what" binds in every run since the two-clause phase was lengthened, four-clause "where"
-in some seeds only, the neighbour probe and P(True) in none); each is asserted as an expected
-failure of its own, so that CI stays meaningful for the bars that are met and reports XPASS per
-check the day one is reached. "What" is asserted on its own.
+The default seed meets the reading bars (spatial reading, neighbour probe) on this machine, but
+they are a matter of odds over seeds and numerics (bench/organism.md: four-clause "where" merges
+two directions in some runs; the neighbour probe needs the rule transcripts to be learned in
+the last 2,000 steps), and the confidence AUROC is met by no organism yet; each is carried as a
+non-strict expected failure of its own, so that CI stays meaningful for the bars that are met
+and reports XPASS per check that is reached. "What" is asserted on its own.
 """
 
 from __future__ import annotations
