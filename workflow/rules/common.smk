@@ -120,7 +120,7 @@ _RESOURCES = {
     "env": ({"mem_mb": 2000, "runtime": 20}, {"mem_mb": 8000, "runtime": 120}),
     "corpus": ({"mem_mb": 1000, "runtime": 10}, {"mem_mb": 4000, "runtime": 30}),
     "tokenizer": ({"mem_mb": 2000, "runtime": 10}, {"mem_mb": 4000, "runtime": 30}),
-    "pretrain": ({"mem_mb": 4000, "runtime": 60}, {"mem_mb": 32000, "runtime": 600}),  # restarts: up to 3 tries
+    "pretrain": ({"mem_mb": 4000, "runtime": 90}, {"mem_mb": 32000, "runtime": 600}),  # 3 tries: 8,000 steps
     "train": ({"mem_mb": 4000, "runtime": 60}, {"mem_mb": 64000, "runtime": 4320}),
     "activations": ({"mem_mb": 4000, "runtime": 30}, {"mem_mb": 64000, "runtime": 720}),
     "axis": ({"mem_mb": 4000, "runtime": 20}, {"mem_mb": 64000, "runtime": 240}),
