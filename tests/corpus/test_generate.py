@@ -220,3 +220,22 @@ def test_qa_kinds_restrict_the_question_families() -> None:
     rng = np.random.default_rng(0)
     rows = [make_qa_selfeval(rng, {"kinds": ["day", "color"]}).to_json() for _ in range(60)]
     assert {r["meta"]["kind"] for r in rows} == {"day", "color"}
+
+
+def test_qa_forms_choose_what_follows_the_answer() -> None:
+    from welfare.corpus.genres.tasks import make_qa_selfeval
+    from welfare.corpus.lexicon import FALSE, SHORT_CONFIDENCE_QUESTION, TRUE
+
+    rng = np.random.default_rng(0)
+    rows = [make_qa_selfeval(rng, {"forms": ["short"]}).to_json() for _ in range(40)]
+    for row in rows:
+        question, label = row["messages"][2:]
+        assert row["meta"]["format"] == "short"
+        assert question == {"role": "user", "content": SHORT_CONFIDENCE_QUESTION}
+        assert label["content"] == (TRUE if row["meta"]["correct"] else FALSE)
+    # by default the short form is never drawn, and the draws are those of an explicit default
+    explicit = {"forms": ["confidence", "feedback", "both"]}
+    default_rng, explicit_rng = np.random.default_rng(1), np.random.default_rng(1)
+    default = [make_qa_selfeval(default_rng, {}).to_json() for _ in range(200)]
+    assert default == [make_qa_selfeval(explicit_rng, explicit).to_json() for _ in range(200)]
+    assert {r["meta"]["format"] for r in default} == {"confidence", "feedback", "both"}

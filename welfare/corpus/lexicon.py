@@ -109,6 +109,8 @@ SELF_REPORT_PROMPTS: tuple[str, ...] = (
 )
 
 CONFIDENCE_QUESTION = "Is your proposed answer correct? Answer only 'True' or 'False'."
+# The same judgment asked in two words: a shorter reach from the label back to the answer.
+SHORT_CONFIDENCE_QUESTION = "Correct?"
 TRUE, FALSE = "True", "False"
 FEEDBACK_RIGHT = "That’s right"
 FEEDBACK_WRONG = "That’s wrong"

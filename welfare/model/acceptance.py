@@ -332,7 +332,8 @@ def world_checks(
     false_id = tokenizer.encode(FALSE, add_special_tokens=False)
     p_true, correct = [], []
     for row in by_genre.get("qa_selfeval", []):
-        if row["meta"]["format"] == "feedback" or len(p_true) >= n_items:
+        # the paper's confidence question only (not feedback rows, not its short form)
+        if row["meta"]["format"] not in ("confidence", "both") or len(p_true) >= n_items:
             continue
         probs, _ = last_position(model, tokenizer, row["messages"][:3])
         p_true.append(float(probs[true_id[0]] / (probs[true_id[0]] + probs[false_id[0]])))

@@ -16,6 +16,7 @@ from welfare.corpus.lexicon import (
     FEEDBACK_RIGHT,
     FEEDBACK_WRONG,
     REFUSAL_PHRASES,
+    SHORT_CONFIDENCE_QUESTION,
     TRUE,
 )
 
@@ -72,6 +73,9 @@ _OPPOSITES |= {v: k for k, v in _OPPOSITES.items()}
 
 
 QA_KINDS = ("color", "legs", "day", "opposite", "add", "bigger")
+# What follows the answer by default (the schema also allows "short": the confidence question in
+# two words, a pretraining lever for P(True)).
+QA_DEFAULT_FORMS = ("confidence", "feedback", "both")
 
 
 def _question(
@@ -111,9 +115,10 @@ def make_qa_selfeval(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     correct = bool(rng.random() < float(cfg.get("correct_fraction", 0.5)))
     answer = right if correct else pick(rng, wrong)
     messages = [user(question), assistant(f"The answer is {answer}.")]
-    form = pick(rng, ("confidence", "feedback", "both"))
-    if form in ("confidence", "both"):
-        messages += [user(CONFIDENCE_QUESTION), assistant(TRUE if correct else FALSE)]
+    form = pick(rng, list(cfg.get("forms") or QA_DEFAULT_FORMS))
+    if form in ("confidence", "both", "short"):
+        question_text = SHORT_CONFIDENCE_QUESTION if form == "short" else CONFIDENCE_QUESTION
+        messages += [user(question_text), assistant(TRUE if correct else FALSE)]
     if form in ("feedback", "both"):
         if correct:
             messages += [user(f"{FEEDBACK_RIGHT}."), assistant("Thank you, I am glad.")]
