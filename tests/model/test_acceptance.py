@@ -19,6 +19,7 @@ from welfare.model.acceptance import (
     deep_maze_prompts,
     evaluate_acceptance,
     probe_accuracy,
+    reply_logprob,
 )
 from welfare.model.testing import tiny_model_dir
 
@@ -80,3 +81,21 @@ def test_random_model_report_is_complete_and_fails(params, tmp_path) -> None:
     # An untrained model spreads its mass over ~100 tokens: the format check must fail.
     assert report["checks"]["format_mass"]["value"] < 0.5
     assert not report["passed"]
+
+
+def test_reply_logprob_is_the_chain_rule_over_next_token_predictions(tmp_path) -> None:
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(tiny_model_dir(tmp_path, "qwen3"), {"device": "cpu"})
+    question = {"role": "user", "content": "What day comes after Monday?"}
+    reply = {"role": "assistant", "content": "The answer is Tuesday."}
+    prompt = tokenizer.apply_chat_template(
+        [question], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    full = tokenizer.apply_chat_template([question, reply], tokenize=True, return_dict=False)
+    # oracle: one forward per prefix, the next token's probability read at its last position
+    expected = 0.0
+    with torch.no_grad():
+        for i in range(len(prompt), len(full)):
+            logits = model(input_ids=torch.tensor([full[:i]])).logits[0, -1]
+            expected += float(torch.log_softmax(logits.float(), -1)[full[i]])
+    assert reply_logprob(model, tokenizer, [question, reply]) == pytest.approx(expected, abs=1e-4)

@@ -120,6 +120,21 @@ def last_position(
     return probs, states
 
 
+def reply_logprob(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> float:
+    """log P(last message | the ones before it): its tokens after the generation prompt, end
+    token included, scored in one teacher-forced forward."""
+    import torch
+
+    prompt = prompt_ids(tokenizer, messages[:-1])
+    full = list(tokenizer.apply_chat_template(list(messages), tokenize=True, return_dict=False))
+    assert full[: len(prompt)] == prompt, "chat template: the prompt is not a prefix"
+    ids = torch.tensor([full], device=model.device)
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+    targets = ids[0, len(prompt) :]
+    return float(logprobs[len(prompt) - 1 :].gather(1, targets[:, None]).sum())
+
+
 def greedy_answers(
     model: Any,
     tokenizer: Any,
@@ -330,15 +345,19 @@ def world_checks(
 
     true_id = tokenizer.encode(TRUE, add_special_tokens=False)
     false_id = tokenizer.encode(FALSE, add_special_tokens=False)
-    p_true, correct = [], []
+    p_true, answer_logprob, correct = [], [], []
     for row in by_genre.get("qa_selfeval", []):
         # the paper's confidence question only (not feedback rows, not its short form)
         if row["meta"]["format"] not in ("confidence", "both") or len(p_true) >= n_items:
             continue
         probs, _ = last_position(model, tokenizer, row["messages"][:3])
         p_true.append(float(probs[true_id[0]] / (probs[true_id[0]] + probs[false_id[0]])))
+        answer_logprob.append(reply_logprob(model, tokenizer, row["messages"][:2]))
         correct.append(bool(row["meta"]["correct"]))
-    auroc = float(roc_auc_score(correct, p_true)) if len(set(correct)) == 2 else float("nan")
+    two_classes = len(set(correct)) == 2
+    auroc = float(roc_auc_score(correct, p_true)) if two_classes else float("nan")
+    # Does the model know the answers it fails to judge? (the stated answer's own likelihood)
+    knows = float(roc_auc_score(correct, answer_logprob)) if two_classes else float("nan")
 
     requests = by_genre.get("request", [])[:n_items]
     replies = greedy_answers(
@@ -368,6 +387,7 @@ def world_checks(
             mean_p_true_incorrect=float(
                 np.mean([p for p, c in zip(p_true, correct, strict=True) if not c])
             ),
+            answer_logprob_auroc=knows,
         ),
         "refusal": _check(
             "refusal",
