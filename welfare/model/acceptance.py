@@ -127,7 +127,8 @@ def reply_logprob(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, st
 
     prompt = prompt_ids(tokenizer, messages[:-1])
     full = list(tokenizer.apply_chat_template(list(messages), tokenize=True, return_dict=False))
-    assert full[: len(prompt)] == prompt, "chat template: the prompt is not a prefix"
+    if full[: len(prompt)] != prompt:
+        raise ValueError("chat template: the generation prompt is not a prefix of the reply")
     ids = torch.tensor([full], device=model.device)
     with torch.no_grad():
         logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
