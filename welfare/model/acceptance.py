@@ -130,10 +130,10 @@ def reply_logprob(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, st
     if full[: len(prompt)] != prompt:
         raise ValueError("chat template: the generation prompt is not a prefix of the reply")
     ids = torch.tensor([full], device=model.device)
-    with torch.no_grad():
-        logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-    targets = ids[0, len(prompt) :]
-    return float(logprobs[len(prompt) - 1 :].gather(1, targets[:, None]).sum())
+    with torch.no_grad():  # only the positions that predict the reply's tokens
+        logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float()
+    targets = ids[0, len(prompt) :, None]
+    return float(torch.log_softmax(logits, -1).gather(1, targets).sum())
 
 
 def greedy_answers(
