@@ -80,6 +80,19 @@ MALFORMED: list[tuple[str, str, str]] = [
         'pretrain.restart.questions.0: expected one of "what2", "where2", "what", "where"',
     ),
     (
+        "phase_before_the_curriculum_ends",
+        "pretrain: {fresh: {few_clauses: {steps: 2000},\n"
+        "  phases: [{from_step: 1500, genres: [qa_selfeval]}]}}\n",
+        "pretrain.fresh.phases.0.from_step: expected above the previous phase's start (2000), "
+        "got 1500",
+    ),
+    (
+        "phase_unknown_override",
+        "pretrain: {fresh: {phases: [{from_step: 3000, genres: [qa_selfeval],\n"
+        "  overrides: {qa_selfeval: {formz: [short]}}}]}}\n",
+        'pretrain.fresh.phases.0.overrides.qa_selfeval: unknown key "formz"',
+    ),
+    (
         "mold_fraction_order",
         "maze: {mold_fraction: {low: 0.5, high: 0.5}}\n",
         "maze.mold_fraction: expected low < high, got low 0.5, high 0.5",

@@ -226,6 +226,14 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             f"{source}: pretrain.fresh.blocks: expected at most pretrain.batch_size ({batch}), "
             f"got {fresh}"
         )
+    first = pretrain.get("fresh", {}).get("few_clauses", {}).get("steps") or 0
+    for i, phase in enumerate(pretrain.get("fresh", {}).get("phases") or []):
+        if phase["from_step"] <= first:
+            raise ParamsError(
+                f"{source}: pretrain.fresh.phases.{i}.from_step: expected above the previous "
+                f"phase's start ({first}), got {phase['from_step']}"
+            )
+        first = phase["from_step"]
     at_step, steps = pretrain.get("restart", {}).get("at_step"), pretrain.get("steps")
     if at_step and steps is not None and at_step >= steps:
         raise ParamsError(

@@ -54,7 +54,7 @@ def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:
 
 def _fresh(tokenizer, n_blocks: int = 2, seed: int = 5) -> FreshBlocks:
     make_row = fresh_row_maker(load_params(), ["spatial_reading", "maze_transcript"])
-    return FreshBlocks(make_row, tokenizer, "assistant", 128, n_blocks, seed)
+    return FreshBlocks(((0, make_row),), tokenizer, "assistant", 128, n_blocks, seed)
 
 
 def test_fresh_blocks_are_a_pure_function_of_the_step_and_never_repeat() -> None:
@@ -94,7 +94,7 @@ def test_fresh_blocks_follow_the_curriculum_genres_then_the_late_ones() -> None:
     params["pretrain"]["fresh"]["overrides"] = {"qa_selfeval": {"kinds": ["day"]}}
     fresh = fresh_blocks(params, tiny_tokenizer())
     rng = np.random.default_rng(0)
-    assert {fresh.make_row(rng, i).meta["kind"] for i in range(20)} == {"day"}  # fresh rows only
+    assert {fresh.maker_at(2)(rng, i).meta["kind"] for i in range(20)} == {"day"}  # fresh only
     assert params["corpus"]["genres"]["qa_selfeval"]["kinds"] == [
         "color",
         "legs",
@@ -108,21 +108,23 @@ def test_fresh_blocks_follow_the_curriculum_genres_then_the_late_ones() -> None:
     assert "answer is" in fresh.tokenizer.decode(fresh.batch(2)[0][0])
 
 
-def test_fresh_blocks_take_early_batches_from_the_curriculum_maker() -> None:
-    """`early = (steps, maker)`: the binding curriculum's two-clause scenes before `steps`,
-    the configured four after."""
+def test_fresh_blocks_follow_the_phases_of_the_schedule() -> None:
+    """The binding curriculum's two-clause scenes before `few_clauses.steps`, four-clause ones
+    after, and a later phase's genres (with its overrides over `fresh.overrides`) from its
+    `from_step` on."""
     params = load_params()
-    two = {"spatial_reading": {"min_clauses": 2, "max_clauses": 2}}
-    early = (3, fresh_row_maker(params, ["spatial_reading"], two))
-    fresh = FreshBlocks(
-        fresh_row_maker(params, ["spatial_reading"]),
-        tiny_tokenizer(),
-        "assistant",
-        256,
-        2,
-        0,
-        early=early,
-    )
+    fresh_cfg = params["pretrain"]["fresh"]
+    fresh_cfg |= {"blocks": 2, "genres": ["spatial_reading"]}
+    fresh_cfg["few_clauses"] |= {"steps": 3, "clauses": 2, "genres": None}
+    fresh_cfg["phases"] = [
+        {
+            "from_step": 5,
+            "genres": ["qa_selfeval"],
+            "overrides": {"qa_selfeval": {"forms": ["short"]}},
+        }
+    ]
+    fresh_cfg["overrides"] = {"qa_selfeval": {"kinds": ["day"]}}
+    fresh = fresh_blocks(params, tiny_tokenizer())
     tok = fresh.tokenizer
 
     def clauses_per_scene(step: int) -> set[int]:
@@ -131,7 +133,15 @@ def test_fresh_blocks_take_early_batches_from_the_curriculum_maker() -> None:
         return {s.split("?")[0].count("there is") for s in scenes}
 
     assert clauses_per_scene(2) == {2}
-    assert clauses_per_scene(3) == {4}
+    assert clauses_per_scene(3) == clauses_per_scene(4) == {4}
+    rng = np.random.default_rng(0)
+    late = [fresh.maker_at(step)(rng, i) for step in (5, 900) for i in range(10)]
+    assert {row.genre for row in late} == {"qa_selfeval"}
+    assert {row.meta["kind"] for row in late} == {"day"}  # fresh.overrides still apply
+    assert all("Correct?" in str(row.to_json()) for row in late)  # the phase's overrides
+    assert "there is" not in tok.decode(fresh.batch(5)[0][0])
+    with pytest.raises(ValueError, match="phases must start at step 0"):
+        FreshBlocks(((1, fresh.maker_at(0)),), tok, "assistant", 128, 1, 0)
 
 
 @pytest.mark.parametrize("fresh_blocks", [0, 2])

@@ -9,12 +9,15 @@ including the end-of-turn token).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from welfare.corpus.chat_format import ASSISTANT, CHAT_TEMPLATE, END
+
+# make(rng, index) -> a corpus Row (welfare.corpus.generate.fresh_row_maker)
+RowMaker = Callable[[np.random.Generator, int], Any]
 
 
 def encode_row(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
@@ -181,64 +184,72 @@ class BlockSchedule:
 
 
 def fresh_blocks(params: Mapping[str, Any], tokenizer: Any) -> FreshBlocks | None:
-    """The fresh rows of `params.pretrain.fresh` (None when it asks for no blocks), with the
-    binding curriculum `fresh.few_clauses`: its first scenes name only `clauses` directions,
-    drawn from its own `genres` when it names them (e.g. reading only, transcripts after)."""
+    """The fresh rows of `params.pretrain.fresh` (None when it asks for no blocks), phase by
+    phase: the binding curriculum `few_clauses` (its scenes name only `clauses` directions,
+    drawn from its own `genres` when it names them), then `genres`, then each of `phases`
+    from its `from_step` on (its overrides merged over `fresh.overrides`)."""
     from welfare.config import deep_merge
     from welfare.corpus.generate import fresh_row_maker
 
     cfg = params["pretrain"]
-    if not cfg["fresh"]["blocks"]:
+    fresh = cfg["fresh"]
+    if not fresh["blocks"]:
         return None
-    genres = cfg["fresh"]["genres"]
-    few = cfg["fresh"]["few_clauses"]
-    early = None
-    overrides = cfg["fresh"].get("overrides") or {}
+    few, overrides = fresh["few_clauses"], fresh.get("overrides") or {}
+    phases: list[tuple[int, RowMaker]] = []
     if few["steps"]:
         clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
         early_overrides = deep_merge(overrides, {"spatial_reading": clauses})
-        early_genres = few.get("genres") or genres
-        early = (few["steps"], fresh_row_maker(params, early_genres, early_overrides))
+        phases.append(
+            (0, fresh_row_maker(params, few.get("genres") or fresh["genres"], early_overrides))
+        )
+    phases.append((int(few["steps"]), fresh_row_maker(params, fresh["genres"], overrides)))
+    for phase in fresh.get("phases") or []:
+        phase_overrides = deep_merge(overrides, phase.get("overrides") or {})
+        phases.append(
+            (int(phase["from_step"]), fresh_row_maker(params, phase["genres"], phase_overrides))
+        )
     return FreshBlocks(
-        fresh_row_maker(params, genres, overrides),
+        tuple(phases),
         tokenizer,
         cfg["loss_on"],
         int(cfg["seq_len"]),
-        cfg["fresh"]["blocks"],
+        fresh["blocks"],
         int(cfg["seed"]) + 2,
-        early=early,
     )
 
 
+@dataclass(frozen=True)
 class FreshBlocks:
     """Blocks of rows generated on the fly: batch `i` is a pure function of (seed, i), so a
     resumed run sees exactly the rows an uninterrupted one would, and no row repeats.
 
-    `early = (steps, make_row)`: batches before `steps` take their rows from that maker instead
-    (a curriculum, e.g. scenes naming fewer directions)."""
+    `phases`: (first step, row maker) pairs in order of step, the first at step 0 — a
+    curriculum (e.g. scenes naming fewer directions first, judgment rows last)."""
 
-    def __init__(
-        self,
-        make_row: Callable[[np.random.Generator, int], Any],
-        tokenizer: Any,
-        loss_on: str,
-        seq_len: int,
-        n_blocks: int,
-        seed: int,
-        early: tuple[int, Callable[[np.random.Generator, int], Any]] | None = None,
-    ) -> None:
-        self.make_row, self.tokenizer, self.loss_on = make_row, tokenizer, loss_on
-        self.seq_len, self.n_blocks, self.seed = seq_len, n_blocks, seed
-        self.early = early
+    phases: tuple[tuple[int, RowMaker], ...]
+    tokenizer: Any
+    loss_on: str
+    seq_len: int
+    n_blocks: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        starts = [start for start, _ in self.phases]
+        if not starts or starts[0] != 0 or starts != sorted(set(starts)):
+            raise ValueError(f"FreshBlocks: phases must start at step 0, in order; got {starts}")
+
+    def maker_at(self, index: int) -> RowMaker:
+        """The row maker of batch `index`'s phase."""
+        return [make for start, make in self.phases if start <= index][-1]
 
     def reseeded(self, seed: int) -> FreshBlocks:
         """The same recipe drawn from another seed (a restarted pretraining try)."""
-        args = (self.make_row, self.tokenizer, self.loss_on, self.seq_len, self.n_blocks)
-        return FreshBlocks(*args, seed, early=self.early)
+        return replace(self, seed=seed)
 
     def batch_blocks(self, index: int) -> Blocks:
         rng = np.random.default_rng([self.seed, index])
-        make_row = self.early[1] if self.early and index < self.early[0] else self.make_row
+        make_row = self.maker_at(index)
         docs: list[tuple[list[int], np.ndarray]] = []
         width, tokens, made = self.seq_len + 1, 0, 0
         # Generate in chunks (the tokenizer is fastest batched) until the rows cannot fit in
