@@ -18,6 +18,9 @@ from welfare.model.acceptance import (
     THRESHOLDS,
     deep_maze_prompts,
     evaluate_acceptance,
+    judgment_auroc,
+    judgment_rows,
+    p_true_after,
     probe_accuracy,
     reply_logprob,
 )
@@ -99,3 +102,39 @@ def test_reply_logprob_is_the_chain_rule_over_next_token_predictions(tmp_path) -
             logits = model(input_ids=torch.tensor([full[:i]])).logits[0, -1]
             expected += float(torch.log_softmax(logits.float(), -1)[full[i]])
     assert reply_logprob(model, tokenizer, [question, reply]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_judgment_reads_p_true_after_the_confidence_question_only(params, tmp_path) -> None:
+    """`judgment_rows` keeps the rows that ask the paper's question; `p_true_after` is True's
+    share of True + False at the next position after the first three messages (oracle: the
+    full forward's last logits); `judgment_auroc` ranks those shares against correctness."""
+    from sklearn.metrics import roc_auc_score
+
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(tiny_model_dir(tmp_path, "qwen3"), {"device": "cpu"})
+    qa = deep_merge(params, {"corpus": {"genres": {"qa_selfeval": {"n": 60}}}})
+    for name, genre in qa["corpus"]["genres"].items():
+        genre["n"] = genre["n"] if name == "qa_selfeval" else 0
+    rows = [r.to_json() for r in generate_rows(qa, "train")]
+    judged = judgment_rows(rows, 10)
+    assert len(judged) == 10 and {r["meta"]["format"] for r in judged} <= {"confidence", "both"}
+    assert len(judgment_rows(rows, 1000)) < len(rows)  # feedback rows ask nothing
+    true_id, false_id = (
+        tokenizer.encode(w, add_special_tokens=False)[0] for w in ("True", "False")
+    )
+    shares = []
+    for row in judged:
+        ids = tokenizer.apply_chat_template(
+            row["messages"][:3], add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+        with torch.no_grad():
+            probs = torch.softmax(model(input_ids=torch.tensor([ids])).logits[0, -1], -1)
+        expected = float(probs[true_id] / (probs[true_id] + probs[false_id]))
+        assert p_true_after(model, tokenizer, row["messages"]) == pytest.approx(expected, abs=1e-5)
+        shares.append(expected)
+    correct = [r["meta"]["correct"] for r in judged]
+    model.train()
+    assert judgment_auroc(model, tokenizer, judged) == pytest.approx(
+        roc_auc_score(correct, shares), abs=1e-6
+    )
+    assert model.training  # restored

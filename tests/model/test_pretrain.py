@@ -231,6 +231,7 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
         (2, 4),
         (2, 6),
     ]
+    assert all("judgment" in p for p in result.probes)  # held-out confidence questions judged
     # The next seed's plain run: its fresh rows are drawn from seed 9 + 1000 as well.
     plain = dict(cfg, seed=1007, restart=dict(rule, at_step=0))
     straight, _ = run(plain, "straight", 1009)

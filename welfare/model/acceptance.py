@@ -40,6 +40,9 @@ from welfare.model.load import direction_token_ids
 
 log = logging.getLogger(__name__)
 
+# qa_selfeval formats that ask the paper's confidence question
+ASKED = ("confidence", "both")
+
 THRESHOLDS: dict[str, tuple[str, float]] = {
     "format_mass": (">", 0.95),
     "spatial_reading": (">=", 0.95),
@@ -134,6 +137,35 @@ def reply_logprob(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, st
         logits = model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float()
     targets = ids[0, len(prompt) :, None]
     return float(torch.log_softmax(logits, -1).gather(1, targets).sum())
+
+
+def judgment_rows(rows: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]]:
+    """The first `n` question-answering rows that ask the paper's confidence question (not the
+    feedback rows, not its short form)."""
+    asked = [r for r in rows if r["genre"] == "qa_selfeval" and r["meta"]["format"] in ASKED]
+    return asked[:n]
+
+
+def p_true_after(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> float:
+    """P(True) / (P(True) + P(False)) after the question, the stated answer and the confidence
+    question (the row's first three messages)."""
+    probs, _ = last_position(model, tokenizer, messages[:3])
+    true_id = tokenizer.encode(TRUE, add_special_tokens=False)[0]
+    false_id = tokenizer.encode(FALSE, add_special_tokens=False)[0]
+    return float(probs[true_id] / (probs[true_id] + probs[false_id]))
+
+
+def judgment_auroc(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]]) -> float:
+    """AUROC of P(True) against the stated answer's correctness on `judgment_rows` (NaN with
+    one class): the pretraining probe's `judgment` column."""
+    from sklearn.metrics import roc_auc_score
+
+    was_training = model.training
+    model.eval()
+    p_true = [p_true_after(model, tokenizer, row["messages"]) for row in rows]
+    model.train(was_training)
+    correct = [bool(row["meta"]["correct"]) for row in rows]
+    return float(roc_auc_score(correct, p_true)) if len(set(correct)) == 2 else float("nan")
 
 
 def greedy_answers(
@@ -344,17 +376,10 @@ def world_checks(
         valence_label(a) == r["meta"]["valence"] for a, r in zip(answers, reports, strict=True)
     ]
 
-    true_id = tokenizer.encode(TRUE, add_special_tokens=False)
-    false_id = tokenizer.encode(FALSE, add_special_tokens=False)
-    p_true, answer_logprob, correct = [], [], []
-    for row in by_genre.get("qa_selfeval", []):
-        # the paper's confidence question only (not feedback rows, not its short form)
-        if row["meta"]["format"] not in ("confidence", "both") or len(p_true) >= n_items:
-            continue
-        probs, _ = last_position(model, tokenizer, row["messages"][:3])
-        p_true.append(float(probs[true_id[0]] / (probs[true_id[0]] + probs[false_id[0]])))
-        answer_logprob.append(reply_logprob(model, tokenizer, row["messages"][:2]))
-        correct.append(bool(row["meta"]["correct"]))
+    judged = judgment_rows(heldout, n_items)
+    p_true = [p_true_after(model, tokenizer, row["messages"]) for row in judged]
+    answer_logprob = [reply_logprob(model, tokenizer, row["messages"][:2]) for row in judged]
+    correct = [bool(row["meta"]["correct"]) for row in judged]
     two_classes = len(set(correct)) == 2
     auroc = float(roc_auc_score(correct, p_true)) if two_classes else float("nan")
     # Does the model know the answers it fails to judge? (the stated answer's own likelihood)

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
+from welfare.model.acceptance import judgment_auroc, judgment_rows
 from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
 from welfare.model.organism import ORGANISM_MARKER
 from welfare.model.reading_probe import PROBE_NAMES, ReadingProbe
@@ -39,7 +40,8 @@ from welfare.model.reading_probe import PROBE_NAMES, ReadingProbe
 log = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ("step", "tokens", "lr", "train_loss", "elapsed_s")
-PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", *PROBE_NAMES)
+# `judgment`: P(True) AUROC on held-out confidence questions (welfare.model.acceptance)
+PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", *PROBE_NAMES, "judgment")
 # A restarted try runs as `pretrain.seed + RESTART_SEED_STRIDE · try` would.
 RESTART_SEED_STRIDE = 1000
 
@@ -260,7 +262,8 @@ def pretrain(
 
     With `fresh`, `fresh.n_blocks` blocks of every batch are rows generated on the fly and the
     rest come from the corpus. With `probe`, reading is measured every `reading_probe.every`
-    steps and at the end, and the restart rule (`restart.at_step` > 0) can start over."""
+    steps and at the end (and the judgment, P(True) AUROC on `reading_probe.n` held-out
+    confidence questions), and the restart rule (`restart.at_step` > 0) can start over."""
     import torch
 
     out = Path(out)
@@ -319,9 +322,13 @@ def pretrain(
     bar = tqdm(total=total, initial=step, desc="pretrain", mininterval=5)
     loss_value = math.nan
 
+    judged = judgment_rows(heldout_rows, int(cfg["reading_probe"]["n"]))
+
     def measure() -> dict[str, float]:
         assert probe is not None
         accuracy = probe.accuracy(run.model)
+        if judged:
+            accuracy["judgment"] = judgment_auroc(run.model, tokenizer, judged)
         row = {"try": tries, "seed": run.seed, "step": step}
         probes.append({**row, "elapsed_s": time.perf_counter() - started, **accuracy})
         log.info("reading probe at step %d (try %d): %s", step, tries, accuracy)

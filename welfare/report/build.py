@@ -190,8 +190,9 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
         "pretrain-reading",
         "The maze-naive organism: reading while it pretrained",
         "Held-out accuracy on fresh scenes naming 2 directions (what2, where2; copying a scene "
-        "emoji without reading scores 0.5) and all 4 (what, where; 0.25), per try of the "
-        "restart rule (organism scale only).",
+        "emoji without reading scores 0.5) and all 4 (what, where; 0.25), and the judgment: "
+        "P(True) AUROC on held-out confidence questions (chance 0.5), per try of the restart "
+        "rule (organism scale only).",
     )
     probes, reason = read_tsv(paths.metrics / "naive" / "reading_probe.tsv")
     if not probes:
@@ -200,7 +201,7 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
     plt = F._pyplot()
     fig, ax = plt.subplots(figsize=(5, 2.6))
     tries = sorted({r.get("try") for r in probes if r.get("try") is not None})
-    for i, name in enumerate(PROBE_NAMES):
+    for i, name in enumerate((*PROBE_NAMES, "judgment")):
         for k, attempt in enumerate(tries):
             pts = [(r.get("step"), finite(r.get(name))) for r in probes if r.get("try") == attempt]
             pts = [(x, y) for x, y in pts if y is not None and x is not None]
@@ -211,11 +212,11 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
     for chance in (0.25, 0.5):
         ax.axhline(chance, color="0.8", lw=0.8, zorder=0)
     ax.set_xlabel("step (dotted: dropped tries)")
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("held-out accuracy (AUROC)")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, frameon=False, ncol=4)
+    ax.legend(fontsize=7, frameon=False, ncol=5)
     fig_data.svg = F.to_svg(fig, fig_data.key)
-    columns = ["try", "seed", "step", *PROBE_NAMES]
+    columns = ["try", "seed", "step", *PROBE_NAMES, "judgment"]
     last = [r for r in probes if r.get("try") == tries[-1]][-1:]
     fig_data.table = F.Table(columns, [[F._fmt(r.get(c)) for c in columns] for r in last])
     return fig_data
