@@ -155,17 +155,21 @@ def p_true_after(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str
     return float(probs[true_id] / (probs[true_id] + probs[false_id]))
 
 
+def _auroc(labels: Sequence[bool], scores: Sequence[float]) -> float:
+    """AUROC of `scores` against `labels`; NaN when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else float("nan")
+
+
 def judgment_auroc(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]]) -> float:
     """AUROC of P(True) against the stated answer's correctness on `judgment_rows` (NaN with
     one class): the pretraining probe's `judgment` column."""
-    from sklearn.metrics import roc_auc_score
-
     was_training = model.training
     model.eval()
     p_true = [p_true_after(model, tokenizer, row["messages"]) for row in rows]
     model.train(was_training)
-    correct = [bool(row["meta"]["correct"]) for row in rows]
-    return float(roc_auc_score(correct, p_true)) if len(set(correct)) == 2 else float("nan")
+    return _auroc([bool(row["meta"]["correct"]) for row in rows], p_true)
 
 
 def greedy_answers(
@@ -362,7 +366,6 @@ def world_checks(
     max_new_tokens: int,
 ) -> dict[str, Any]:
     """Self-report valence, P(True) AUROC and refusal on held-out rows of the corpus."""
-    from sklearn.metrics import roc_auc_score
 
     by_genre: dict[str, list[Mapping[str, Any]]] = {}
     for row in heldout:
@@ -380,10 +383,9 @@ def world_checks(
     p_true = [p_true_after(model, tokenizer, row["messages"]) for row in judged]
     answer_logprob = [reply_logprob(model, tokenizer, row["messages"][:2]) for row in judged]
     correct = [bool(row["meta"]["correct"]) for row in judged]
-    two_classes = len(set(correct)) == 2
-    auroc = float(roc_auc_score(correct, p_true)) if two_classes else float("nan")
+    auroc = _auroc(correct, p_true)
     # Does the model know the answers it fails to judge? (the stated answer's own likelihood)
-    knows = float(roc_auc_score(correct, answer_logprob)) if two_classes else float("nan")
+    knows = _auroc(correct, answer_logprob)
 
     requests = by_genre.get("request", [])[:n_items]
     replies = greedy_answers(
