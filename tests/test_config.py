@@ -87,6 +87,13 @@ MALFORMED: list[tuple[str, str, str]] = [
         "got 1500",
     ),
     (
+        "phase_after_the_last_step",
+        "pretrain: {steps: 500, fresh: {few_clauses: {steps: 100},\n"
+        "  phases: [{from_step: 500, genres: [qa_selfeval]}]}}\n",
+        "pretrain.fresh.phases.0.from_step: expected below pretrain.steps (500), got 500 "
+        "(a phase that never runs; drop it from the list)",
+    ),
+    (
         "phase_unknown_override",
         "pretrain: {fresh: {phases: [{from_step: 3000, genres: [qa_selfeval],\n"
         "  overrides: {qa_selfeval: {formz: [short]}}}]}}\n",

@@ -234,6 +234,12 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"phase's start ({first}), got {phase['from_step']}"
             )
         first = phase["from_step"]
+        if pretrain.get("steps") is not None and first >= pretrain["steps"]:
+            raise ParamsError(
+                f"{source}: pretrain.fresh.phases.{i}.from_step: expected below pretrain.steps "
+                f"({pretrain['steps']}), got {first} (a phase that never runs; drop it from "
+                "the list)"
+            )
     at_step, steps = pretrain.get("restart", {}).get("at_step"), pretrain.get("steps")
     if at_step and steps is not None and at_step >= steps:
         raise ParamsError(

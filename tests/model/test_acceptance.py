@@ -20,6 +20,7 @@ from welfare.model.acceptance import (
     evaluate_acceptance,
     judgment_auroc,
     judgment_rows,
+    neighbour_probe,
     p_true_after,
     probe_accuracy,
     reply_logprob,
@@ -138,3 +139,24 @@ def test_judgment_reads_p_true_after_the_confidence_question_only(params, tmp_pa
         roc_auc_score(correct, shares), abs=1e-6
     )
     assert model.training  # restored
+
+
+def test_neighbour_probe_states_are_each_prompts_own_hidden_states(params, tmp_path) -> None:
+    """Batched, right-padded and length-sorted, `decision_states` gives every prompt what its
+    own full forward gives at its last position: `hidden_states[l + 1]` for block l and the
+    softmax of the logits; labels are the true neighbours in `DIRECTIONS` order."""
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(tiny_model_dir(tmp_path, "qwen3"), {"device": "cpu"})
+    probe = neighbour_probe(params, tokenizer, 7)
+    prompts = deep_maze_prompts(params, "office", 7, 6, seed=1)
+    assert probe.labels.tolist() == [[int(p.neighbours[d]) for d in DIRECTIONS] for p in prompts]
+    assert len({len(p) for p in probe.prompts}) > 1  # padding is exercised
+    model.train()
+    probs, states = probe.decision_states(model, tokenizer.pad_token_id, batch_size=3)
+    assert model.training  # restored
+    for i, ids in enumerate(probe.prompts):
+        with torch.no_grad():
+            out = model(input_ids=torch.tensor([ids]), output_hidden_states=True)
+        expected = torch.stack([h[0, -1] for h in out.hidden_states[1:]]).numpy()
+        np.testing.assert_allclose(states[i], expected, atol=1e-5)
+        np.testing.assert_allclose(probs[i], torch.softmax(out.logits[0, -1], -1), atol=1e-6)

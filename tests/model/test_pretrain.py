@@ -200,6 +200,7 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
     """A try whose probe is below the bar is dropped; the kept try is exactly the run of
     seed + 1000 (initialisation and every data stream), and a run killed after the restart
     resumes into that try."""
+    from welfare.model.acceptance import neighbour_probe
     from welfare.model.reading_probe import reading_probe
 
     torch.set_num_threads(1)
@@ -208,9 +209,18 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
     rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 1.01, "max_tries": 2}
     cfg = _cfg(steps=6, seed=7, restart=rule, reading_probe={"every": 2, "n": 4})
 
-    def run(cfg: dict, out: str, fresh_seed: int):
+    def run(cfg: dict, out: str, fresh_seed: int, neighbours=None):
         fresh = _fresh(tokenizer, seed=fresh_seed)
-        return pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / out, fresh=fresh, probe=probe)
+        return pretrain(
+            rows,
+            rows[:4],
+            tokenizer,
+            cfg,
+            tmp_path / out,
+            fresh=fresh,
+            probe=probe,
+            neighbours=neighbours,
+        )
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # dies after the loop, leaving the resume state of the restart
@@ -239,8 +249,12 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
         straight.state_dict().items(), restarted.state_dict().items(), strict=True
     ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
-    kept, _ = run(dict(cfg, restart=dict(rule, min_accuracy=0.0)), "kept", 9)
+    neighbours = neighbour_probe(load_params(), tokenizer, 20)
+    kept, result = run(dict(cfg, restart=dict(rule, min_accuracy=0.0)), "kept", 9, neighbours)
     assert not torch.equal(kept.model.embed_tokens.weight, restarted.model.embed_tokens.weight)
+    # The neighbour probe's column is the best block's held-out accuracy of the model then.
+    best = neighbours.accuracy(kept, tokenizer.pad_token_id).mean(axis=1).max()
+    assert result.probes[-1]["neighbours"] == pytest.approx(best)
 
 
 def test_restart_rule_needs_the_probe(rows, tmp_path: Path) -> None:

@@ -221,6 +221,7 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Pa
         [
             {"try": t, "seed": 1000 * (t - 1), "step": s, "what2": 0.5 + 0.05 * s * (t - 1)}
             | {"where2": 0.5, "what": 0.25 + 0.07 * s * (t - 1), "where": 0.25, "judgment": 0.5}
+            | {"neighbours": 0.731}
             for t in (1, 2)
             for s in range(0, 11 if t == 2 else 6, 5)
         ],

@@ -59,6 +59,7 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     assert "<svg" in reading and "dropped tries" in reading
     assert "<td>0.95</td>" in reading  # the kept try's last what (0.25 + 0.07 · 10)
     assert "judgment" in reading and "P(True) AUROC" in reading
+    assert "neighbours" in reading and "<td>0.731</td>" in reading
 
 
 def test_byte_level_tokens_are_shown_as_text() -> None:

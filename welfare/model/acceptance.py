@@ -99,6 +99,62 @@ def deep_maze_prompts(
     return prompts
 
 
+@dataclass(frozen=True)
+class NeighbourProbe:
+    """Deep maze prompts (token ids) and the tile class of each current neighbour [n, 4], in
+    `DIRECTIONS` order: does the decision token's state carry what is around it?"""
+
+    prompts: tuple[tuple[int, ...], ...]
+    labels: np.ndarray
+
+    def decision_states(
+        self, model: Any, pad_id: int, batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Next-token probabilities [n, V] and block outputs [n, L, d] at every prompt's last
+        position (right padding: a causal model's last real position never sees the pads)."""
+        import torch
+
+        from welfare.rl.policy import head_logits, right_pad
+
+        was_training = model.training
+        model.eval()
+        probs, states = [], []
+        order = np.argsort([len(p) for p in self.prompts], kind="stable")  # less padding
+        with torch.no_grad():
+            for i in range(0, len(order), batch_size):
+                chunk = [self.prompts[j] for j in order[i : i + batch_size]]
+                ids, _ = right_pad(chunk, pad_id)
+                last = torch.tensor([len(p) - 1 for p in chunk])
+                out = model.get_decoder()(
+                    input_ids=ids.to(model.device), use_cache=False, output_hidden_states=True
+                )
+                rows = torch.arange(len(chunk))
+                # hidden_states[l + 1] is block l's output
+                blocks = torch.stack([h[rows, last] for h in out.hidden_states[1:]], 1)
+                logits = head_logits(model, out.last_hidden_state[rows, last], None)
+                probs.append(torch.softmax(logits, -1).cpu().numpy())
+                states.append(blocks.float().cpu().numpy())
+        model.train(was_training)
+        back = np.argsort(order)
+        return np.concatenate(probs)[back], np.concatenate(states)[back]
+
+    def accuracy(self, model: Any, pad_id: int) -> np.ndarray:
+        """Held-out probe accuracy per block and direction [L, 4] (`probe_accuracy`)."""
+        return probe_accuracy(self.decision_states(model, pad_id)[1], self.labels)
+
+
+def neighbour_probe(params: Mapping[str, Any], tokenizer: Any, n: int) -> NeighbourProbe:
+    """The acceptance's neighbour probe on its first `n` deep maze prompts."""
+    acc_cfg = params["pretrain"]["acceptance"]
+    prompts = deep_maze_prompts(
+        params, acc_cfg["mapping"], n, int(acc_cfg["deep_turn_min"]), seed=1
+    )
+    return NeighbourProbe(
+        tuple(tuple(prompt_ids(tokenizer, p.messages)) for p in prompts),
+        np.array([[int(p.neighbours[d]) for d in DIRECTIONS] for p in prompts]),
+    )
+
+
 def prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
     return list(
         tokenizer.apply_chat_template(
@@ -107,20 +163,16 @@ def prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[in
     )
 
 
-def last_position(
-    model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]], hidden: bool = False
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Next-token probabilities at the generation position, and block outputs there [L, d]."""
+def next_token_probs(
+    model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]]
+) -> np.ndarray:
+    """Next-token probabilities at the generation position after `messages`."""
     import torch
 
     ids = torch.tensor([prompt_ids(tokenizer, messages)], device=model.device)
     with torch.no_grad():
-        out = model(input_ids=ids, output_hidden_states=hidden)
-    probs = torch.softmax(out.logits[0, -1].float(), -1).cpu().numpy()
-    states = None
-    if hidden:  # hidden_states[l + 1] is block l's output
-        states = torch.stack([h[0, -1] for h in out.hidden_states[1:]]).float().cpu().numpy()
-    return probs, states
+        logits = model(input_ids=ids).logits[0, -1]
+    return torch.softmax(logits.float(), -1).cpu().numpy()
 
 
 def reply_logprob(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> float:
@@ -149,7 +201,7 @@ def judgment_rows(rows: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str
 def p_true_after(model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> float:
     """P(True) / (P(True) + P(False)) after the question, the stated answer and the confidence
     question (the row's first three messages)."""
-    probs, _ = last_position(model, tokenizer, messages[:3])
+    probs = next_token_probs(model, tokenizer, messages[:3])
     true_id = tokenizer.encode(TRUE, add_special_tokens=False)[0]
     false_id = tokenizer.encode(FALSE, add_special_tokens=False)[0]
     return float(probs[true_id] / (probs[true_id] + probs[false_id]))
@@ -256,20 +308,11 @@ def maze_checks(model: Any, tokenizer: Any, params: Mapping[str, Any]) -> dict[s
     acc_cfg = params["pretrain"]["acceptance"]
     directions = direction_token_ids(tokenizer)
     dir_ids = np.array([directions[d] for d in DIRECTIONS])
-    prompts = deep_maze_prompts(
-        params,
-        acc_cfg["mapping"],
-        int(acc_cfg["probe_episodes"]),
-        int(acc_cfg["deep_turn_min"]),
-        seed=1,
-    )
-    masses, states, labels = [], [], []
-    for prompt in prompts:
-        probs, hidden = last_position(model, tokenizer, prompt.messages, hidden=True)
-        masses.append(float(probs[dir_ids].sum()))
-        states.append(hidden)
-        labels.append([int(prompt.neighbours[d]) for d in DIRECTIONS])
-    acc = probe_accuracy(np.stack(states), np.array(labels))
+    probe = neighbour_probe(params, tokenizer, int(acc_cfg["probe_episodes"]))
+    probs, states = probe.decision_states(model, tokenizer.pad_token_id)
+    masses = probs[:, dir_ids].sum(axis=1)
+    labels = probe.labels
+    acc = probe_accuracy(states, labels)
     per_layer = acc.mean(axis=1)
     best = int(per_layer.argmax())
 
@@ -282,7 +325,7 @@ def maze_checks(model: Any, tokenizer: Any, params: Mapping[str, Any]) -> dict[s
         seed=2,
         need_gold_and_mold=True,
     ):
-        probs, _ = last_position(model, tokenizer, prompt.messages)
+        probs = next_token_probs(model, tokenizer, prompt.messages)
         p = probs[dir_ids] / probs[dir_ids].sum()
         gold = [p[i] for i, d in enumerate(DIRECTIONS) if prompt.neighbours[d] == Tile.GOLD]
         mold = [p[i] for i, d in enumerate(DIRECTIONS) if prompt.neighbours[d] == Tile.MOLD]
@@ -297,7 +340,7 @@ def maze_checks(model: Any, tokenizer: Any, params: Mapping[str, Any]) -> dict[s
             best_block=best,
             per_block=[round(float(a), 4) for a in per_layer],
             per_direction_at_best=dict(zip(DIRECTIONS, acc[best].round(4).tolist(), strict=True)),
-            majority_baseline=_majority_accuracy(np.array(labels)),
+            majority_baseline=_majority_accuracy(labels),
             n=len(labels),
         ),
         "tile_indifference": _check(
@@ -353,7 +396,7 @@ def reading_checks(
 def _argmax_is(
     model: Any, tokenizer: Any, messages: Sequence[Mapping[str, str]], answer: str
 ) -> bool:
-    probs, _ = last_position(model, tokenizer, messages)
+    probs = next_token_probs(model, tokenizer, messages)
     target = tokenizer.encode(answer, add_special_tokens=False)
     return len(target) == 1 and int(probs.argmax()) == target[0]
 

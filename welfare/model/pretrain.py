@@ -32,16 +32,15 @@ from tqdm import tqdm
 
 from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
-from welfare.model.acceptance import judgment_auroc, judgment_rows
+from welfare.model.acceptance import NeighbourProbe, judgment_auroc, judgment_rows
 from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
 from welfare.model.organism import ORGANISM_MARKER
-from welfare.model.reading_probe import PROBE_NAMES, ReadingProbe
+from welfare.model.reading_probe import PROBE_SERIES, ReadingProbe
 
 log = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ("step", "tokens", "lr", "train_loss", "elapsed_s")
-# `judgment`: P(True) AUROC on held-out confidence questions (welfare.model.acceptance)
-PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", *PROBE_NAMES, "judgment")
+PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", *PROBE_SERIES)
 # A restarted try runs as `pretrain.seed + RESTART_SEED_STRIDE · try` would.
 RESTART_SEED_STRIDE = 1000
 
@@ -257,13 +256,15 @@ def pretrain(
     fresh: FreshBlocks | None = None,
     device: str = "cpu",
     probe: ReadingProbe | None = None,
+    neighbours: NeighbourProbe | None = None,
 ) -> tuple[Any, PretrainResult]:
     """Train a fresh organism (or resume one) and save it to `out`; return (model, result).
 
     With `fresh`, `fresh.n_blocks` blocks of every batch are rows generated on the fly and the
     rest come from the corpus. With `probe`, reading is measured every `reading_probe.every`
     steps and at the end (and the judgment, P(True) AUROC on `reading_probe.n` held-out
-    confidence questions), and the restart rule (`restart.at_step` > 0) can start over."""
+    confidence questions; with `neighbours`, the neighbour probe), and the restart rule
+    (`restart.at_step` > 0) can start over."""
     import torch
 
     out = Path(out)
@@ -329,6 +330,9 @@ def pretrain(
         accuracy = probe.accuracy(run.model)
         if judged:
             accuracy["judgment"] = judgment_auroc(run.model, tokenizer, judged)
+        if neighbours is not None:
+            per_block = neighbours.accuracy(run.model, tokenizer.pad_token_id).mean(axis=1)
+            accuracy["neighbours"] = float(per_block.max())
         row = {"try": tries, "seed": run.seed, "step": step}
         probes.append({**row, "elapsed_s": time.perf_counter() - started, **accuracy})
         log.info("reading probe at step %d (try %d): %s", step, tries, accuracy)

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     from welfare.corpus.generate import read_corpus
     from welfare.io import write_json
+    from welfare.model.acceptance import neighbour_probe
     from welfare.model.data import fresh_blocks
     from welfare.model.load import check_tokenizer, resolve_device
     from welfare.model.pretrain import PROBE_COLUMNS, pretrain, write_curve
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     fresh = fresh_blocks(params, tokenizer)
     n_probe = int(cfg["reading_probe"]["n"])
     probe = reading_probe(params, tokenizer, n_probe, int(cfg["seed"])) if n_probe else None
+    n_neighbours = int(cfg["reading_probe"]["neighbours"]) if n_probe else 0
+    neighbours = neighbour_probe(params, tokenizer, n_neighbours) if n_neighbours else None
     model, result = pretrain(
         train,
         heldout,
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         fresh=fresh,
         device=resolve_device(str(params["runtime"]["device"])),
         probe=probe,
+        neighbours=neighbours,
     )
     write_curve(result.probes, metrics / "reading_probe.tsv", PROBE_COLUMNS)
     write_json(

@@ -18,6 +18,9 @@ import numpy as np
 
 # Probe names: the question kind, with the scene's clause count when it is not all four.
 PROBE_NAMES = ("what2", "where2", "what", "where")
+# Every series of the pretraining probe (metrics/naive/reading_probe.tsv): the reading probe's,
+# the judgment (P(True) AUROC) and the neighbour probe (both welfare.model.acceptance).
+PROBE_SERIES = (*PROBE_NAMES, "judgment", "neighbours")
 # Row indices of probe scenes: far above anything a training stream reaches.
 PROBE_INDEX_BASE = 10**12
 

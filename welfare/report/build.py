@@ -11,7 +11,7 @@ from typing import Any
 
 from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
-from welfare.model.reading_probe import PROBE_NAMES
+from welfare.model.reading_probe import PROBE_SERIES
 from welfare.report import figures as F
 from welfare.report.html import esc, figure_html, page, table_html
 from welfare.report.load import dig, finite, numbers, read_json, read_tsv
@@ -190,9 +190,11 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
         "pretrain-reading",
         "The maze-naive organism: reading while it pretrained",
         "Held-out accuracy on fresh scenes naming 2 directions (what2, where2; copying a scene "
-        "emoji without reading scores 0.5) and all 4 (what, where; 0.25), and the judgment: "
-        "P(True) AUROC on held-out confidence questions (chance 0.5), per try of the restart "
-        "rule (organism scale only).",
+        "emoji without reading scores 0.5) and all 4 (what, where; 0.25), the judgment: "
+        "P(True) AUROC on held-out confidence questions (chance 0.5), and the neighbour probe: "
+        "the four neighbour tiles decoded from the decision-token state of deep maze prompts "
+        "(best block, held-out; predicting each direction's commonest tile scores about 0.73), "
+        "per try of the restart rule (organism scale only).",
     )
     probes, reason = read_tsv(paths.metrics / "naive" / "reading_probe.tsv")
     if not probes:
@@ -201,7 +203,7 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
     plt = F._pyplot()
     fig, ax = plt.subplots(figsize=(5, 2.6))
     tries = sorted({r.get("try") for r in probes if r.get("try") is not None})
-    for i, name in enumerate((*PROBE_NAMES, "judgment")):
+    for i, name in enumerate(PROBE_SERIES):
         for k, attempt in enumerate(tries):
             pts = [(r.get("step"), finite(r.get(name))) for r in probes if r.get("try") == attempt]
             pts = [(x, y) for x, y in pts if y is not None and x is not None]
@@ -216,7 +218,7 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, frameon=False, ncol=5)
     fig_data.svg = F.to_svg(fig, fig_data.key)
-    columns = ["try", "seed", "step", *PROBE_NAMES, "judgment"]
+    columns = ["try", "seed", "step", *PROBE_SERIES]
     last = [r for r in probes if r.get("try") == tries[-1]][-1:]
     fig_data.table = F.Table(columns, [[F._fmt(r.get(c)) for c in columns] for r in last])
     return fig_data
