@@ -1,11 +1,14 @@
 """Where does an organism's "Where is X?" go wrong? Confusion of the answer letter on fresh
-scenes, per scene size, and accuracy by the asked object's clause position.
+scenes, per scene size, accuracy by the asked object's clause position, and whether a wrong
+answer is a direction the scene names or one it never mentions.
 
     python bench/where_confusion.py models/naive [more organism dirs] [--n 400] [--clauses 4,2]
 
 Scenes come from the `spatial_reading` genre of params.yaml (one scene, one question), at row
 indices no training stream draws (bench/organism.md, fifth sweep: the four-clause plateau near
-0.75 is one direction answered as another, e.g. W as S, at every clause position).
+0.75 is one direction answered as another, e.g. W as S, at every clause position; ninth sweep:
+after the curriculum, two-clause "where" mostly answers an unnamed direction, the signature of
+answering by elimination).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def where_confusion(directory: str, clauses: int, n: int) -> dict:
     rng = np.random.default_rng([5, clauses])
     confusion: collections.Counter = collections.Counter()
     by_position: dict[int, list[bool]] = collections.defaultdict(list)
+    wrong: collections.Counter = collections.Counter()
     index = 2 * PROBE_INDEX_BASE
     while sum(confusion.values()) < n:
         row = make_row(rng, index)
@@ -52,8 +56,10 @@ def where_confusion(directory: str, clauses: int, n: int) -> dict:
             predicted = tokenizer.decode([int(model(input_ids=ids).logits[0, -1].argmax())])
         answer = question["answer"]
         confusion[(answer, predicted.strip() if predicted.strip() in DIRECTIONS else "other")] += 1
-        position = clause_order(row.messages[0]["content"]).index(answer)
-        by_position[position].append(predicted.strip() == answer)
+        named = clause_order(row.messages[0]["content"])
+        by_position[named.index(answer)].append(predicted.strip() == answer)
+        if predicted.strip() != answer:
+            wrong["named" if predicted.strip() in named else "unnamed"] += 1
     per_answer = {
         d: round(confusion[(d, d)] / max(sum(v for (a, _), v in confusion.items() if a == d), 1), 2)
         for d in DIRECTIONS
@@ -65,6 +71,7 @@ def where_confusion(directory: str, clauses: int, n: int) -> dict:
         "accuracy_by_clause_position": {
             p: round(float(np.mean(v)), 2) for p, v in sorted(by_position.items())
         },
+        "wrong answers (a direction the scene names / one it does not)": dict(wrong),
         "confusion (answer -> predicted)": {
             f"{a}->{p}": c for (a, p), c in sorted(confusion.items()) if a != p
         },

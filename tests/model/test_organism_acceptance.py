@@ -1,13 +1,11 @@
 """The default organism against issue 3's acceptance bars: the whole organism DAG (corpus →
 tokenizer → pretrain → acceptance) through the CLI on the default params.yaml, run once.
 
-The default seed meets the reading bars (spatial reading, neighbour probe) on this machine, but
-they are a matter of odds over seeds and numerics (bench/organism.md: four-clause "where" merges
-two directions in some runs; the neighbour probe needs the rule transcripts to be learned in
-the last 2,000 steps), and the confidence AUROC is met only with the judgment phase of
-params/judgment.yaml (bench/organism.md, eighth sweep), not by the default; each is carried as a
-non-strict expected failure of its own, so that CI stays meaningful for the bars that are met
-and reports XPASS per check that is reached. "What" is asserted on its own.
+Every bar is asserted. The default seed meets all seven on this machine (the recipe met them on
+seeds 0 and 1,001, bench/organism.md, eighth and ninth sweeps); reading is still a matter of
+odds over seeds (a seed whose four-clause "where" merges two directions misses spatial reading),
+so a failure here after a change of numerics or recipe is a measurement to look into
+(`metrics/naive/reading_probe.tsv` shows when each skill formed), not noise to retry.
 """
 
 from __future__ import annotations
@@ -18,8 +16,15 @@ import pytest
 
 from welfare.cli import main
 
-MET = ("format_mass", "tile_indifference", "self_report_valence", "refusal")
-NOT_YET = ("spatial_reading", "neighbour_probe", "confidence_auroc")
+BARS = (
+    "format_mass",
+    "spatial_reading",
+    "neighbour_probe",
+    "tile_indifference",
+    "self_report_valence",
+    "confidence_auroc",
+    "refusal",
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,36 +53,13 @@ def report(tmp_path_factory) -> dict:
     return json.loads((metrics / "acceptance.json").read_text())
 
 
-def _failed(report: dict, names: tuple[str, ...]) -> dict:
-    return {
-        n: (report["checks"][n]["value"], report["checks"][n]["threshold"])
-        for n in names
-        if not report["checks"][n]["passed"]
-    }
-
-
 @pytest.mark.slow
-def test_default_organism_meets_format_indifference_valence_and_refusal_bars(report) -> None:
-    assert not _failed(report, MET)
+@pytest.mark.parametrize("check", BARS)
+def test_default_organism_meets_the_bar(report, check: str) -> None:
+    result = report["checks"][check]
+    assert result["passed"], (check, result["value"], result["threshold"])
 
 
 @pytest.mark.slow
 def test_default_organism_reads_what_is_in_each_direction(report) -> None:
     assert report["checks"]["spatial_reading"]["what"] >= 0.95
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "check",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                reason=f"{name} not yet reliable: bench/organism.md", strict=False
-            ),
-        )
-        for name in NOT_YET
-    ],
-)
-def test_default_organism_reads_its_prompt_and_knows_when_it_is_right(report, check: str) -> None:
-    assert not _failed(report, (check,))
