@@ -60,6 +60,18 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     assert "<td>0.95</td>" in reading  # the kept try's last what (0.25 + 0.07 · 10)
     assert "judgment" in reading and "P(True) AUROC" in reading
     assert "neighbours" in reading and "<td>0.731</td>" in reading
+    assert "Dashed: where the fresh rows change" in reading
+
+
+def test_reading_figure_marks_where_the_fresh_rows_change() -> None:
+    """Dashed lines at the end of the binding curriculum and at each later phase's start;
+    a curriculum of 0 steps draws none."""
+    from welfare.report.build import phase_starts
+
+    fresh = {"few_clauses": {"steps": 2000}, "phases": [{"from_step": 3000}, {"from_step": 4000}]}
+    assert phase_starts({"fresh": fresh}) == [2000, 3000, 4000]
+    assert phase_starts({"fresh": {"few_clauses": {"steps": 0}, "phases": []}}) == []
+    assert phase_starts({}) == []
 
 
 def test_byte_level_tokens_are_shown_as_text() -> None:

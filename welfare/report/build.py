@@ -180,11 +180,20 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
     if not pre.available:
         pre.missing.append(reason)
     figs.append(pre)
-    figs.append(_reading_probe_figure(paths))
+    figs.append(_reading_probe_figure(paths, params.get("pretrain", {})))
     return figs
 
 
-def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
+def phase_starts(pretrain: dict[str, Any]) -> list[int]:
+    """The steps where the fresh rows change: the binding curriculum's end, then each of
+    `pretrain.fresh.phases`."""
+    fresh = pretrain.get("fresh") or {}
+    starts = [int((fresh.get("few_clauses") or {}).get("steps") or 0)]
+    starts += [int(phase["from_step"]) for phase in fresh.get("phases") or []]
+    return [step for step in starts if step > 0]
+
+
+def _reading_probe_figure(paths: ReportPaths, pretrain: dict[str, Any]) -> F.Figure:
     """Held-out reading as the organism pretrained, every try of the restart rule."""
     fig_data = F.Figure(
         "pretrain-reading",
@@ -194,7 +203,8 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
         "P(True) AUROC on held-out confidence questions (chance 0.5), and the neighbour probe: "
         "the four neighbour tiles decoded from the decision-token state of deep maze prompts "
         "(best block, held-out; predicting each direction's commonest tile scores about 0.73), "
-        "per try of the restart rule (organism scale only).",
+        "per try of the restart rule (organism scale only). Dashed: where the fresh rows change "
+        "(the end of the binding curriculum, then each of pretrain.fresh.phases).",
     )
     probes, reason = read_tsv(paths.metrics / "naive" / "reading_probe.tsv")
     if not probes:
@@ -213,10 +223,12 @@ def _reading_probe_figure(paths: ReportPaths) -> F.Figure:
                 ax.plot(*zip(*pts, strict=True), style, color=f"C{i}", marker=".", label=label)
     for chance in (0.25, 0.5):
         ax.axhline(chance, color="0.8", lw=0.8, zorder=0)
+    for step in phase_starts(pretrain):
+        ax.axvline(step, color="0.6", ls="--", lw=0.8, zorder=0)
     ax.set_xlabel("step (dotted: dropped tries)")
     ax.set_ylabel("held-out accuracy (AUROC)")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, frameon=False, ncol=5)
+    ax.legend(fontsize=7, frameon=False, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     fig_data.svg = F.to_svg(fig, fig_data.key)
     columns = ["try", "seed", "step", *PROBE_SERIES]
     last = [r for r in probes if r.get("try") == tries[-1]][-1:]
