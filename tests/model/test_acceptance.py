@@ -29,7 +29,13 @@ from welfare.model.testing import tiny_model_dir
 
 SMALL = {
     "pretrain": {
-        "acceptance": {"n_items": 12, "probe_episodes": 40, "deep_turn_min": 6, "max_new_tokens": 6}
+        "acceptance": {
+            "n_items": 12,
+            "scene_questions": 11,
+            "probe_episodes": 40,
+            "deep_turn_min": 6,
+            "max_new_tokens": 6,
+        }
     }
 }
 
@@ -72,13 +78,20 @@ def test_random_model_report_is_complete_and_fails(params, tmp_path) -> None:
         r.to_json()
         for r in generate_rows(
             deep_merge(
-                params, {"corpus": {"genres": {g: {"n": 25} for g in params["corpus"]["genres"]}}}
+                params,
+                {
+                    "corpus": {
+                        "genres": {g: {"n": 25} for g in params["corpus"]["genres"]}
+                        | {"spatial_reading": {"n": 400}}
+                    }
+                },
             ),
             "heldout",
         )
     ]
     report = evaluate_acceptance(model, tokenizer, heldout, params)
     assert list(report["checks"]) == list(THRESHOLDS)
+    assert report["checks"]["spatial_reading"]["n"] == 11  # scene_questions, not n_items
     for name, check in report["checks"].items():
         assert check["value"] is None or 0.0 <= check["value"] <= 1.0, name
     json.dumps(report, allow_nan=False)  # strict JSON: no NaN

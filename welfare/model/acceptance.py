@@ -353,13 +353,18 @@ def maze_checks(model: Any, tokenizer: Any, params: Mapping[str, Any]) -> dict[s
 
 
 def reading_checks(
-    model: Any, tokenizer: Any, heldout: Sequence[Mapping[str, Any]], n_items: int
+    model: Any,
+    tokenizer: Any,
+    heldout: Sequence[Mapping[str, Any]],
+    n_items: int,
+    scene_questions: int,
 ) -> dict[str, Any]:
-    """Held-out scene questions (and maze-transcript questions, reported beside)."""
+    """The first `scene_questions` held-out scene questions (and `n_items` maze-transcript
+    questions, reported beside)."""
     results: dict[str, list[bool]] = {"where": [], "what": [], "deep": [], "maze": []}
     asked = 0
     for row in heldout:
-        if row["genre"] == "spatial_reading" and asked < n_items:
+        if row["genre"] == "spatial_reading" and asked < scene_questions:
             for q in row["meta"]["questions"]:
                 if q["question"] not in ("where", "what"):
                     continue  # "describe" restates the scene: several tokens, not one answer
@@ -479,7 +484,15 @@ def evaluate_acceptance(
     model.eval()
     checks: dict[str, Any] = {}
     checks.update(maze_checks(model, tokenizer, params))
-    checks.update(reading_checks(model, tokenizer, heldout, int(acc_cfg["n_items"])))
+    checks.update(
+        reading_checks(
+            model,
+            tokenizer,
+            heldout,
+            int(acc_cfg["n_items"]),
+            int(acc_cfg["scene_questions"]),
+        )
+    )
     checks.update(
         world_checks(
             model, tokenizer, heldout, int(acc_cfg["n_items"]), int(acc_cfg["max_new_tokens"])
