@@ -47,6 +47,8 @@ class _PackedLayer(CacheLayerMixin):
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         batch, heads, _, dim = key_states.shape
+        if self.plan.rows is not None:  # the first call may already be segments: one row each
+            batch = int(self.plan.rows.max()) + 1
         shape = (batch, heads, self.capacity, dim)
         self.keys = key_states.new_zeros(shape)  # finite garbage only, never NaN, past row ends
         self.values = value_states.new_zeros((batch, heads, self.capacity, value_states.shape[-1]))
@@ -60,9 +62,10 @@ class _PackedLayer(CacheLayerMixin):
         self.values = torch.nn.functional.pad(self.values, (0, 0, 0, pad))
         self.capacity = capacity
 
-    def update(
-        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    def write(
+        self, key_states: torch.Tensor, value_states: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store this call's keys and values; return all episode rows' [episodes, h, width, d]."""
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         plan = self.plan
@@ -73,10 +76,7 @@ class _PackedLayer(CacheLayerMixin):
             episode = plan.rows[:, None]
             self.keys[episode, :, plan.positions] = key_states.transpose(1, 2)
             self.values[episode, :, plan.positions] = value_states.transpose(1, 2)
-            # Every segment attends over its episode's row, this call's other segments included.
-            keys = self.keys[:, :, : plan.width].index_select(0, plan.rows)
-            return keys, self.values[:, :, : plan.width].index_select(0, plan.rows)
-        if plan.start is not None:  # all rows aligned (turn 0): a slice copy
+        elif plan.start is not None:  # all rows aligned (turn 0): a slice copy
             end = plan.start + key_states.shape[2]
             self.keys[:, :, plan.start : end] = key_states
             self.values[:, :, plan.start : end] = value_states
@@ -85,6 +85,15 @@ class _PackedLayer(CacheLayerMixin):
             self.keys.scatter_(2, index.expand_as(key_states), key_states)
             self.values.scatter_(2, index.expand_as(value_states), value_states)
         return self.keys[:, :, : plan.width], self.values[:, :, : plan.width]
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        keys, values = self.write(key_states, value_states)
+        rows = self.plan.rows
+        if rows is not None:  # every segment attends over its episode's row, this call's included
+            return keys.index_select(0, rows), values.index_select(0, rows)
+        return keys, values
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
         return self.plan.width, 0
@@ -119,6 +128,13 @@ class PackedCache(Cache):
         self._dtype = next(model.parameters()).dtype
         layers = [_PackedLayer(self._plan, capacity) for _ in range(config.num_hidden_layers)]
         super().__init__(layers=layers)
+
+    def write(
+        self, layer: int, key_states: torch.Tensor, value_states: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store layer `layer`'s keys and values of this call; return every episode row's
+        [episodes, heads, width, d] (not one per segment row, as `update` does)."""
+        return self.layers[layer].write(key_states, value_states)
 
     def plan(self, positions: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Set where the next call's tokens go; return its 4D mask [rows, 1, width, kv].

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from welfare.rl.last_layer import last_layer_at_decisions
+
 
 def direction_ids(tokenizer: Any) -> list[int]:
     """Token ids of N, E, S, W in that order (each must be a single token)."""
@@ -24,7 +26,7 @@ def direction_ids(tokenizer: Any) -> list[int]:
 def hidden_states(
     model: Any,
     input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
+    attention_mask: torch.Tensor | None,
     position_ids: torch.Tensor,
     cache: Any | None = None,
 ) -> torch.Tensor:
@@ -83,17 +85,24 @@ def decision_logits(
     decision_index: torch.Tensor,
     pad_id: int,
     token_ids: Sequence[int] | None,
+    decisions_only: bool = True,
 ) -> torch.Tensor:
     """One forward over whole episodes: logits at each decision position, [batch, turns, k].
 
-    The update's forward (with gradients when enabled) and the re-encoding reference of the
-    equivalence test.
+    The update's forward (with gradients when enabled). With `decisions_only` the last layer
+    runs at the decision positions only (`welfare.rl.last_layer`); without it, this is the plain
+    model call, the re-encoding reference of the equivalence tests.
     """
     device = next(model.parameters()).device
-    ids, mask = right_pad(sequences, pad_id)
+    ids, _ = right_pad(sequences, pad_id)
     positions = torch.arange(ids.shape[1]).expand_as(ids)
-    hidden = hidden_states(model, ids.to(device), mask.to(device), positions.to(device))
-    return head_logits(model, gather_positions(hidden, decision_index.to(device)), token_ids)
+    index = decision_index.to(device)
+    # No padding mask: padding only follows a row's tokens, and a causal query sees only earlier
+    # positions, so every real position's output is exact without one (and SDPA takes its
+    # unmasked causal kernel, forward and backward).
+    with last_layer_at_decisions(model, index, enabled=decisions_only):
+        hidden = hidden_states(model, ids.to(device), None, positions.to(device))
+    return head_logits(model, gather_positions(hidden, index), token_ids)
 
 
 def choose(

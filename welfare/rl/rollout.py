@@ -23,6 +23,7 @@ import torch
 from welfare.rl.chat import TurnFormat
 from welfare.rl.episodes import EpisodeBatch
 from welfare.rl.kv import PackedCache, native_gqa, split_turn
+from welfare.rl.last_layer import last_layer_at_decisions
 from welfare.rl.policy import (
     choose,
     direction_ids,
@@ -133,9 +134,13 @@ def rollout(
             mask = chunk.attention_mask
         else:
             mask = cache.plan(chunk.position_ids, _to(rows, device))
-        with native_gqa(device):
+        pick = (pick[0].to(device), pick[1].to(device))
+        # The last layer's output is needed at the decisions only (its keys and values are
+        # still cached everywhere); the re-encoding loop stays the plain model call.
+        only = last_layer_at_decisions(model, pick[1][:, None], pick[0], enabled=cache is not None)
+        with native_gqa(device), only:
             hidden = hidden_states(model, chunk.input_ids, mask, chunk.position_ids, cache)
-        decision = hidden[pick[0].to(device), pick[1].to(device)]
+        decision = hidden[pick]
         logits = head_logits(model, decision, answer_ids)
         chosen, logp = choose(logits, temperature, greedy, generator)
         actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
