@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from welfare.model.testing import tiny_tokenizer
-from welfare.rl.chat import TurnFormat
+from welfare.rl.chat import TurnFormat, encode_texts
 
 CHATML = (
     "{% for m in messages %}"
@@ -48,3 +48,16 @@ def test_non_additive_template_is_refused():
     tokenizer.chat_template = NOT_ADDITIVE
     with pytest.raises(ValueError, match="turn-additive"):
         TurnFormat.from_tokenizer(tokenizer)
+
+
+def test_encode_texts_gives_the_tokenizer_own_ids():
+    tokenizer = tiny_tokenizer()
+    texts = ["<|user|>To the north there is 📐 ; west 🧾 (5, 12)<|end|><|assistant|>", "N", "wait"]
+    expected = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert encode_texts(tokenizer, texts) == expected
+
+    class Slow:  # no Rust backend: the plain call
+        def __call__(self, texts, add_special_tokens):
+            return tokenizer(texts, add_special_tokens=add_special_tokens)
+
+    assert encode_texts(Slow(), texts) == expected

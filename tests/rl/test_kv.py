@@ -18,10 +18,11 @@ def test_split_turn_cuts_long_chunks_into_rows_of_the_common_width():
     seg = split_turn(chunks, seen, pad_id=0)
     # width 18: the 29-token chunk takes two rows (18 + 11 padded), the others one each
     assert seg.input_ids.shape == (5, 18)
-    assert seg.rows.tolist() == [0, 1, 1, 2, 3]
-    assert seg.position_ids[:, 0].tolist() == [0, 5, 23, 7, 9]
-    assert seg.input_ids[2].tolist() == [2] * 11 + [0] * 7
-    assert seg.last.tolist() == [[0, 17], [2, 10], [3, 17], [4, 17]]
+    # first segments first (row b = episode b), then the extra one
+    assert seg.rows.tolist() == [0, 1, 2, 3, 1]
+    assert seg.position_ids[:, 0].tolist() == [0, 5, 7, 9, 23]
+    assert seg.input_ids[4].tolist() == [2] * 11 + [0] * 7
+    assert seg.last.tolist() == [[0, 17], [4, 10], [2, 17], [3, 17]]
 
 
 def test_split_turn_keeps_one_row_per_episode_when_asked_or_when_lengths_agree():
@@ -41,7 +42,8 @@ def _turns(seed: int, rows: int, turns: int, vocab: int) -> list[list[list[int]]
     out = []
     for _ in range(turns):
         lengths = [int(torch.randint(1, 5, (1,), generator=g)) for _ in range(rows)]
-        lengths[int(torch.randint(rows, (1,), generator=g))] += 9  # a "wind sentence"
+        for _ in range(1 + len(out) % 3):  # "wind sentences": 1-3 long rows, the spares grow
+            lengths[int(torch.randint(rows, (1,), generator=g))] += 9
         out.append([torch.randint(3, vocab, (n,), generator=g).tolist() for n in lengths])
     return out
 
@@ -79,8 +81,8 @@ def rows_and_cols(seg, episode: int, j: int) -> tuple[int, int]:
     """(row, column) of token j of `episode`'s chunk in the segment layout."""
     width = seg.input_ids.shape[1]
     rows = list(range(len(seg.input_ids))) if seg.rows is None else seg.rows.tolist()
-    first = rows.index(episode)
-    return first + j // width, j % width
+    segments = [row for row, e in enumerate(rows) if e == episode]  # in order: 1st, 2nd, ...
+    return segments[j // width], j % width
 
 
 def test_packed_cache_stores_no_padding_columns(tiny):

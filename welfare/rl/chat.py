@@ -68,3 +68,16 @@ class TurnFormat:
                 parts.append(answers[turn - 1])
             parts.append(self.turn_text(turn, message))
         return "".join(parts)
+
+
+def encode_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text, no special tokens added: the rollout's per-turn encoding.
+
+    A fast tokenizer's Rust batch encoder is called directly, without offsets
+    (`encode_batch_fast`): the same ids in less than half the time of `tokenizer(texts)`, which
+    is a tenth of a small organism's rollout.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and hasattr(backend, "encode_batch_fast"):
+        return [e.ids for e in backend.encode_batch_fast(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]

@@ -47,20 +47,27 @@ class _PackedLayer(CacheLayerMixin):
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         batch, heads, _, dim = key_states.shape
-        if self.plan.rows is not None:  # the first call may already be segments: one row each
-            batch = int(self.plan.rows.max()) + 1
-        shape = (batch, heads, self.capacity, dim)
-        self.keys = key_states.new_zeros(shape)  # finite garbage only, never NaN, past row ends
-        self.values = value_states.new_zeros((batch, heads, self.capacity, value_states.shape[-1]))
+        rows = self.plan.rows
+        # One row per episode (the first call may already be segments), then spare rows for
+        # the extra segments of later turns.
+        self.episodes = batch if rows is None else int(rows.max()) + 1
+        shape = (self.episodes + max(rows_needed(rows) - self.episodes, 0), heads, self.capacity)
+        self.keys = key_states.new_zeros((*shape, dim))  # finite garbage, never NaN, past ends
+        self.values = value_states.new_zeros((*shape, value_states.shape[-1]))
         self.device = key_states.device
         self.is_initialized = True
 
-    def _grow(self, needed: int) -> None:
-        capacity = max(needed, 2 * self.capacity)
-        pad = capacity - self.keys.shape[2]
-        self.keys = torch.nn.functional.pad(self.keys, (0, 0, 0, pad))
-        self.values = torch.nn.functional.pad(self.values, (0, 0, 0, pad))
-        self.capacity = capacity
+    def _grow(self, rows: int, columns: int) -> None:
+        """At least `rows` rows and `columns` columns (zeros appended): columns double, rows
+        (spares for extra segments) grow by a quarter of the episodes."""
+        have_rows = self.keys.shape[0]
+        if rows > have_rows:
+            rows = max(rows, have_rows + self.episodes // 4)
+        columns = max(columns, 2 * self.capacity) if columns > self.capacity else self.capacity
+        pad = (0, 0, 0, columns - self.capacity, 0, 0, 0, max(rows - have_rows, 0))
+        self.keys = torch.nn.functional.pad(self.keys, pad)
+        self.values = torch.nn.functional.pad(self.values, pad)
+        self.capacity = columns
 
     def write(
         self, key_states: torch.Tensor, value_states: torch.Tensor
@@ -69,31 +76,38 @@ class _PackedLayer(CacheLayerMixin):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         plan = self.plan
-        if plan.width > self.keys.shape[2]:
-            self._grow(plan.width)
+        if plan.width > self.capacity or rows_needed(plan.rows) > self.keys.shape[0]:
+            self._grow(rows_needed(plan.rows), plan.width)
         assert plan.positions is not None
+        keys, values = self.keys[: self.episodes], self.values[: self.episodes]
         if plan.rows is not None:  # segments of episodes: write each where it belongs
             episode = plan.rows[:, None]
-            self.keys[episode, :, plan.positions] = key_states.transpose(1, 2)
-            self.values[episode, :, plan.positions] = value_states.transpose(1, 2)
+            keys[episode, :, plan.positions] = key_states.transpose(1, 2)
+            values[episode, :, plan.positions] = value_states.transpose(1, 2)
         elif plan.start is not None:  # all rows aligned (turn 0): a slice copy
             end = plan.start + key_states.shape[2]
-            self.keys[:, :, plan.start : end] = key_states
-            self.values[:, :, plan.start : end] = value_states
+            keys[:, :, plan.start : end] = key_states
+            values[:, :, plan.start : end] = value_states
         else:
             index = plan.positions[:, None, :, None]
-            self.keys.scatter_(2, index.expand_as(key_states), key_states)
-            self.values.scatter_(2, index.expand_as(value_states), value_states)
-        return self.keys[:, :, : plan.width], self.values[:, :, : plan.width]
+            keys.scatter_(2, index.expand_as(key_states), key_states)
+            values.scatter_(2, index.expand_as(value_states), value_states)
+        return keys[:, :, : plan.width], values[:, :, : plan.width]
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
         keys, values = self.write(key_states, value_states)
-        rows = self.plan.rows
-        if rows is not None:  # every segment attends over its episode's row, this call's included
-            return keys.index_select(0, rows), values.index_select(0, rows)
-        return keys, values
+        rows, width = self.plan.rows, self.plan.width
+        if rows is None:
+            return keys, values
+        # Every segment attends over its episode's row, this call's tokens included. The first
+        # segments are rows 0..episodes-1 (`split_turn`), so only the extra ones are copied.
+        extra = rows[self.episodes :]
+        spill = slice(self.episodes, self.episodes + len(extra))
+        self.keys[spill, :, :width] = keys.index_select(0, extra)
+        self.values[spill, :, :width] = values.index_select(0, extra)
+        return self.keys[: spill.stop, :, :width], self.values[: spill.stop, :, :width]
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
         return self.plan.width, 0
@@ -162,6 +176,11 @@ class PackedCache(Cache):
         return visible
 
 
+def rows_needed(rows: torch.Tensor | None) -> int:
+    """Cache rows a call with these segment rows uses (0 without segments)."""
+    return 0 if rows is None else len(rows)
+
+
 def _sliding_window(config: Any) -> int | None:
     layer_types = getattr(config, "layer_types", None) or []
     window = getattr(config, "sliding_window", None)
@@ -191,7 +210,9 @@ def split_turn(
     one length (≈ 18 tokens here) with a few rows longer by a wind sentence (≈ 29), so padding
     every row to the longest wastes a third of the turn's work, while a second row for each
     long chunk costs only its own tokens. Segments of one episode are exact: the cache writes
-    every segment's keys and values before any row attends (`PackedCache`).
+    every segment's keys and values before any row attends (`PackedCache`). Rows are ordered
+    by segment: every episode's first segment (row b = episode b), then the second segments,
+    and so on, so the cache hands the first rows their episodes' keys without a copy.
     """
     lengths = [len(c) for c in chunks]
     width = max(lengths)
@@ -200,19 +221,21 @@ def split_turn(
     ids: list[Sequence[int]] = []
     starts: list[int] = []
     episode: list[int] = []
-    last: list[tuple[int, int]] = []
-    for b, chunk in enumerate(chunks):
-        for offset in range(0, len(chunk), width):
-            ids.append(chunk[offset : offset + width])
-            starts.append(int(seen[b]) + offset)
-            episode.append(b)
-        last.append((len(ids) - 1, (len(chunk) - 1) % width))
+    last: dict[int, tuple[int, int]] = {}
+    for offset in range(0, max(lengths), width):
+        for b, chunk in enumerate(chunks):
+            if offset < len(chunk):
+                ids.append(chunk[offset : offset + width])
+                starts.append(int(seen[b]) + offset)
+                episode.append(b)
+                if offset + width >= len(chunk):
+                    last[b] = (len(ids) - 1, len(chunk) - 1 - offset)
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     for row, part in enumerate(ids):
         input_ids[row, : len(part)] = torch.as_tensor(part, dtype=torch.long)
     positions = torch.tensor(starts)[:, None] + torch.arange(width)
     rows = None if len(ids) == len(chunks) else torch.tensor(episode)
-    return Segments(input_ids, positions, rows, torch.tensor(last))
+    return Segments(input_ids, positions, rows, torch.tensor([last[b] for b in range(len(chunks))]))
 
 
 @contextmanager

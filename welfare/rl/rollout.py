@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from welfare.rl.chat import TurnFormat
+from welfare.rl.chat import TurnFormat, encode_texts
 from welfare.rl.episodes import EpisodeBatch
 from welfare.rl.kv import PackedCache, native_gqa, split_turn
 from welfare.rl.last_layer import last_layer_at_decisions
@@ -97,7 +97,7 @@ def rollout(
 
     for turn in range(turns):
         texts = [fmt.turn_text(turn, m) for m in episodes.user_messages()]
-        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        encoded = encode_texts(tokenizer, texts)
         if turn:
             previous = actions[:, turn - 1].tolist()
             encoded = [[answer_ids[a], *ids] for a, ids in zip(previous, encoded, strict=True)]
