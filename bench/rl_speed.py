@@ -108,7 +108,7 @@ def main() -> None:
     seeds, stream, sample = step_seeds(cfg.seed, 0, cfg.mazes_per_step)
     mazes = EpisodeBatch.fresh(seeds, cfg.group_size, maze_config, mapping, stream).mazes
 
-    def play(use_cache: bool, hook=None):
+    def play(use_cache: bool, hook=None, decisions_only: bool = True):
         episodes = EpisodeBatch(mazes, cfg.group_size, maze_config, mapping, stream)
         return rollout(
             model,
@@ -118,6 +118,7 @@ def main() -> None:
             generator=torch.Generator().manual_seed(sample),
             use_cache=use_cache,
             before_forward=hook,
+            decisions_only=decisions_only,
         )
 
     results: dict[str, object] = {
@@ -127,9 +128,11 @@ def main() -> None:
     traj = play(True)  # warm-up (lazy imports, allocator), not timed
     # Interleaved repeats: on a shared machine the load drifts, so each ratio compares runs
     # made side by side; medians of those.
-    cached, rows, reencode = [], [], []
+    cached, whole, rows, reencode = [], [], [], []
     for _ in range(args.repeats):
         cached.append(_timed(lambda: play(True), 1)[0])
+        # the last layer at every position (before `welfare.rl.last_layer`)
+        whole.append(_timed(lambda: play(True, decisions_only=False), 1)[0])
         # one right-padded row per episode, as under a steering hook
         rows.append(_timed(lambda: play(True, hook=lambda _chunk: None), 1)[0])
         if not args.skip_reencode:
@@ -139,6 +142,7 @@ def main() -> None:
     results["tokens_per_episode"] = statistics.mean(len(t) for t in traj.tokens)
     results["cached_rollout_s"] = cached_s
     results["cached_decisions_per_s"] = decisions / cached_s
+    results["cached_whole_last_layer_s"] = statistics.median(whole)
     results["cached_one_row_per_episode_s"] = statistics.median(rows)
     if reencode:
         reencode_s = statistics.median(reencode)

@@ -79,8 +79,13 @@ def rollout(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     before_forward: Callable[[Chunk], None] | None = None,
+    decisions_only: bool = True,
 ) -> Trajectories:
-    """Play every episode of `episodes` to the end with `model` as the policy."""
+    """Play every episode of `episodes` to the end with `model` as the policy.
+
+    `decisions_only`: the cached rollout runs the last layer at the decision tokens only
+    (`welfare.rl.last_layer`; the same numbers, less work); off for the benchmark's comparison.
+    """
     started = time.perf_counter()
     fmt = TurnFormat.from_tokenizer(tokenizer)
     answer_ids = direction_ids(tokenizer)
@@ -137,7 +142,8 @@ def rollout(
         pick = (pick[0].to(device), pick[1].to(device))
         # The last layer's output is needed at the decisions only (its keys and values are
         # still cached everywhere); the re-encoding loop stays the plain model call.
-        only = last_layer_at_decisions(model, pick[1][:, None], pick[0], enabled=cache is not None)
+        enabled = decisions_only and cache is not None
+        only = last_layer_at_decisions(model, pick[1][:, None], pick[0], enabled=enabled)
         with native_gqa(device), only:
             hidden = hidden_states(model, chunk.input_ids, mask, chunk.position_ids, cache)
         decision = hidden[pick]
