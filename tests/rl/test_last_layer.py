@@ -106,3 +106,23 @@ def test_packed_cache_turns_match_the_plain_model_at_each_decision(tiny, segment
             whole = hidden_states(model, full, None, torch.arange(full.shape[1])[None])
             torch.testing.assert_close(hidden[pick][b], whole[0, -1], atol=1e-5, rtol=0)
         seen = seen + torch.tensor(lengths)
+
+
+def test_lora_adapters_apply_in_the_decision_only_block(tiny):
+    from peft import LoraConfig, get_peft_model
+
+    model, _ = tiny
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj"]
+    last = model.config.num_hidden_layers - 1  # adapters on the swapped block only
+    config = LoraConfig(
+        r=4, target_modules=targets, layers_to_transform=[last], init_lora_weights=False
+    )
+    lora = get_peft_model(model, config)
+    assert supports_decision_only(lora)
+    tokens, index = _episodes(model.config.vocab_size, rows=3, seed=1)
+    fast = decision_logits(lora, tokens, index, 0, None)
+    torch.testing.assert_close(fast, decision_logits(lora, tokens, index, 0, None, False))
+    with lora.disable_adapter():
+        base = decision_logits(lora, tokens, index, 0, None)
+        torch.testing.assert_close(base, decision_logits(lora, tokens, index, 0, None, False))
+    assert (fast - base).abs().max() > 1e-3  # the last block's adapters were applied
