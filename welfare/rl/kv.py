@@ -230,9 +230,7 @@ def split_turn(
                 episode.append(b)
                 if offset + width >= len(chunk):
                     last[b] = (len(ids) - 1, len(chunk) - 1 - offset)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    for row, part in enumerate(ids):
-        input_ids[row, : len(part)] = torch.as_tensor(part, dtype=torch.long)
+    input_ids = torch.tensor([[*part, *[pad_id] * (width - len(part))] for part in ids])
     positions = torch.tensor(starts)[:, None] + torch.arange(width)
     rows = None if len(ids) == len(chunks) else torch.tensor(episode)
     return Segments(input_ids, positions, rows, torch.tensor([last[b] for b in range(len(chunks))]))

@@ -94,7 +94,7 @@ def rollout(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     tokens: list[list[int]] = [[] for _ in range(batch)]
-    decision_index = torch.zeros(batch, turns, dtype=torch.long)
+    decisions: list[list[int]] = [[] for _ in range(batch)]  # position of each turn's decision
     actions = torch.zeros(batch, turns, dtype=torch.long)
     logps = torch.zeros(batch, turns)
     cache: PackedCache | None = None  # sized at turn 0 (growing it copies the whole buffer)
@@ -108,7 +108,7 @@ def rollout(
             encoded = [[answer_ids[a], *ids] for a, ids in zip(previous, encoded, strict=True)]
         for row, ids in enumerate(encoded):
             tokens[row].extend(ids)
-            decision_index[row, turn] = len(tokens[row]) - 1
+            decisions[row].append(len(tokens[row]) - 1)
 
         rows = None
         if use_cache:
@@ -157,7 +157,7 @@ def rollout(
     return Trajectories(
         episodes=episodes,
         tokens=tokens,
-        decision_index=decision_index,
+        decision_index=torch.tensor(decisions, dtype=torch.long),
         actions=actions,
         logp=logps,
         tiles=torch.tensor(episodes.neighbours, dtype=torch.long),
