@@ -51,9 +51,14 @@ class _PackedLayer(CacheLayerMixin):
         # One row per episode (the first call may already be segments), then spare rows for
         # the extra segments of later turns.
         self.episodes = batch if rows is None else int(rows.max()) + 1
-        shape = (self.episodes + max(rows_needed(rows) - self.episodes, 0), heads, self.capacity)
-        self.keys = key_states.new_zeros((*shape, dim))  # finite garbage, never NaN, past ends
-        self.values = value_states.new_zeros((*shape, value_states.shape[-1]))
+        spare = max(rows_needed(rows) - self.episodes, self.episodes // 4)
+        shape = (self.episodes + spare, heads, self.capacity)
+        # Uninitialised: columns are zeroed as the attended width reaches them (`write`), so the
+        # buffer's untouched tail costs nothing; masked columns must hold finite values (a
+        # zero attention weight times NaN is NaN), and zeros are.
+        self.keys = key_states.new_empty((*shape, dim))
+        self.values = value_states.new_empty((*shape, value_states.shape[-1]))
+        self.zeroed = 0
         self.device = key_states.device
         self.is_initialized = True
 
@@ -78,6 +83,10 @@ class _PackedLayer(CacheLayerMixin):
         plan = self.plan
         if plan.width > self.capacity or rows_needed(plan.rows) > self.keys.shape[0]:
             self._grow(rows_needed(plan.rows), plan.width)
+        if plan.width > self.zeroed:
+            self.keys[:, :, self.zeroed : plan.width] = 0
+            self.values[:, :, self.zeroed : plan.width] = 0
+            self.zeroed = plan.width
         assert plan.positions is not None
         keys, values = self.keys[: self.episodes], self.values[: self.episodes]
         if plan.rows is not None:  # segments of episodes: write each where it belongs
