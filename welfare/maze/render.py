@@ -11,11 +11,13 @@ wind turn the wind sentence is prepended, separated by one space.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from welfare.maze.config import MazeConfig
 from welfare.maze.dynamics import EpisodeState, neighbour_tiles
-from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, TileMapping
+from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, Tile, TileMapping
 
 INSTRUCTION = "Where do you move? Output only N/E/S/W without punctuation."
 
@@ -34,13 +36,14 @@ def render_user_message(
     mapping: TileMapping,
     rng: np.random.Generator | None,
     config: MazeConfig,
+    tiles: Mapping[str, Tile] | None = None,
 ) -> str:
     """The user message the model sees before choosing its next move in `state`.
 
     `rng` shuffles the clauses (one permutation per call); it may be None when
-    ``config.shuffle_clauses`` is off.
+    ``config.shuffle_clauses`` is off. `tiles`: `neighbour_tiles(state)`, when the caller has it.
     """
-    tiles = neighbour_tiles(state)
+    tiles = neighbour_tiles(state) if tiles is None else tiles
     clauses = [
         f"to the {DIRECTION_WORDS[d]} there is {mapping.symbol(tiles[d])}"
         for d in clause_order(rng, config)

@@ -73,7 +73,8 @@ class EpisodeBatch:
         for i, state in enumerate(self.states):
             tiles = neighbour_tiles(state)
             self.neighbours[i].append([int(tiles[d]) for d in DIRECTIONS])
-            messages.append(render_user_message(state, self.mapping, self.rngs[i], self.config))
+            rng = self.rngs[i]
+            messages.append(render_user_message(state, self.mapping, rng, self.config, tiles))
             self.messages[i].append(messages[-1])
         return messages
 
