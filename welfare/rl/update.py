@@ -124,7 +124,9 @@ def policy_update(
         for start in range(0, n, size):
             minibatch = order[start : start + size]
             optimizer.zero_grad(set_to_none=True)
-            for rows in _chunks(minibatch.tolist(), config.micro_batch):
+            # Micro-batches of similar lengths: less padding, the same minibatch mean.
+            by_length = sorted(minibatch.tolist(), key=lambda i: len(traj.tokens[i]))
+            for rows in _chunks(by_length, config.micro_batch):
                 rows_t = torch.tensor(rows)
                 logits = decision_logits(
                     model,
