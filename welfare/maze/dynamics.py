@@ -44,6 +44,9 @@ class WindEvent:
         return f"A strong wind from the {source} blew you {push}!"
 
 
+_TILES: tuple[Tile, ...] = tuple(sorted(Tile))  # by code: a lookup, not an enum call per cell
+
+
 @dataclass(frozen=True, eq=False)
 class EpisodeState:
     """One episode in progress: its own grid copy, position (x, y), turns taken, last wind."""
@@ -59,7 +62,7 @@ class EpisodeState:
         x, y = pos
         size = self.grid.shape[0]
         if 0 <= x < size and 0 <= y < size:
-            return Tile(int(self.grid[y, x]))
+            return _TILES[self.grid[y, x]]
         return Tile.MOLD
 
 
