@@ -126,3 +126,31 @@ def test_lora_adapters_apply_in_the_decision_only_block(tiny):
         base = decision_logits(lora, tokens, index, 0, None)
         torch.testing.assert_close(base, decision_logits(lora, tokens, index, 0, None, False))
     assert (fast - base).abs().max() > 1e-3  # the last block's adapters were applied
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_steered_rollouts_are_unchanged_by_the_swap(tiny, small_episodes, layer):
+    """Steering an earlier block leaves the swap on (the last block reads the steered stream);
+    steering the last block turns it off. Either way the policy is the plain model's."""
+    from welfare.rl.rollout import rollout
+    from welfare.steering import steering
+
+    model, tokenizer = tiny
+    vector = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    plays = []
+    for only in (True, False):
+        with steering(model, {layer: 4.0 * vector}):
+            assert supports_decision_only(model) == (layer == 0)
+            plays.append(
+                rollout(
+                    model,
+                    tokenizer,
+                    small_episodes(),
+                    greedy=True,
+                    decisions_only=only,
+                )
+            )
+    unsteered = rollout(model, tokenizer, small_episodes(), greedy=True)
+    assert torch.equal(plays[0].actions, plays[1].actions)
+    torch.testing.assert_close(plays[0].logp, plays[1].logp, atol=1e-5, rtol=0)
+    assert not torch.allclose(plays[0].logp, unsteered.logp, atol=1e-3)  # the steering acted
