@@ -154,3 +154,33 @@ def test_steered_rollouts_are_unchanged_by_the_swap(tiny, small_episodes, layer)
     assert torch.equal(plays[0].actions, plays[1].actions)
     torch.testing.assert_close(plays[0].logp, plays[1].logp, atol=1e-5, rtol=0)
     assert not torch.allclose(plays[0].logp, unsteered.logp, atol=1e-3)  # the steering acted
+
+
+def test_sliding_window_and_unknown_architectures_run_the_plain_block():
+    from transformers import GPT2Config, GPT2LMHeadModel, MistralConfig, MistralForCausalLM
+
+    shared = dict(
+        vocab_size=50,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
+    assert supports_decision_only(MistralForCausalLM(MistralConfig(sliding_window=None, **shared)))
+    windowed = MistralForCausalLM(MistralConfig(sliding_window=4, **shared))
+    assert not supports_decision_only(windowed)
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2))
+    assert not supports_decision_only(gpt2)
+
+
+def test_a_mask_shared_by_the_batch_is_read_per_row():
+    from welfare.rl.last_layer import _visible
+
+    causal = torch.ones(4, 4, dtype=torch.bool).tril()[None, None]  # [1, 1, 4, 4]
+    index = torch.tensor([[1], [3]])
+    expected = torch.arange(4) <= index[..., None]
+    assert torch.equal(_visible(causal, index, 4), expected)
+    padding = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    assert torch.equal(_visible(padding, index, 4), expected & padding.bool()[:, None])
+    assert torch.equal(_visible(None, index, 4), expected)

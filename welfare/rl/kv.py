@@ -147,7 +147,7 @@ class PackedCache(Cache):
             raise ValueError(
                 f"packed rollout cache needs sdpa or eager attention, not {self._implementation!r}"
             )
-        self._window = _sliding_window(config)
+        self._window = sliding_window(config)
         self._dtype = next(model.parameters()).dtype
         layers = [_PackedLayer(self._plan, capacity) for _ in range(config.num_hidden_layers)]
         super().__init__(layers=layers)
@@ -190,7 +190,8 @@ def rows_needed(rows: torch.Tensor | None) -> int:
     return 0 if rows is None else len(rows)
 
 
-def _sliding_window(config: Any) -> int | None:
+def sliding_window(config: Any) -> int | None:
+    """The attention window of a model whose layers use one, else None."""
     layer_types = getattr(config, "layer_types", None) or []
     window = getattr(config, "sliding_window", None)
     sliding = not layer_types or "sliding_attention" in layer_types

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from welfare.rl.kv import PackedCache
+from welfare.rl.kv import PackedCache, sliding_window
 
 # Pre-norm blocks with q/k/v/o projections, rotate-half RoPE and a gated MLP, the layout
 # `_DecisionOnlyBlock` recomputes (Qwen3 adds per-head q/k norms, read when present).
@@ -114,6 +114,7 @@ def _visible(mask: torch.Tensor | None, index: torch.Tensor, length: int) -> tor
     """[B, K, length]: which keys the query at (b, index[b, k]) sees, from the model's own mask
     (4D bool or additive, 2D padding, or None for plain causal)."""
     if mask is not None and mask.dim() == 4:
+        mask = mask.expand(index.shape[0], -1, -1, -1)  # a mask shared by the batch, too
         rows = torch.arange(index.shape[0], device=index.device)[:, None]
         return mask[rows, 0, index.to(mask.device)]
     causal = torch.arange(length, device=index.device) <= index[..., None]
@@ -130,6 +131,8 @@ def supports_decision_only(model: Any) -> bool:
     if getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
         return False
     if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", "eager"):
+        return False
+    if sliding_window(config) is not None:  # the block attends to everything it is given
         return False
     layers = getattr(model.get_decoder(), "layers", None)
     if layers is None or len(layers) != config.num_hidden_layers:
