@@ -257,6 +257,24 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
     assert result.probes[-1]["neighbours"] == pytest.approx(best)
 
 
+def test_early_check_drops_a_try_at_its_own_step(rows, tmp_path: Path) -> None:
+    """The early check restarts at its step on its questions; the last try runs to the end."""
+    from welfare.model.reading_probe import reading_probe
+
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    probe = reading_probe(load_params(), tokenizer, n=4)
+    early = {"at_step": 2, "questions": ["what2"]}
+    rule = {"at_step": 4, "questions": ["where2"], "min_accuracy": 1.01, "max_tries": 2}
+    cfg = _cfg(steps=5, seed=7, restart=dict(rule, early=early), reading_probe={"every": 0, "n": 4})
+    _, result = pretrain(
+        rows, rows[:4], tokenizer, cfg, tmp_path / "early", fresh=_fresh(tokenizer), probe=probe
+    )
+    assert (result.tries, result.seed) == (2, 1007)
+    # try 1 stopped at the early check; try 2 was probed at both checks and at the end
+    assert [(p["try"], p["step"]) for p in result.probes] == [(1, 2), (2, 2), (2, 4), (2, 5)]
+
+
 def test_restart_rule_needs_the_probe(rows, tmp_path: Path) -> None:
     rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 0.9, "max_tries": 2}
     with pytest.raises(ValueError, match="reading probe"):

@@ -239,11 +239,24 @@ def _start_try(
     return _Try(seed, model, optimizer, main, warm, fresh)
 
 
-def _restart_due(accuracy: Mapping[str, float], rule: Mapping[str, Any], tries: int) -> list[str]:
+def restart_checks(rule: Mapping[str, Any]) -> dict[int, list[str]]:
+    """Step → probe questions the restart rule checks there: `at_step`, and `early.at_step` (an
+    earlier, cheaper check, e.g. "what" binds before "where"); 0 turns either off."""
+    checks = {int(rule["at_step"]): list(rule["questions"])}
+    early = rule.get("early") or {}
+    if int(early.get("at_step", 0)):
+        checks[int(early["at_step"])] = list(early["questions"])
+    checks.pop(0, None)
+    return checks
+
+
+def _restart_due(
+    accuracy: Mapping[str, float], questions: Sequence[str], rule: Mapping[str, Any], tries: int
+) -> list[str]:
     """The probes below the restart rule's bar, when another try is still allowed."""
     if tries >= int(rule["max_tries"]):
         return []
-    return [q for q in rule["questions"] if accuracy[q] < float(rule["min_accuracy"])]
+    return [q for q in questions if accuracy[q] < float(rule["min_accuracy"])]
 
 
 def pretrain(
@@ -269,8 +282,9 @@ def pretrain(
 
     out = Path(out)
     rule = cfg["restart"]
+    checks = restart_checks(rule)
     probe_every = int(cfg["reading_probe"]["every"])
-    if int(rule["at_step"]) and probe is None:
+    if checks and probe is None:
         raise ValueError("pretrain.restart needs the reading probe (pretrain.reading_probe.n > 0)")
     fingerprint = resume_fingerprint(cfg, tokenizer, train_rows)
     state = _load_resume(resume_dir(out), device)
@@ -380,11 +394,9 @@ def pretrain(
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
         accuracy = None
-        if probe is not None and (
-            (probe_every and step % probe_every == 0) or step == int(rule["at_step"])
-        ):
+        if probe is not None and ((probe_every and step % probe_every == 0) or step in checks):
             accuracy = measure()
-        below = _restart_due(accuracy, rule, tries) if step == int(rule["at_step"]) else []
+        below = _restart_due(accuracy, checks[step], rule, tries) if step in checks else []
         if below:
             log.warning(
                 "restart rule: %s below %s at step %d of try %d; starting try %d",
