@@ -75,11 +75,6 @@ MALFORMED: list[tuple[str, str, str]] = [
         "pretrain.restart.early.at_step: expected below pretrain.restart.at_step (300), got 300",
     ),
     (
-        "early_restart_without_the_check",
-        "pretrain: {restart: {at_step: 0, early: {at_step: 500}}}\n",
-        "pretrain.restart.early.at_step: expected below pretrain.restart.at_step (off), got 500",
-    ),
-    (
         "restart_without_probe",
         "pretrain: {restart: {at_step: 100}, reading_probe: {n: 0}}\n",
         "pretrain.restart.at_step: the restart rule reads the reading probe",

@@ -247,10 +247,10 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             f"got {at_step}"
         )
     early = pretrain.get("restart", {}).get("early", {}).get("at_step")
-    if early and not (at_step and early < at_step):
+    if at_step and early and early >= at_step:
         raise ParamsError(
             f"{source}: pretrain.restart.early.at_step: expected below pretrain.restart.at_step "
-            f"({at_step or 'off'}), got {early}"
+            f"({at_step}), got {early}"
         )
     if at_step and pretrain.get("reading_probe", {}).get("n") == 0:
         raise ParamsError(

@@ -241,12 +241,14 @@ def _start_try(
 
 def restart_checks(rule: Mapping[str, Any]) -> dict[int, list[str]]:
     """Step → probe questions the restart rule checks there: `at_step`, and `early.at_step` (an
-    earlier, cheaper check, e.g. "what" binds before "where"); 0 turns either off."""
+    earlier, cheaper check: "what" binds before "where"). `at_step` 0 turns the rule off, the
+    early check included; `early.at_step` 0 turns only the early check off."""
+    if not int(rule["at_step"]):
+        return {}
     checks = {int(rule["at_step"]): list(rule["questions"])}
     early = rule.get("early") or {}
     if int(early.get("at_step", 0)):
         checks[int(early["at_step"])] = list(early["questions"])
-    checks.pop(0, None)
     return checks
 
 
