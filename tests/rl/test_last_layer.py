@@ -62,6 +62,17 @@ def test_other_positions_are_not_computed_and_the_block_comes_back(tiny):
     assert model.get_decoder().layers[-1] is last
 
 
+def test_a_dispatched_last_block_runs_whole(tiny):
+    model, _ = tiny
+    last = model.get_decoder().layers[-1]
+    last.self_attn._hf_hook = object()  # what accelerate's device_map dispatch attaches
+    try:
+        assert not supports_decision_only(model)
+    finally:
+        del last.self_attn._hf_hook
+    assert supports_decision_only(model)
+
+
 def test_a_hooked_last_block_runs_whole(tiny):
     model, _ = tiny
     seen = []

@@ -138,8 +138,11 @@ def supports_decision_only(model: Any) -> bool:
     if layers is None or len(layers) != config.num_hidden_layers:
         return False
     last = layers[-1]
+    # Forward hooks, or accelerate's dispatch hook (`_hf_hook`: a `device_map` placement that
+    # moves the block's inputs), expect the block's own forward to run.
     hooked = any(
-        module._forward_hooks or module._forward_pre_hooks for module in (last, *last.modules())
+        module._forward_hooks or module._forward_pre_hooks or hasattr(module, "_hf_hook")
+        for module in (last, *last.modules())
     )
     return not hooked
 
