@@ -36,6 +36,38 @@ def test_split_turn_keeps_one_row_per_episode_when_asked_or_when_lengths_agree()
     assert same.rows is None and same.input_ids.shape == (2, 5)
 
 
+@pytest.mark.parametrize("segment", [True, False])
+def test_split_turn_rows_reassemble_every_chunk_at_its_positions(segment):
+    g = torch.Generator().manual_seed(3)
+    for _ in range(200):
+        n = int(torch.randint(1, 10, (1,), generator=g))
+        chunks = [
+            torch.randint(1, 99, (int(torch.randint(1, 31, (1,), generator=g)),), generator=g)
+            for _ in range(n)
+        ]
+        chunks = [c.tolist() for c in chunks]
+        seen = torch.randint(0, 50, (n,), generator=g)
+        seg = split_turn(chunks, seen, pad_id=0, segment=segment)
+        rows = seg.rows.tolist() if seg.rows is not None else list(range(n))
+        assert rows[:n] == list(range(n))  # first segments first: row b is episode b
+        width = seg.input_ids.shape[1]
+        lengths = [len(c) for c in chunks]
+        if segment:  # no other chunk length pads less
+            padded = sum(-(-n // width) * width for n in lengths)
+            assert all(padded <= sum(-(-n // w) * w for n in lengths) for w in set(lengths))
+        else:
+            assert width == max(lengths) and seg.rows is None
+        for b, chunk in enumerate(chunks):
+            mine = [r for r, episode in enumerate(rows) if episode == b]
+            tokens = torch.cat([seg.input_ids[r] for r in mine])
+            positions = torch.cat([seg.position_ids[r] for r in mine])
+            assert tokens[: len(chunk)].tolist() == chunk
+            assert (tokens[len(chunk) :] == 0).all()
+            assert positions.tolist() == list(range(int(seen[b]), int(seen[b]) + len(positions)))
+            row, column = seg.last[b].tolist()
+            assert seg.position_ids[row, column] == seen[b] + len(chunk) - 1
+
+
 def _turns(seed: int, rows: int, turns: int, vocab: int) -> list[list[list[int]]]:
     """Random chunks per turn, lengths differing across rows (and some rows much longer)."""
     g = torch.Generator().manual_seed(seed)

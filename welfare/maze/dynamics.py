@@ -17,7 +17,7 @@ state with its own grid copy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -93,7 +93,7 @@ def _enter(grid: np.ndarray, pos: tuple[int, int], target: tuple[int, int], melt
         grid[pos[1], pos[0]] = Tile.MOLD
     x, y = target
     if 0 <= x < size and 0 <= y < size:
-        tile = Tile(int(grid[y, x]))
+        tile = _TILES[grid[y, x]]
         if tile == Tile.GOLD:
             grid[y, x] = Tile.PATH
         return tile
@@ -132,12 +132,12 @@ def step(
         entered.append(tile)
         reward += config.tile_reward(tile)
         pos = target
-    new_state = replace(
-        state,
+    new_state = EpisodeState(
         grid=grid,
         pos=pos,
         turn=state.turn + 1,
         last_wind=wind,
         total_reward=state.total_reward + reward,
+        maze_seed=state.maze_seed,
     )
     return StepResult(state=new_state, reward=reward, entered=tuple(entered), wind=wind)

@@ -20,6 +20,8 @@ from welfare.maze.dynamics import EpisodeState, neighbour_tiles
 from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, Tile, TileMapping
 
 INSTRUCTION = "Where do you move? Output only N/E/S/W without punctuation."
+_CLAUSE = {d: f"to the {DIRECTION_WORDS[d]} there is " for d in DIRECTIONS}
+_FIRST_CLAUSE = {d: clause[0].upper() + clause[1:] for d, clause in _CLAUSE.items()}
 
 
 def clause_order(rng: np.random.Generator | None, config: MazeConfig) -> list[str]:
@@ -28,7 +30,7 @@ def clause_order(rng: np.random.Generator | None, config: MazeConfig) -> list[st
         return list(DIRECTIONS)
     if rng is None:
         raise ValueError("shuffle_clauses is on: render_user_message needs an rng")
-    return [DIRECTIONS[i] for i in rng.permutation(4)]
+    return [DIRECTIONS[i] for i in rng.permutation(4).tolist()]
 
 
 def render_user_message(
@@ -44,11 +46,9 @@ def render_user_message(
     ``config.shuffle_clauses`` is off. `tiles`: `neighbour_tiles(state)`, when the caller has it.
     """
     tiles = neighbour_tiles(state) if tiles is None else tiles
-    clauses = [
-        f"to the {DIRECTION_WORDS[d]} there is {mapping.symbol(tiles[d])}"
-        for d in clause_order(rng, config)
-    ]
-    clauses[0] = clauses[0][0].upper() + clauses[0][1:]
+    first, *rest = clause_order(rng, config)
+    clauses = [_FIRST_CLAUSE[first] + mapping.symbol(tiles[first])]
+    clauses += [_CLAUSE[d] + mapping.symbol(tiles[d]) for d in rest]
     x, y = state.pos
     message = (
         f"You are in a maze. Currently, you{config.apostrophe}re at location ({x}, {y}). "

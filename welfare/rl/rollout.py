@@ -41,7 +41,8 @@ class Chunk:
     input_ids: torch.Tensor  # [batch, new tokens]
     position_ids: torch.Tensor  # absolute positions of those tokens in each episode
     # [batch, cached + new]: 1 marks a row's real tokens, its earlier ones first (the cache packs
-    # them per row), this call's in the last `width` columns; None when rows are segments.
+    # them per row), this call's in the last `width` columns; None when rows are segments
+    # (and when no hook reads it).
     attention_mask: torch.Tensor | None
 
 
@@ -119,11 +120,13 @@ def rollout(
             seg = split_turn(encoded, seen, pad_id, segment=before_forward is None)
             new_ids, positions, rows = seg.input_ids, seg.position_ids, seg.rows
             lengths = torch.tensor([len(ids) for ids in encoded])
-            # Hooks see each row's real tokens, earlier ones packed left in the cache: the
-            # last `width` columns mark this call's real tokens.
-            earlier = torch.arange(int(seen.max())) < seen[:, None]
-            new_mask = torch.arange(new_ids.shape[1]) < lengths[:, None]
-            seen_mask = torch.cat([earlier, new_mask], dim=1).long() if rows is None else None
+            seen_mask = None
+            if rows is None and before_forward is not None:
+                # Hooks see each row's real tokens, earlier ones packed left in the cache: the
+                # last `width` columns mark this call's real tokens.
+                earlier = torch.arange(int(seen.max())) < seen[:, None]
+                new_mask = torch.arange(new_ids.shape[1]) < lengths[:, None]
+                seen_mask = torch.cat([earlier, new_mask], dim=1).long()
             pick = (seg.last[:, 0], seg.last[:, 1])
             seen = seen + lengths
         else:  # re-encode the whole history
