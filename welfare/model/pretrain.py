@@ -114,12 +114,10 @@ def weighted_loss(
     targets, w = ids[:, 1:], weights[:, 1:]
     keep = w > 0
     # Each row's loss positions first, padded with its other positions (distinct, so no output
-    # is written twice) up to the busiest row's count; the plain block when that is most of a
-    # row (`loss_on: all`).
+    # is written twice) up to the busiest row's count.
     most = int(keep.sum(dim=1).max())
     index = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :most]
-    enabled = decisions_only and 0 < most <= keep.shape[1] // 2
-    with last_layer_at_decisions(model, index, enabled=enabled):
+    with last_layer_at_decisions(model, index, enabled=decisions_only and most > 0):
         hidden = model.get_decoder()(input_ids=ids[:, :-1], use_cache=False, **extra)
     logits = head_logits(model, hidden.last_hidden_state[keep], None)
     ce = F.cross_entropy(logits, targets[keep], reduction="none")
