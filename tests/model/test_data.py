@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from welfare.config import load_params
 from welfare.corpus.generate import generate_rows
@@ -86,50 +85,3 @@ def test_packed_positions_restart_and_isolate_documents() -> None:
                     model, torch.from_numpy(blocks.ids), torch.from_numpy(mask)
                 )
                 assert abs(float(leaky) - float(alone)) > 1e-4
-
-
-@pytest.mark.parametrize("model_type", ["qwen3", "llama"])
-def test_weighted_loss_last_layer_at_loss_positions_only_changes_nothing(model_type, monkeypatch):
-    """The loss and every gradient are those of the plain forward when the last layer runs at
-    the loss positions only: packed documents, rows with different loss counts, one with none."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from welfare.model.pretrain import weighted_loss
-    from welfare.model.testing import tiny_config
-    from welfare.rl import last_layer
-
-    swapped = []
-    forward = last_layer._DecisionOnlyBlock.forward
-    monkeypatch.setattr(
-        last_layer._DecisionOnlyBlock,
-        "forward",
-        lambda self, *a, **k: swapped.append(self.index.shape) or forward(self, *a, **k),
-    )
-    torch.manual_seed(0)
-    vocab = 64
-    model = AutoModelForCausalLM.from_config(tiny_config(model_type, vocab, layers=3))
-    rng = np.random.default_rng(1)
-    lengths = (7, 9, 5, 11, 8, 6)
-    docs = [(list(rng.integers(6, vocab, n)), np.ones(n, dtype=np.float32)) for n in lengths]
-    blocks = pack(docs, seq_len=15, pad_id=0)
-    assert len(blocks) == 3
-    weights = (rng.random(blocks.weights.shape) < 0.6).astype(np.float32) * blocks.weights
-    weights[1, :-3] = 0  # rows with different loss counts (padded with other positions)
-    weights[2] = 0  # and one with none
-    assert weights[0, 1:].sum() > weights[1, 1:].sum() > 0
-    ids, w, positions = (torch.from_numpy(a) for a in (blocks.ids, weights, blocks.positions))
-    results = []
-    for decisions_only in (False, True):
-        model.zero_grad(set_to_none=True)
-        loss, n = weighted_loss(model, ids, w, positions, decisions_only=decisions_only)
-        loss.backward()
-        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
-        results.append((loss.detach(), n, grads))
-    (plain, n_plain, g_plain), (fast, n_fast, g_fast) = results
-    assert swapped == [(ids.shape[0], int((w[:, 1:] > 0).sum(1).max()))]  # the fast path ran
-    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
-    assert n_fast == n_plain
-    assert g_fast.keys() == g_plain.keys()
-    for name in g_plain:
-        torch.testing.assert_close(g_fast[name], g_plain[name], rtol=1e-4, atol=1e-6)

@@ -90,35 +90,22 @@ def resume_dir(out: Path) -> Path:
 
 
 def weighted_loss(
-    model: Any,
-    ids: Any,
-    weights: Any,
-    positions: Any | None = None,
-    decisions_only: bool = True,
+    model: Any, ids: Any, weights: Any, positions: Any | None = None
 ) -> tuple[Any, Any]:
     """Mean next-token cross-entropy over targets with weight > 0; returns (loss, n targets).
 
-    Only those targets go through the output head, and with `decisions_only` only they go
-    through the last layer's queries, attention and MLP (`welfare.rl.last_layer`; its keys and
-    values still cover every token): with the loss on assistant turns that is ~7% of the
-    tokens, and the head plus the last layer are over half of a 2-layer organism's work.
+    Only those targets go through the output head: with the loss on assistant turns that is
+    ~10% of the tokens, and the head (vocabulary × hidden) is half of a small organism's work.
     With `positions` (restarting at 0 per packed document), each document attends only to
     itself (see `welfare.model.data.Blocks`)."""
-    import torch
     import torch.nn.functional as F
 
-    from welfare.rl.last_layer import last_layer_at_decisions
     from welfare.rl.policy import head_logits
 
     extra = {} if positions is None else {"position_ids": positions[:, :-1]}
+    hidden = model.get_decoder()(input_ids=ids[:, :-1], use_cache=False, **extra)
     targets, w = ids[:, 1:], weights[:, 1:]
     keep = w > 0
-    # Each row's loss positions first, padded with its other positions (distinct, so no output
-    # is written twice) up to the busiest row's count.
-    most = int(keep.sum(dim=1).max())
-    index = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :most]
-    with last_layer_at_decisions(model, index, enabled=decisions_only and most > 0):
-        hidden = model.get_decoder()(input_ids=ids[:, :-1], use_cache=False, **extra)
     logits = head_logits(model, hidden.last_hidden_state[keep], None)
     ce = F.cross_entropy(logits, targets[keep], reduction="none")
     n = w.sum()
