@@ -75,6 +75,23 @@ MALFORMED: list[tuple[str, str, str]] = [
         "pretrain.restart.early.at_step: expected below pretrain.restart.at_step (300), got 300",
     ),
     (
+        "late_restart_before_the_check",
+        "pretrain: {steps: 400, restart: {at_step: 300, late: {at_step: 200}}}\n",
+        "pretrain.restart.late.at_step: expected after pretrain.restart.at_step (300) and below "
+        "pretrain.steps (400), got 200",
+    ),
+    (
+        "late_restart_after_the_end",
+        "pretrain: {steps: 400, restart: {at_step: 300, late: {at_step: 400}}}\n",
+        "pretrain.restart.late.at_step: expected after pretrain.restart.at_step (300) and below "
+        "pretrain.steps (400), got 400",
+    ),
+    (
+        "late_restart_bar_out_of_range",
+        "pretrain: {restart: {late: {at_step: 3500, min_accuracy: 1.5}}}\n",
+        "pretrain.restart.late.min_accuracy",
+    ),
+    (
         "restart_without_probe",
         "pretrain: {restart: {at_step: 100}, reading_probe: {n: 0}}\n",
         "pretrain.restart.at_step: the restart rule reads the reading probe",

@@ -252,6 +252,12 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             f"{source}: pretrain.restart.early.at_step: expected below pretrain.restart.at_step "
             f"({at_step}), got {early}"
         )
+    late = pretrain.get("restart", {}).get("late", {}).get("at_step")
+    if at_step and late and not at_step < late < (steps or late + 1):
+        raise ParamsError(
+            f"{source}: pretrain.restart.late.at_step: expected after pretrain.restart.at_step "
+            f"({at_step}) and below pretrain.steps ({steps}), got {late}"
+        )
     if at_step and pretrain.get("reading_probe", {}).get("n") == 0:
         raise ParamsError(
             f"{source}: pretrain.restart.at_step: the restart rule reads the reading probe; "

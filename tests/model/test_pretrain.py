@@ -275,6 +275,52 @@ def test_early_check_drops_a_try_at_its_own_step(rows, tmp_path: Path) -> None:
     assert [(p["try"], p["step"]) for p in result.probes] == [(1, 2), (2, 2), (2, 4), (2, 5)]
 
 
+def test_late_check_drops_a_try_on_its_own_question_and_bar(rows, tmp_path: Path) -> None:
+    """The late check restarts after the main check passed, on its own question and bar."""
+    from welfare.model.reading_probe import reading_probe
+
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    probe = reading_probe(load_params(), tokenizer, n=4)
+    late = {"at_step": 4, "questions": ["where"], "min_accuracy": 1.01}
+    rule = {"at_step": 2, "questions": ["what2"], "min_accuracy": 0.0, "max_tries": 2}
+    cfg = _cfg(steps=5, seed=7, restart=dict(rule, late=late), reading_probe={"every": 0, "n": 4})
+    _, result = pretrain(
+        rows, rows[:4], tokenizer, cfg, tmp_path / "late", fresh=_fresh(tokenizer), probe=probe
+    )
+    assert (result.tries, result.seed) == (2, 1007)
+    # try 1 passed the main check (bar 0) and stopped at the late one (bar above 1)
+    assert [(p["try"], p["step"]) for p in result.probes] == [
+        (1, 2),
+        (1, 4),
+        (2, 2),
+        (2, 4),
+        (2, 5),
+    ]
+
+
+def test_restart_checks_take_the_rule_bar_unless_they_name_their_own() -> None:
+    from welfare.model.pretrain import RestartCheck, restart_checks
+
+    rule = {
+        "at_step": 2000,
+        "questions": ["what2", "where2"],
+        "min_accuracy": 0.9,
+        "early": {"at_step": 1000, "questions": ["what2"], "min_accuracy": None},
+        "late": {"at_step": 3500, "questions": ["where"], "min_accuracy": 0.75},
+    }
+    assert restart_checks(rule) == {
+        2000: RestartCheck(("what2", "where2"), 0.9),
+        1000: RestartCheck(("what2",), 0.9),
+        3500: RestartCheck(("where",), 0.75),
+    }
+    assert restart_checks(dict(rule, late={"at_step": 0, "questions": ["where"]})).keys() == {
+        1000,
+        2000,
+    }
+    assert restart_checks(dict(rule, at_step=0)) == {}
+
+
 def test_restart_rule_needs_the_probe(rows, tmp_path: Path) -> None:
     rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 0.9, "max_tries": 2}
     with pytest.raises(ValueError, match="reading probe"):

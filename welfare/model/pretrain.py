@@ -10,8 +10,9 @@ removed.
 The restart rule (`restart`): whether the reading circuit binds is close to a coin flip per seed
 at organism size (bench/organism.md), and it shows early. So at `restart.at_step` the reading
 probe is read and, if a named accuracy is below `min_accuracy`, training starts over as
-`seed + 1000` would (initialisation and data), up to `max_tries` tries in all; every probe of
-every try is kept in the metrics, and the wall time counts them all.
+`seed + 1000` would (initialisation and data), up to `max_tries` tries in all; `early` and
+`late` add checks before and after it. Every probe of every try is kept in the metrics, and
+the wall time counts them all.
 """
 
 from __future__ import annotations
@@ -239,26 +240,41 @@ def _start_try(
     return _Try(seed, model, optimizer, main, warm, fresh)
 
 
-def restart_checks(rule: Mapping[str, Any]) -> dict[int, list[str]]:
-    """Step → probe questions the restart rule checks there: `at_step`, and `early.at_step` (an
-    earlier, cheaper check: "what" binds before "where"). `at_step` 0 turns the rule off, the
-    early check included; `early.at_step` 0 turns only the early check off."""
+@dataclass(frozen=True)
+class RestartCheck:
+    """At this step of a try, each of `questions` must reach `min_accuracy` on the probe."""
+
+    questions: tuple[str, ...]
+    min_accuracy: float
+
+
+def restart_checks(rule: Mapping[str, Any]) -> dict[int, RestartCheck]:
+    """Step → what the restart rule checks there: `at_step`; `early.at_step` (an earlier,
+    cheaper check: "what" binds before "where"); `late.at_step` (a later one: four-clause
+    "where" can fail to consolidate after the curriculum bound). The extra checks take the
+    rule's bar unless they name their own. `at_step` 0 turns the rule off, extra checks
+    included; an extra check's `at_step` 0 turns only it off."""
     if not int(rule["at_step"]):
         return {}
-    checks = {int(rule["at_step"]): list(rule["questions"])}
-    early = rule.get("early") or {}
-    if int(early.get("at_step", 0)):
-        checks[int(early["at_step"])] = list(early["questions"])
+    bar = float(rule["min_accuracy"])
+    checks = {int(rule["at_step"]): RestartCheck(tuple(rule["questions"]), bar)}
+    for name in ("early", "late"):
+        extra = rule.get(name) or {}
+        if int(extra.get("at_step", 0)):
+            own = extra.get("min_accuracy")
+            checks[int(extra["at_step"])] = RestartCheck(
+                tuple(extra["questions"]), bar if own is None else float(own)
+            )
     return checks
 
 
 def _restart_due(
-    accuracy: Mapping[str, float], questions: Sequence[str], rule: Mapping[str, Any], tries: int
+    accuracy: Mapping[str, float], check: RestartCheck, max_tries: int, tries: int
 ) -> list[str]:
-    """The probes below the restart rule's bar, when another try is still allowed."""
-    if tries >= int(rule["max_tries"]):
+    """The probes below the check's bar, when another try is still allowed."""
+    if tries >= max_tries:
         return []
-    return [q for q in questions if accuracy[q] < float(rule["min_accuracy"])]
+    return [q for q in check.questions if accuracy[q] < check.min_accuracy]
 
 
 def pretrain(
@@ -398,12 +414,14 @@ def pretrain(
         accuracy = None
         if probe is not None and ((probe_every and step % probe_every == 0) or step in checks):
             accuracy = measure()
-        below = _restart_due(accuracy, checks[step], rule, tries) if step in checks else []
+        below = []
+        if step in checks:
+            below = _restart_due(accuracy, checks[step], int(rule["max_tries"]), tries)
         if below:
             log.warning(
                 "restart rule: %s below %s at step %d of try %d; starting try %d",
                 ", ".join(f"{q}={accuracy[q]:.2f}" for q in below),
-                rule["min_accuracy"],
+                checks[step].min_accuracy,
                 step,
                 tries,
                 tries + 1,
