@@ -68,6 +68,11 @@ def test_split_turn_rows_reassemble_every_chunk_at_its_positions(segment):
             assert seg.position_ids[row, column] == seen[b] + len(chunk) - 1
 
 
+def test_split_turn_refuses_an_empty_chunk():
+    with pytest.raises(ValueError, match="at least one token"):
+        split_turn([[1, 2], []], torch.tensor([0, 0]), pad_id=0)
+
+
 def _turns(seed: int, rows: int, turns: int, vocab: int) -> list[list[list[int]]]:
     """Random chunks per turn, lengths differing across rows (and some rows much longer)."""
     g = torch.Generator().manual_seed(seed)

@@ -227,6 +227,8 @@ def split_turn(
     and so on, so the cache hands the first rows their episodes' keys without a copy.
     """
     lengths = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
+    if not len(lengths) or lengths.min() < 1:
+        raise ValueError("split_turn: every episode's chunk needs at least one token")
     width = int(lengths.max())
     if segment:  # the fewest padded tokens; on a tie the widest (fewer rows)
         widths = np.unique(lengths)
@@ -241,7 +243,7 @@ def split_turn(
     flat = np.fromiter(chain.from_iterable(chunks), dtype=np.int64, count=int(ends[-1]))
     source = np.minimum((ends - lengths)[episode, None] + column, len(flat) - 1)
     input_ids = np.where(column < lengths[episode, None], flat[source], pad_id)
-    positions = (seen.numpy()[episode] + offset)[:, None] + np.arange(width)
+    positions = (seen.cpu().numpy()[episode] + offset)[:, None] + np.arange(width)
     last_row = np.empty(len(chunks), dtype=np.int64)
     is_last = offset + width >= lengths[episode]
     last_row[episode[is_last]] = np.nonzero(is_last)[0]
