@@ -240,20 +240,21 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"({pretrain['steps']}), got {first} (a phase that never runs; drop it from "
                 "the list)"
             )
-    at_step, steps = pretrain.get("restart", {}).get("at_step"), pretrain.get("steps")
+    restart, steps = pretrain.get("restart", {}), pretrain.get("steps")
+    at_step = restart.get("at_step")
     if at_step and steps is not None and at_step >= steps:
         raise ParamsError(
             f"{source}: pretrain.restart.at_step: expected below pretrain.steps ({steps}), "
             f"got {at_step}"
         )
-    early = pretrain.get("restart", {}).get("early", {}).get("at_step")
+    early = restart.get("early", {}).get("at_step")
     if at_step and early and early >= at_step:
         raise ParamsError(
             f"{source}: pretrain.restart.early.at_step: expected below pretrain.restart.at_step "
             f"({at_step}), got {early}"
         )
-    late = pretrain.get("restart", {}).get("late", {}).get("at_step")
-    if at_step and late and not at_step < late < (steps or late + 1):
+    late = restart.get("late", {}).get("at_step")
+    if at_step and late and not (at_step < late and (steps is None or late < steps)):
         raise ParamsError(
             f"{source}: pretrain.restart.late.at_step: expected after pretrain.restart.at_step "
             f"({at_step}) and below pretrain.steps ({steps}), got {late}"
