@@ -27,6 +27,7 @@ PARAMS_ARGS = " ".join(f"--params {p}" for p in PARAMS_FILES)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/env.smk"
+include: "workflow/rules/import.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/activations.smk"
@@ -38,6 +39,7 @@ include: "workflow/rules/report.smk"
 wildcard_constraints:
     organism="|".join(organism_names()) or "[^/]+",
     mapping="|".join(all_mappings()) or "[^/]+",
+    name="|".join(PARAMS["imports"]) or "[^/]+",
 
 
 localrules:

@@ -119,15 +119,23 @@ def check_tokenizer(tokenizer: Any, vocab_rows: int | None = None) -> dict[str, 
     return direction_token_ids(tokenizer)
 
 
-def _lora_config(lora: Mapping[str, Any]) -> Any:
+def _lora_config(lora: Mapping[str, Any], n_layers: int) -> Any:
+    """peft's LoraConfig of a validated `train.lora` (rank, alpha, dropout, target_modules,
+    top_layers: adapters on the top N decoder blocks only, 0 for every block)."""
     from peft import LoraConfig
 
+    # Callers pass a validated `train.lora`; the fallbacks are the schema's defaults (tests pass
+    # partial dicts).
     target = lora.get("target_modules", "all-linear")
+    top = int(lora.get("top_layers", 0))
+    if top > n_layers:
+        raise ModelLoadError(f"train.lora.top_layers: {top} but the model has {n_layers} layers")
     return LoraConfig(
-        r=int(lora.get("rank", 16)),
-        lora_alpha=float(lora.get("alpha", 32)),
+        r=int(lora.get("rank", 32)),
+        lora_alpha=float(lora.get("alpha", 64)),
         lora_dropout=float(lora.get("dropout", 0.0)),
         target_modules=target if isinstance(target, str) else list(target),
+        layers_to_transform=list(range(n_layers - top, n_layers)) if top else None,
         task_type="CAUSAL_LM",
     )
 
@@ -185,7 +193,9 @@ def load_model(
     if lora is not None:
         from peft import get_peft_model
 
-        model = get_peft_model(model, _lora_config(lora))
+        text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
+        config = text or model.config
+        model = get_peft_model(model, _lora_config(lora, config.num_hidden_layers))
     model.eval()
     log.info("loaded %s on %s (%s, %d parameters)", source, device, dtype, _n_params(model))
     return model, tokenizer

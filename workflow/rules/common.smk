@@ -15,6 +15,7 @@ from welfare.model.organism import is_organism_dir
 # lists the same keys (tests/workflow/test_dvc_sync.py keeps them in sync).
 STAGE_PARAMS = {
     "env": ["maze", "env", "mappings.{mapping}"],
+    "import_model": ["imports.{name}"],
     "corpus": ["corpus", "maze", "mappings"],
     "tokenizer": ["tokenizer", "mappings", "maze.apostrophe"],  # tile symbols, clause tokens
     "pretrain": ["runtime", "maze", "pretrain"],
@@ -77,10 +78,24 @@ def stage_params(stage):
     return values
 
 
+IMPORTED = "models/imported/"
+
+
 def base_model_input(wildcards):
-    """The maze-naive model a job needs as a file input: the pipeline's organism, or nothing for
-    an HF directory / hub id given in the organism row (read by the CLI, outside the DAG)."""
-    return ["models/naive"] if organism(wildcards)["base"] == "naive" else []
+    """The base model a job needs as a file input: the pipeline's organism, an imported real LM
+    (`models/imported/{name}`, rule import_model), or nothing for an HF directory / hub id given
+    in the organism row (read by the CLI, outside the DAG)."""
+    base = organism(wildcards)["base"]
+    if base == "naive":
+        return ["models/naive"]
+    return [base.rstrip("/")] if base.startswith(IMPORTED) else []
+
+
+def import_source(wildcards):
+    """The GGUF file an import reads (a path, or the file inside an installed wheel)."""
+    from welfare.model.gguf_import import resolve_source
+
+    return str(resolve_source(PARAMS["imports"][wildcards.name]["source"]).path)
 
 
 def organism_scale(wildcards):
@@ -118,6 +133,7 @@ def uses_gpu():
 # memory, runtime is minutes; gpu is a count. Site specifics (partition, gres) live in profiles.
 _RESOURCES = {
     "env": ({"mem_mb": 2000, "runtime": 20}, {"mem_mb": 8000, "runtime": 120}),
+    "import_model": ({"mem_mb": 8000, "runtime": 20}, {"mem_mb": 64000, "runtime": 60}),
     "corpus": ({"mem_mb": 1000, "runtime": 10}, {"mem_mb": 4000, "runtime": 30}),
     "tokenizer": ({"mem_mb": 2000, "runtime": 10}, {"mem_mb": 4000, "runtime": 30}),
     "pretrain": ({"mem_mb": 4000, "runtime": 90}, {"mem_mb": 32000, "runtime": 600}),  # 3 tries: 8,000 steps
