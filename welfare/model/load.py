@@ -119,23 +119,33 @@ def check_tokenizer(tokenizer: Any, vocab_rows: int | None = None) -> dict[str, 
     return direction_token_ids(tokenizer)
 
 
-def _lora_config(lora: Mapping[str, Any], n_layers: int) -> Any:
+def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
     """peft's LoraConfig of a validated `train.lora` (rank, alpha, dropout, target_modules,
     top_layers: adapters on the top N decoder blocks only, 0 for every block)."""
+    import torch
     from peft import LoraConfig
 
     # Callers pass a validated `train.lora`; the fallbacks are the schema's defaults (tests pass
     # partial dicts).
     target = lora.get("target_modules", "all-linear")
     top = int(lora.get("top_layers", 0))
-    if top > n_layers:
-        raise ModelLoadError(f"train.lora.top_layers: {top} but the model has {n_layers} layers")
+    layers = model.get_decoder().layers
+    if top > len(layers):
+        raise ModelLoadError(f"train.lora.top_layers: {top} but the model has {len(layers)} layers")
+    if top and target == "all-linear":  # peft takes a layer subset only with named modules
+        target = sorted(
+            {
+                n.rsplit(".", 1)[-1]
+                for n, m in layers[0].named_modules()
+                if isinstance(m, torch.nn.Linear)
+            }
+        )
     return LoraConfig(
         r=int(lora.get("rank", 32)),
         lora_alpha=float(lora.get("alpha", 64)),
         lora_dropout=float(lora.get("dropout", 0.0)),
         target_modules=target if isinstance(target, str) else list(target),
-        layers_to_transform=list(range(n_layers - top, n_layers)) if top else None,
+        layers_to_transform=list(range(len(layers) - top, len(layers))) if top else None,
         task_type="CAUSAL_LM",
     )
 
@@ -193,9 +203,7 @@ def load_model(
     if lora is not None:
         from peft import get_peft_model
 
-        text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
-        config = text or model.config
-        model = get_peft_model(model, _lora_config(lora, config.num_hidden_layers))
+        model = get_peft_model(model, _lora_config(lora, model))
     model.eval()
     log.info("loaded %s on %s (%s, %d parameters)", source, device, dtype, _n_params(model))
     return model, tokenizer

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from welfare.rl.last_layer import last_layer_at_decisions
+from welfare.rl.prefix import fit_width, replay_prefix
 
 
 def direction_ids(tokenizer: Any) -> list[int]:
@@ -96,21 +97,27 @@ def decision_logits(
     pad_id: int,
     token_ids: Sequence[int] | None,
     decisions_only: bool = True,
+    prefix: torch.Tensor | None = None,
+    prefix_start: int = 0,
 ) -> torch.Tensor:
     """One forward over whole episodes: logits at each decision position, [batch, turns, k].
 
     The update's forward (with gradients when enabled). With `decisions_only` the last layer
     runs at the decision positions only (`welfare.rl.last_layer`); without it, this is the plain
-    model call, the re-encoding reference of the equivalence tests.
+    model call, the re-encoding reference of the equivalence tests. With `prefix` (the rollout's
+    kept output of the frozen blocks below `prefix_start`, [batch, positions, d]) only the blocks
+    from `prefix_start` on run (`welfare.rl.prefix`).
     """
     device = next(model.parameters()).device
     ids, _ = right_pad(sequences, pad_id)
     positions = torch.arange(ids.shape[1]).expand_as(ids)
     index = decision_index.to(device)
+    kept = None if prefix is None else fit_width(prefix, ids.shape[1]).to(device)
     # No padding mask: padding only follows a row's tokens, and a causal query sees only earlier
     # positions, so every real position's output is exact without one (and SDPA takes its
     # unmasked causal kernel, forward and backward).
-    with last_layer_at_decisions(model, index, enabled=decisions_only):
+    only = last_layer_at_decisions(model, index, enabled=decisions_only)
+    with only, replay_prefix(model, kept, prefix_start):
         hidden = hidden_states(model, ids.to(device), None, positions.to(device))
     return head_logits(model, gather_positions(hidden, index), token_ids)
 

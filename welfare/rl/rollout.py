@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from welfare.rl.policy import (
     hidden_states,
     right_pad,
 )
+from welfare.rl.prefix import PrefixCapture
 
 
 @dataclass
@@ -59,6 +61,10 @@ class Trajectories:
     rewards: torch.Tensor  # [B, T]
     mask: torch.Tensor  # [B, T] 1 where the turn exists
     seconds: float
+    # The frozen prefix's output at every token, [B, positions, d] (`welfare.rl.prefix`), and
+    # the first block it feeds; None / 0 when the rollout did not keep it.
+    prefix: torch.Tensor | None = None
+    prefix_start: int = 0
 
     @property
     def decisions_per_second(self) -> float:
@@ -81,12 +87,17 @@ def rollout(
     use_cache: bool = True,
     before_forward: Callable[[Chunk], None] | None = None,
     decisions_only: bool = True,
+    keep_prefix: int = 0,
 ) -> Trajectories:
     """Play every episode of `episodes` to the end with `model` as the policy.
 
     `decisions_only`: the cached rollout runs the last layer at the decision tokens only
     (`welfare.rl.last_layer`; the same numbers, less work); off for the benchmark's comparison.
+    `keep_prefix` > 0: keep the output of the blocks below that index at every token
+    (`Trajectories.prefix`), for an update that trains only the blocks above (`welfare.rl.prefix`).
     """
+    if keep_prefix and not use_cache:
+        raise ValueError("rollout: keep_prefix needs the cached rollout")
     started = time.perf_counter()
     fmt = TurnFormat.from_tokenizer(tokenizer)
     answer_ids = direction_ids(tokenizer)
@@ -101,59 +112,64 @@ def rollout(
     cache: PackedCache | None = None  # sized at turn 0 (growing it copies the whole buffer)
     seen = torch.zeros(batch, dtype=torch.long)  # real tokens per row so far
 
-    for turn in range(turns):
-        texts = [fmt.turn_text(turn, m) for m in episodes.user_messages()]
-        encoded = encode_texts(tokenizer, texts)
-        if turn:
-            previous = actions[:, turn - 1].tolist()
-            encoded = [[answer_ids[a], *ids] for a, ids in zip(previous, encoded, strict=True)]
-        for row, ids in enumerate(encoded):
-            tokens[row].extend(ids)
-            decisions[row].append(len(tokens[row]) - 1)
+    capture = PrefixCapture(model, keep_prefix, batch) if keep_prefix else None
+    with capture or nullcontext():
+        for turn in range(turns):
+            texts = [fmt.turn_text(turn, m) for m in episodes.user_messages()]
+            encoded = encode_texts(tokenizer, texts)
+            if turn:
+                previous = actions[:, turn - 1].tolist()
+                encoded = [[answer_ids[a], *ids] for a, ids in zip(previous, encoded, strict=True)]
+            for row, ids in enumerate(encoded):
+                tokens[row].extend(ids)
+                decisions[row].append(len(tokens[row]) - 1)
 
-        rows = None
-        if use_cache:
-            if cache is None:  # later turns add the answer, glue and maybe a wind sentence
-                width = max(len(ids) for ids in encoded)
-                cache = PackedCache(model, capacity=turns * (width + 16))
-            # Segment the turn only when no hook needs one row per episode (steering masks).
-            seg = split_turn(encoded, seen, pad_id, segment=before_forward is None)
-            new_ids, positions, rows = seg.input_ids, seg.position_ids, seg.rows
-            lengths = torch.tensor([len(ids) for ids in encoded])
-            seen_mask = None
-            if rows is None and before_forward is not None:
-                # Hooks see each row's real tokens, earlier ones packed left in the cache: the
-                # last `width` columns mark this call's real tokens.
-                earlier = torch.arange(int(seen.max())) < seen[:, None]
-                new_mask = torch.arange(new_ids.shape[1]) < lengths[:, None]
-                seen_mask = torch.cat([earlier, new_mask], dim=1).long()
-            pick = (seg.last[:, 0], seg.last[:, 1])
-            seen = seen + lengths
-        else:  # re-encode the whole history
-            new_ids, seen_mask = right_pad(tokens, pad_id)
-            positions = torch.arange(new_ids.shape[1]).expand_as(new_ids)
-            pick = (torch.arange(batch), seen_mask.sum(-1) - 1)
-        chunk = Chunk(turn, new_ids.to(device), positions.to(device), _to(seen_mask, device))
-        if before_forward is not None:
-            before_forward(chunk)
-        # The packed cache takes its own 4D mask (causal by absolute position); the
-        # re-encoding loop takes the padding mask as any model call would.
-        if cache is None:  # re-encoding
-            mask = chunk.attention_mask
-        else:
-            mask = cache.plan(chunk.position_ids, _to(rows, device))
-        pick = (pick[0].to(device), pick[1].to(device))
-        # The last layer's output is needed at the decisions only (its keys and values are
-        # still cached everywhere); the re-encoding loop stays the plain model call.
-        enabled = decisions_only and cache is not None
-        only = last_layer_at_decisions(model, pick[1][:, None], pick[0], enabled=enabled)
-        with native_gqa(device), only:
-            hidden = hidden_states(model, chunk.input_ids, mask, chunk.position_ids, cache)
-        decision = hidden[pick]
-        logits = head_logits(model, decision, answer_ids)
-        chosen, logp = choose(logits, temperature, greedy, generator)
-        actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
-        episodes.act(actions[:, turn].tolist())
+            rows = None
+            if use_cache:
+                if cache is None:  # later turns add the answer, glue and maybe a wind sentence
+                    width = max(len(ids) for ids in encoded)
+                    cache = PackedCache(model, capacity=turns * (width + 16))
+                # Segment the turn only when no hook needs one row per episode (steering masks).
+                seg = split_turn(encoded, seen, pad_id, segment=before_forward is None)
+                new_ids, positions, rows = seg.input_ids, seg.position_ids, seg.rows
+                lengths = torch.tensor([len(ids) for ids in encoded])
+                seen_mask = None
+                if rows is None and before_forward is not None:
+                    # Hooks see each row's real tokens, earlier ones packed left in the cache: the
+                    # last `width` columns mark this call's real tokens.
+                    earlier = torch.arange(int(seen.max())) < seen[:, None]
+                    new_mask = torch.arange(new_ids.shape[1]) < lengths[:, None]
+                    seen_mask = torch.cat([earlier, new_mask], dim=1).long()
+                pick = (seg.last[:, 0], seg.last[:, 1])
+                seen = seen + lengths
+            else:  # re-encode the whole history
+                new_ids, seen_mask = right_pad(tokens, pad_id)
+                positions = torch.arange(new_ids.shape[1]).expand_as(new_ids)
+                pick = (torch.arange(batch), seen_mask.sum(-1) - 1)
+            chunk = Chunk(turn, new_ids.to(device), positions.to(device), _to(seen_mask, device))
+            if before_forward is not None:
+                before_forward(chunk)
+            # The packed cache takes its own 4D mask (causal by absolute position); the
+            # re-encoding loop takes the padding mask as any model call would.
+            if cache is None:  # re-encoding
+                mask = chunk.attention_mask
+            else:
+                mask = cache.plan(chunk.position_ids, _to(rows, device))
+            pick = (pick[0].to(device), pick[1].to(device))
+            # The last layer's output is needed at the decisions only (its keys and values are
+            # still cached everywhere); the re-encoding loop stays the plain model call.
+            enabled = decisions_only and cache is not None
+            only = last_layer_at_decisions(model, pick[1][:, None], pick[0], enabled=enabled)
+            with native_gqa(device), only:
+                hidden = hidden_states(model, chunk.input_ids, mask, chunk.position_ids, cache)
+            if capture is not None:  # the frozen prefix at this call's real tokens
+                episode_of = torch.arange(batch) if rows is None else rows
+                capture.keep(episode_of, positions, positions < seen[episode_of][:, None])
+            decision = hidden[pick]
+            logits = head_logits(model, decision, answer_ids)
+            chosen, logp = choose(logits, temperature, greedy, generator)
+            actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
+            episodes.act(actions[:, turn].tolist())
 
     for row in range(batch):
         tokens[row].append(answer_ids[int(actions[row, -1])])
@@ -167,6 +183,8 @@ def rollout(
         rewards=torch.tensor(episodes.rewards, dtype=torch.float32),
         mask=torch.ones(batch, turns),
         seconds=time.perf_counter() - started,
+        prefix=None if capture is None else capture.hidden,
+        prefix_start=keep_prefix,
     )
 
 

@@ -44,6 +44,7 @@ from welfare.rl.losses import (
 )
 from welfare.rl.metrics import MetricsLog
 from welfare.rl.policy import direction_ids
+from welfare.rl.prefix import trainable_start
 from welfare.rl.rollout import rollout
 from welfare.rl.sft import load_demonstrations, sft_loss
 from welfare.rl.update import PolicyGradientConfig, policy_update, reference_logp
@@ -207,6 +208,10 @@ def _rl_stepper(
 ):
     """One Dr. GRPO / REINFORCE step: rollout, advantages, update; returns its metrics row."""
     pg = PolicyGradientConfig.from_train(cfg)
+    # LoRA on the top blocks only: the rollout keeps the frozen blocks' output for the update.
+    frozen_below = trainable_start(model)
+    if frozen_below:
+        log.info("update runs blocks %d+ on the rollout's kept prefix states", frozen_below)
 
     def advantage_fn(rewards: torch.Tensor, mask: torch.Tensor, group: int) -> torch.Tensor:
         if cfg.algorithm == "drgrpo":
@@ -217,7 +222,14 @@ def _rl_stepper(
         maze_seeds, stream_seed, sample_seed = step_seeds(cfg.seed, step, cfg.mazes_per_step)
         episodes = EpisodeBatch.fresh(maze_seeds, cfg.group_size, maze_config, mapping, stream_seed)
         generator = torch.Generator().manual_seed(sample_seed)
-        traj = rollout(model, tokenizer, episodes, temperature=cfg.temperature, generator=generator)
+        traj = rollout(
+            model,
+            tokenizer,
+            episodes,
+            temperature=cfg.temperature,
+            generator=generator,
+            keep_prefix=frozen_below,
+        )
         advantages = advantage_fn(traj.rewards, traj.mask, cfg.group_size)
         ref_logp = None
         if cfg.kl_coef > 0:

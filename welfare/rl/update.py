@@ -93,6 +93,7 @@ def reference_logp(
                 traj.decision_index[rows],
                 pad_id,
                 answer_ids,
+                **_prefix_of(traj, torch.tensor(rows)),
             )
             logp = (logits / temperature).log_softmax(-1)
             parts.append(logp.gather(-1, traj.actions[rows, :, None].to(logp.device)).squeeze(-1))
@@ -134,6 +135,7 @@ def policy_update(
                     traj.decision_index[rows_t],
                     pad_id,
                     answer_ids,
+                    **_prefix_of(traj, rows_t),
                 )
                 mask = traj.mask[rows_t].to(device)
                 actions = traj.actions[rows_t].to(device)
@@ -189,3 +191,10 @@ def _chunks(items: Any, size: int) -> Iterator[list[int]]:
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _prefix_of(traj: Trajectories, rows: torch.Tensor) -> dict[str, Any]:
+    """The rollout's kept frozen-prefix states of `rows`, when it kept them."""
+    if traj.prefix is None:
+        return {}
+    return {"prefix": traj.prefix[rows], "prefix_start": traj.prefix_start}
