@@ -10,6 +10,8 @@ and an incoherence rule (empty or mostly a trailing loop) standing in for the ju
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from welfare.corpus import lexicon
 from welfare.steering.text import (
     compress_trailing_repeats,
@@ -37,19 +39,18 @@ def sentiment_score(text: str) -> int:
     return max(-5, min(5, lexicon.valence_score(text)))
 
 
-def backtracking_label(text: str) -> str:
+def backtracking_label(
+    text: str, has_marker: Callable[[str], bool] = lexicon.has_backtracking
+) -> str:
     """normal / backtracking / nonsensical: deterministic labels first (on the raw response),
-    then degenerate loops, then the corpus's backtracking markers on the preprocessed text."""
+    then degenerate loops, then the backtracking markers (the corpus's by default) on the
+    preprocessed text."""
     fixed = deterministic_backtracking_label(text)
     if fixed is not None:
         return fixed
     if is_degenerate(text):
         return "nonsensical"
-    return (
-        "backtracking"
-        if lexicon.has_backtracking(compress_trailing_repeats(text).text)
-        else "normal"
-    )
+    return "backtracking" if has_marker(compress_trailing_repeats(text).text) else "normal"
 
 
 def refusal_label(text: str) -> str:
