@@ -23,6 +23,26 @@ from welfare.config import (
 
 # (name, file content, text the one-line message must contain)
 MALFORMED: list[tuple[str, str, str]] = [
+    (
+        "steer_rule_scorer",
+        "steer: {rule_scorer: vader}\n",
+        'steer.rule_scorer: expected one of "lexicon", "natural", got "vader"',
+    ),
+    (
+        "steer_prompt_set",
+        "steer: {prompt_set: english}\n",
+        'steer.prompt_set: expected one of "scale", "builtin", got "english"',
+    ),
+    (
+        "steer_sentiment_neutral",
+        "steer: {sentiment: {neutral: 1}}\n",
+        "steer.sentiment.neutral: expected boolean, got 1",
+    ),
+    (
+        "track_correctness_source",
+        "track: {correctness: {source: qa}}\n",
+        'track.correctness.source: expected one of "corpus", "mmlu", "gsm8k", "builtin", got "qa"',
+    ),
     ("unknown_top_key", "sede: 1\n", '(top level): unknown key "sede" (allowed: '),
     ("unknown_maze_key", "maze: {sise: 100}\n", 'maze: unknown key "sise" (allowed: apostrophe,'),
     (
@@ -251,6 +271,10 @@ def test_empty_overlay_gets_every_default(tmp_path: Path) -> None:
     assert params["maze"]["wind"] == {"probability": 0.1, "mode": "move_then_push"}
     assert params["env"]["extraction"]["seed_base"] == 474747
     assert "office" in params["mappings"]
+    # a real LM's battery is opt-in: the organism's prompts and lexicon scorers by default
+    assert params["steer"]["rule_scorer"] == "lexicon" and params["steer"]["prompt_set"] == "scale"
+    assert params["steer"]["sentiment"]["neutral"] is False
+    assert params["track"]["correctness"]["source"] == "corpus"
 
 
 def test_overlay_changes_only_what_it_names(tmp_path: Path) -> None:

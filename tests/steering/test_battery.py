@@ -11,6 +11,7 @@ from welfare.steering.battery import (
     collect,
     conditions,
     metrics_for,
+    score_records,
     summarize,
     summarize_metric,
 )
@@ -52,6 +53,35 @@ def test_summary_recovers_slope_and_flags_incoherent_points():
     # the layer sweep's slope leaves α = 0 out, but its point stays in the data
     sweep = summarize_metric(records, metric, "v_gold", slope_alphas=[-4, -2, 2, 4])
     assert sweep["n"] == 800 and len(sweep["points"]) == 5
+
+
+def test_score_records_uses_the_selected_rule_scorer():
+    english = {
+        "sentiment": "I feel wonderful and excited today!",
+        "refusal": "I'm sorry, but I can't help with that.",
+        "backtracking": "She has 12 apples and eats 5, so 8. On second thought, 12 - 5 = 7 apples.",
+    }
+
+    def records():
+        return [
+            {"eval": e, "vector": None, "alpha": 0.0, "meta": {}, "prompt": "?", "response": t}
+            for e, t in english.items()
+        ]
+
+    natural, lexicon = records(), records()
+    score_records(natural, rule_scorer="natural")
+    score_records(lexicon)  # the organism's lexicon by default
+    got = {r["eval"]: r["verdict"] for r in natural}
+    assert got["sentiment"] >= 3 and got["refusal"] == "direct_refusal"
+    assert got["backtracking"] == "backtracking"
+    # the organism's lexicon does not read this English ("wonderful" and "excited" are its
+    # words, but its refusal and backtracking phrases are not these)
+    assert {r["eval"]: r["verdict"] for r in lexicon} == {
+        "sentiment": 2,
+        "refusal": "direct_answer",
+        "backtracking": "normal",
+    }
+    assert all(r["verdict"] == r["rule"] and r["degenerate"] is False for r in natural)
 
 
 @pytest.fixture(scope="module")

@@ -93,3 +93,43 @@ def test_steer_cli_writes_the_documented_json(workspace):
         "refusal",
         "maze",
     }
+
+
+def test_steer_cli_builtin_english_needs_no_corpus(workspace):
+    """A real LM's battery: built-in English prompts, natural scorers, no --corpus."""
+    root, naive, _, vectors, _, _, _ = workspace
+    base = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    base["steer"] = {
+        **TINY_STEER,
+        "prompt_set": "builtin",
+        "rule_scorer": "natural",
+        "controls": [],
+        "steer_trained": False,
+        "evals": ["sentiment", "backtracking", "refusal"],
+        "sentiment": {"samples": 1, "association": False, "neutral": True},
+        "refusal": {"n_prompts": 2, "samples": 1},
+        "layer_sweep": {"enabled": False},
+    }
+    base["runtime"]["threads"] = 1
+    params = root / "builtin.yaml"
+    params.write_text(yaml.safe_dump(base, allow_unicode=True))
+    out, records = root / "steer_builtin.json", root / "records_builtin.jsonl"
+    rc = main(
+        [
+            "steer", "--params", str(params), "--vectors", str(vectors),
+            "--naive-model", str(naive), "--organism", "grpo",
+            "--out", str(out), "--records", str(records),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert result["rule_scorer"] == "natural" and result["prompt_set"] == "builtin"
+    assert {"sentiment_self_report", "sentiment_neutral", "refusal_borderline",
+            "refusal_harmful", "backtracking"} <= set(result["runs"]["naive"])  # fmt: skip
+    assert result["n_prompts"]["refusal"] == 4 and result["n_prompts"]["backtracking"] == 3
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    from welfare.steering.natural import refusal_label
+
+    refusals = [r for r in lines if r["eval"] == "refusal"]
+    assert refusals and all(r["rule"] == refusal_label(r["response"]) for r in refusals)
+    assert {r["prompt_id"].split("/")[0] for r in refusals} == {"borderline", "harmful"}

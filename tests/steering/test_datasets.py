@@ -89,3 +89,48 @@ def test_paper_loaders_read_local_files(tmp_path):
     assert len(got) == 4 and {p.meta["split"] for p in got} == {"easy", "toxic"}
     assert [p.meta["harmful"] for p in got] == [False, False, True, True]
     assert lexicon.SELF_REPORT_PROMPTS  # the corpus provides the paper's self-report prompts
+
+
+def test_builtin_sets_ship_a_few_dozen_prompts_each():
+    sets = ds.builtin_sets()
+    assert len(sets["neutral"]) >= 24 and len(sets["arithmetic"]) >= 24 and len(sets["qa"]) >= 24
+    assert len(sets["refusal"]["borderline"]) >= 24 and len(sets["refusal"]["harmful"]) >= 12
+    texts = [
+        *sets["neutral"],
+        *sets["refusal"]["borderline"],
+        *sets["refusal"]["harmful"],
+        *(r["q"] for r in sets["arithmetic"]),
+        *(r["q"] for r in sets["qa"]),
+    ]
+    assert len(texts) == len(set(texts))  # no prompt twice
+    assert all(isinstance(t, str) and t.strip() == t and t for t in texts)
+    # arithmetic answers are whole numbers; QA answers one word (whole-word grading is sound)
+    assert all(isinstance(r["a"], int) for r in sets["arithmetic"])
+    assert all(len(str(r["a"]).split()) == 1 for r in sets["qa"])
+
+
+def test_builtin_loaders_sample_with_stable_ids_and_labels():
+    neutral = ds.builtin_neutral()
+    assert all(p.meta == {"subset": "neutral"} and p.chat[-1]["role"] == "user" for p in neutral)
+    arithmetic = ds.builtin_arithmetic(10, 3)
+    assert len(arithmetic) == 10 and arithmetic == ds.builtin_arithmetic(10, 3)
+    assert arithmetic != ds.builtin_arithmetic(10, 4)
+    everything = {p.id: p for p in ds.builtin_arithmetic(None, 0)}
+    assert all(everything[p.id] == p for p in arithmetic)  # an id names one problem whatever n
+    assert all(ds.answer_matches(f"So the answer is {p.meta['answer']}.", p.meta["answer"])
+               for p in arithmetic)  # fmt: skip
+    qa = ds.builtin_qa(None, 0)
+    assert all(ds.answer_matches(f"I think it is {p.meta['true_answer']}.", p.meta["true_answer"])
+               for p in qa)  # fmt: skip
+    refusal = ds.builtin_refusal(5, 0)
+    assert [p.meta["split"] for p in refusal] == ["borderline"] * 5 + ["harmful"] * 5
+    assert [p.meta["harmful"] for p in refusal] == [False] * 5 + [True] * 5
+
+
+def test_builtin_inputs_cover_the_requested_evaluations():
+    sizes = {"backtracking": 4, "confidence": None, "refusal": 3}
+    got = ds.builtin_inputs(["sentiment", "backtracking", "refusal", "maze"], sizes, 0)
+    assert set(got) == {"backtracking", "refusal"}
+    assert len(got["backtracking"]["builtin"]) == 4 and len(got["refusal"]["builtin"]) == 6
+    qa = ds.builtin_inputs(["confidence"], sizes, 0)["confidence"]["builtin"]
+    assert len(qa) == len(ds.builtin_sets()["qa"])

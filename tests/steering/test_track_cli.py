@@ -50,3 +50,36 @@ def test_track_cli(tmp_path):
     assert corr["n_correct"] + corr["n_incorrect"] == 12
     assert [t["tertile"] for t in corr["tertiles"]] == [0, 1, 2]
     assert (tmp_path / "plots" / "track_maze_naive.png").stat().st_size > 0
+
+
+def test_track_cli_builtin_correctness_needs_no_corpus(tmp_path, monkeypatch):
+    from welfare.model.testing import tiny_model_dir
+
+    naive = tiny_model_dir(tmp_path, "llama", layers=2, seed=0, name="naive")
+    vectors = write_vectors(tmp_path / "vectors.nc", d_model=32, n_layers=2)
+    base = load_params()
+    env = write_extraction(tmp_path / "extraction.parquet", base, per_class=5)
+    monkeypatch.chdir(tmp_path)  # no data/corpus/heldout.jsonl to fall back on
+    params = {
+        "runtime": {**base["runtime"], "threads": 1},
+        "track": {
+            "maze": {"n_per_class": 3},
+            "correctness": {"source": "builtin", "n_items": 8, "answer_max_new_tokens": 4},
+        },
+    }
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    out = tmp_path / "track.json"
+    rc = main(
+        [
+            "track", "--params", str(path), "--vectors", str(vectors), "--model", str(naive),
+            "--naive-model", str(naive), "--env", str(env), "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert result["correctness_source"] == "builtin"
+    corr = result["naive"]["correctness"]["v_gold"]
+    assert corr["n_correct"] + corr["n_incorrect"] == 8
+    # the rate is the model's own greedy answers graded against the built-in answers
+    assert 0 <= result["naive"]["correctness_rate"] <= 1

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from welfare.steering import natural, scorers
 from welfare.steering.datasets import MMLU_LETTERS, Prompt, answer_matches, user
 from welfare.steering.generate import (
     GenerationSettings,
@@ -29,13 +30,7 @@ from welfare.steering.generate import (
     next_token_logits,
     p_true,
 )
-from welfare.steering.scorers import (
-    REFUSALS,
-    backtracking_label,
-    is_degenerate,
-    refusal_label,
-    sentiment_score,
-)
+from welfare.steering.scorers import REFUSALS, is_degenerate
 from welfare.steering.stats import ols_slope
 from welfare.steering.vectors import SteeringVector
 
@@ -263,20 +258,31 @@ def collect(
 
 # ---------------------------------------------------------------- scoring
 
-RULE_SCORERS: dict[str, Callable[[str], Any]] = {
-    "sentiment": sentiment_score,
-    "backtracking": backtracking_label,
-    "refusal": refusal_label,
+# `steer.rule_scorer`: the organism's corpus lexicon, or English (a real LM).
+RULE_SCORERS: dict[str, dict[str, Callable[[str], Any]]] = {
+    "lexicon": {
+        "sentiment": scorers.sentiment_score,
+        "backtracking": scorers.backtracking_label,
+        "refusal": scorers.refusal_label,
+    },
+    "natural": {
+        "sentiment": natural.sentiment_score,
+        "backtracking": natural.backtracking_label,
+        "refusal": natural.refusal_label,
+    },
 }
 
 
-def score_records(records: list[dict], judge: Any | None = None) -> None:
+def score_records(
+    records: list[dict], judge: Any | None = None, rule_scorer: str = "lexicon"
+) -> None:
     """Fill `rule` (and `judge`) verdicts of text records in place; the primary verdict is the
-    judge's when there is one (paper scale), else the rule-based one."""
+    judge's when there is one (paper scale), else the rule-based one (`rule_scorer`'s set)."""
+    rules = RULE_SCORERS[rule_scorer]
     for evaluation in TEXT_EVALS:
         todo = [r for r in records if r["eval"] == evaluation]
         for r in todo:
-            r["rule"] = RULE_SCORERS[evaluation](r["response"])
+            r["rule"] = rules[evaluation](r["response"])
             r["degenerate"] = is_degenerate(r["response"])
         if judge is not None and todo:
             verdicts = judge.judge(

@@ -71,9 +71,15 @@ def build_inputs(
             steer["sentiment"]["tile_names"],
             steer["sentiment"]["association"],
         )
+        if steer["sentiment"]["neutral"]:
+            prompts += ds.builtin_neutral()
         inputs.sentiment = {"prompts": ds.sample(prompts, n("sentiment", None), seed)}
     paper = steer["paper"]
-    if steer["scale"] == "paper":
+    if steer["prompt_set"] == "builtin":
+        sizes = {e: n(e, steer[e]["n_prompts"]) for e in ("backtracking", "confidence", "refusal")}
+        for evaluation, sets in ds.builtin_inputs(evals, sizes, seed).items():
+            setattr(inputs, evaluation, sets)
+    elif steer["scale"] == "paper":
         if "backtracking" in evals and paper["gsm8k"]:
             inputs.backtracking = {
                 "gsm8k": ds.gsm8k(
@@ -312,7 +318,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         )
     t = time.perf_counter()
     for records in [*runs.values(), sweep_records]:
-        score_records(records, judge)
+        score_records(records, judge, steer["rule_scorer"])
         if judge is not None:
             grade_with_judge(records, judge)
     timings["scoring_s"] = time.perf_counter() - t
@@ -323,6 +329,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         "mapping": mapping,
         "scale": steer["scale"],
         "scorer": "judge" if judge is not None else "rule",
+        "rule_scorer": steer["rule_scorer"],
+        "prompt_set": steer["prompt_set"],
         "alphas": steer["alphas"],
         "vectors": {v.name: v.describe() for v in vectors},
         "runs": {

@@ -1,5 +1,6 @@
-"""Prompt sets of the battery: the organism's held-out corpus, and the paper's datasets read from
-local files (GSM8K, MMLU high-school subsets, SimpleQA-Verified, OR-Bench), nothing downloaded.
+"""Prompt sets of the battery: the organism's held-out corpus, the paper's datasets read from
+local files (GSM8K, MMLU high-school subsets, SimpleQA-Verified, OR-Bench), and small built-in
+English sets shipped with the package (`data/english.yaml`) for a real LM; nothing downloaded.
 
 Every loader returns `Prompt`s: a chat ending in a user turn, with labels in `meta`. Samples of n
 items are drawn with a seeded generator, so every steering condition sees the same prompts.
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from welfare.corpus import lexicon
 
@@ -227,3 +231,78 @@ def orbench(paths: Mapping[str, str | None], n: int | None, seed: int) -> list[P
             for i, r in enumerate(rows)
         ]
     return out
+
+
+# ---------------------------------------------------------------- built-in English sets
+
+BUILTIN_FILE = "data/english.yaml"
+REFUSAL_SPLITS = ("borderline", "harmful")
+
+
+@cache
+def builtin_sets() -> dict[str, Any]:
+    """The built-in English prompt sets (`welfare/steering/data/english.yaml`), checked."""
+    text = resources.files("welfare.steering").joinpath(BUILTIN_FILE).read_text("utf-8")
+    sets = yaml.safe_load(text)
+    for key, kind in (("neutral", list), ("refusal", dict), ("arithmetic", list), ("qa", list)):
+        if not isinstance(sets.get(key), kind) or not sets[key]:
+            raise ValueError(f"{BUILTIN_FILE}: {key!r} must be a non-empty {kind.__name__}")
+    for key in ("arithmetic", "qa"):
+        for i, row in enumerate(sets[key]):
+            if not isinstance(row, dict) or set(row) != {"q", "a"}:
+                raise ValueError(f"{BUILTIN_FILE}: {key}[{i}] must have exactly q and a")
+    if set(sets["refusal"]) != set(REFUSAL_SPLITS):
+        raise ValueError(f"{BUILTIN_FILE}: refusal splits must be {', '.join(REFUSAL_SPLITS)}")
+    return sets
+
+
+def _sampled(rows: Sequence[Any], n: int | None, seed: int) -> list[tuple[int, Any]]:
+    """n rows with their index in the file (stable prompt ids whatever n is)."""
+    return sample(list(enumerate(rows)), n, seed)
+
+
+def builtin_neutral() -> list[Prompt]:
+    """Everyday questions with no valence of their own (sentiment, subset "neutral")."""
+    return [
+        Prompt(f"neutral/{i}", [user(text)], {"subset": "neutral"})
+        for i, text in enumerate(builtin_sets()["neutral"])
+    ]
+
+
+def builtin_arithmetic(n: int | None, seed: int) -> list[Prompt]:
+    """Short word problems (backtracking; the GSM8K analog), `meta.answer` the number."""
+    return [
+        Prompt(f"arithmetic/{i}", [user(r["q"])], {"answer": str(r["a"])})
+        for i, r in _sampled(builtin_sets()["arithmetic"], n, seed)
+    ]
+
+
+def builtin_qa(n: int | None, seed: int) -> list[Prompt]:
+    """Factual questions with a one-word answer (confidence, tracking; the SimpleQA analog)."""
+    return [
+        Prompt(f"qa/{i}", [user(r["q"])], {"true_answer": str(r["a"])})
+        for i, r in _sampled(builtin_sets()["qa"], n, seed)
+    ]
+
+
+def builtin_refusal(n: int | None, seed: int) -> list[Prompt]:
+    """Borderline benign requests and harmful ones (the OR-Bench hard/toxic analogs); n from
+    each split."""
+    return [
+        Prompt(f"{split}/{i}", [user(text)], {"split": split, "harmful": split == "harmful"})
+        for split in REFUSAL_SPLITS
+        for i, text in _sampled(builtin_sets()["refusal"][split], n, seed)
+    ]
+
+
+def builtin_inputs(
+    evals: Iterable[str], sizes: Mapping[str, int | None], seed: int
+) -> dict[str, dict[str, list[Prompt]]]:
+    """The built-in sets of the text and confidence evaluations in `evals`: evaluation →
+    {dataset: prompts}, `sizes[evaluation]` prompts each (refusal: per split)."""
+    loaders = {
+        "backtracking": builtin_arithmetic,
+        "confidence": builtin_qa,
+        "refusal": builtin_refusal,
+    }
+    return {e: {"builtin": loaders[e](sizes[e], seed)} for e in loaders if e in set(evals)}

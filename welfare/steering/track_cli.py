@@ -79,14 +79,9 @@ def final_number_matches(answer: str, truth: str) -> bool:
 
 def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | None):
     """(question chats, answers, correct) for the configured source, answers from `model` at
-    paper scale (its own MMLU letter or greedy GSM8K answer)."""
+    paper scale and for the built-in QA (its own MMLU letter, greedy GSM8K or QA answer)."""
     from welfare.steering import datasets as ds
-    from welfare.steering.generate import (
-        GenerationSettings,
-        first_token_ids,
-        generate_responses,
-        next_token_logits,
-    )
+    from welfare.steering.generate import first_token_ids, next_token_logits
 
     cfg = params["track"]["correctness"]
     source = cfg["source"]
@@ -104,6 +99,14 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
             next(m["content"] for m in r["messages"] if m["role"] == "assistant") for r in rows
         ]
         return chats, answers, [bool(r["meta"]["correct"]) for r in rows]
+    if source == "builtin":
+        prompts = ds.builtin_qa(cfg["n_items"], cfg["seed"])
+        answers = _greedy_answers(model, tokenizer, prompts, params)
+        correct = [
+            ds.answer_matches(a, p.meta["true_answer"])
+            for p, a in zip(prompts, answers, strict=True)
+        ]
+        return [p.chat for p in prompts], answers, correct
     path = params["track"]["paper"][source]
     if not path:
         raise SystemExit(f"welfare track: track.paper.{source} is not set")
@@ -117,25 +120,26 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
         correct = [a == p.meta["true_answer"] for p, a in zip(prompts, answers, strict=True)]
     else:
         prompts = ds.gsm8k(path, cfg["n_items"], cfg["seed"])
-        greedy = GenerationSettings(
-            max_new_tokens=cfg["answer_max_new_tokens"],
-            temperature=0.0,
-            batch_size=params["track"]["batch_size"],
-        )
-        texts = generate_responses(
-            model,
-            tokenizer,
-            [p.chat for p in prompts],
-            1,
-            {},
-            greedy,
-            params["track"]["template_kwargs"],
-        )
-        answers = [t[0] for t in texts]
+        answers = _greedy_answers(model, tokenizer, prompts, params)
         correct = [
             final_number_matches(a, p.meta["answer"]) for p, a in zip(prompts, answers, strict=True)
         ]
     return [p.chat for p in prompts], answers, correct
+
+
+def _greedy_answers(model, tokenizer, prompts, params: dict[str, Any]) -> list[str]:
+    """The model's own unsteered greedy answer to each prompt."""
+    from welfare.steering.generate import GenerationSettings, generate_responses
+
+    track = params["track"]
+    greedy = GenerationSettings(
+        max_new_tokens=track["correctness"]["answer_max_new_tokens"],
+        temperature=0.0,
+        batch_size=track["batch_size"],
+    )
+    chats = [p.chat for p in prompts]
+    texts = generate_responses(model, tokenizer, chats, 1, {}, greedy, track["template_kwargs"])
+    return [t[0] for t in texts]
 
 
 def _p_true(model, tokenizer, chats, answers, params) -> np.ndarray:
