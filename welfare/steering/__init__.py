@@ -2,9 +2,10 @@
 
 Modules: `layers` (find decoder blocks), `masks` (assistant-turn masks in absolute positions),
 `hooks` (the steering context manager), `vectors` (trained vectors, norm-matched and random
-controls), `generate` (batched steered generation and the P(True) probe), `text` / `scorers` /
-`judge` / `agreement` (scoring), `stats` (OLS slopes, Cohen's d), `datasets` (organism corpus and
-paper-scale loaders), `battery` (the α grid), `maze_eval`, `tracking`, and the two CLIs.
+controls), `generate` (batched steered generation and the P(True) probe), `text` / `scorers`
+(the organism's lexicon) / `natural` (English) / `judge` / `agreement` (scoring), `stats` (OLS
+slopes, Cohen's d), `datasets` (organism corpus, paper-scale loaders, built-in English sets),
+`battery` (the α grid), `maze_eval`, `tracking`, and the two CLIs.
 """
 
 from welfare.steering.hooks import steering

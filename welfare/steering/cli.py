@@ -40,7 +40,9 @@ def mapping_name(args: argparse.Namespace, params: dict[str, Any]) -> str:
 
 def _heldout(corpus: str | None) -> Path:
     if corpus is None:
-        raise SystemExit("welfare steer: --corpus is required at organism scale")
+        raise SystemExit(
+            "welfare steer: --corpus is required at organism scale (or steer.prompt_set: builtin)"
+        )
     path = Path(corpus)
     return path / "heldout.jsonl" if path.is_dir() else path
 

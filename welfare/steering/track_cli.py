@@ -87,7 +87,10 @@ def correctness_items(model, tokenizer, params: dict[str, Any], corpus: str | No
     source = cfg["source"]
     if source == "corpus":
         if corpus is None:
-            raise SystemExit("welfare track: --corpus is required for correctness source 'corpus'")
+            raise SystemExit(
+                "welfare track: --corpus is required for track.correctness.source 'corpus' "
+                "(or source: builtin)"
+            )
         path = Path(corpus) / "heldout.jsonl" if Path(corpus).is_dir() else Path(corpus)
         rows = ds.sample(
             ds.read_corpus(path, cfg["corpus_genre"]),
