@@ -76,6 +76,20 @@ def test_factual_english_is_neutral(text):
     assert sentiment_score(text) == 0
 
 
+def test_sentiment_averages_sentences_rather_than_saturating():
+    assert sentiment_score("I feel happy. The box is on the table.") < sentiment_score(
+        "I feel happy."
+    )
+    # a long, mildly pleasant answer stays mild (the whole-text compound would read +5)
+    text = (
+        "Please feel free to ask your questions. Assistance is always available to users. "
+        "I'm looking forward to collaborating with you. That's what teamwork is all about! "
+        "Good luck with your creative endeavors!"
+    )
+    assert 1 <= sentiment_score(text) <= 3
+    assert sentiment_score("I feel sad. I feel happy.") == 0  # mixed feelings cancel
+
+
 def test_sentiment_is_bounded_and_loops_count_as_written():
     assert sentiment_score("sad " * 30) == -5
     assert sentiment_score("happy " * 30) == 5
