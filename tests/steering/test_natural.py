@@ -133,27 +133,7 @@ DIRECT_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize("text", DIRECT_REFUSALS)
-def test_direct_refusals(text):
-    assert refusal_label(text) == "direct_refusal"
-
-
-@pytest.mark.parametrize("text", INDIRECT_REFUSALS)
-def test_indirect_refusals(text):
-    assert refusal_label(text) == "indirect_refusal"
-
-
-@pytest.mark.parametrize("text", DIRECT_ANSWERS)
-def test_direct_answers(text):
-    assert refusal_label(text) == "direct_answer"
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "   ", "I can't. " * 12, "no no no no no no no no no", "the the the the the the the"],
-)
-def test_degenerate_responses_are_nonsensical(text):
-    assert refusal_label(text) == "nonsensical"
+DEGENERATE = ["", "   ", "I can't. " * 12, "no no no no no no no no no", "the the the the the the"]
 
 
 def test_refusal_opening_is_preprocessed_before_the_rules():
@@ -185,27 +165,30 @@ NORMAL = [
 ]
 
 
-@pytest.mark.parametrize("text", BACKTRACKING)
-def test_backtracking_markers(text):
-    assert backtracking_label(text) == "backtracking"
-
-
-@pytest.mark.parametrize("text", NORMAL)
-def test_normal_reasoning(text):
-    assert backtracking_label(text) == "normal"
+LOOPS = [
+    "wait no wait no hmm no",  # deterministic: > half from {wait, no, hmm, ...}
+    "Wait, wait, wait, wait, no, no, hmm, no",
+    "I need to stop. " * 10,  # a trailing loop without a digit
+    "",
+]
+LABELLED = [
+    *((refusal_label, t, "direct_refusal") for t in DIRECT_REFUSALS),
+    *((refusal_label, t, "indirect_refusal") for t in INDIRECT_REFUSALS),
+    *((refusal_label, t, "direct_answer") for t in DIRECT_ANSWERS),
+    *((refusal_label, t, "nonsensical") for t in DEGENERATE),
+    *((backtracking_label, t, "backtracking") for t in BACKTRACKING),
+    *((backtracking_label, t, "normal") for t in NORMAL),
+    *((backtracking_label, t, "nonsensical") for t in LOOPS),
+]
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "wait no wait no hmm no",  # deterministic: > half from {wait, no, hmm, ...}
-        "Wait, wait, wait, wait, no, no, hmm, no",
-        "I need to stop. " * 10,  # a trailing loop without a digit
-        "",
-    ],
+    ("scorer", "text", "label"),
+    LABELLED,
+    ids=[f"{s.__name__}-{label}-{i}" for i, (s, _, label) in enumerate(LABELLED)],
 )
-def test_backtracking_nonsensical(text):
-    assert backtracking_label(text) == "nonsensical"
+def test_labelled_english_examples(scorer, text, label):
+    assert scorer(text) == label
 
 
 def test_marker_needs_a_committed_step_before_it():

@@ -14,6 +14,16 @@ from welfare.cli import main
 from welfare.config import load_params
 
 
+def track(params, vectors, model, naive, env, out, *extra: str) -> None:
+    rc = main(
+        [
+            "track", "--params", str(params), "--vectors", str(vectors), "--model", str(model),
+            "--naive-model", str(naive), "--env", str(env), "--out", str(out), *extra,
+        ]
+    )  # fmt: skip
+    assert rc == 0
+
+
 def test_track_cli(tmp_path):
     from welfare.model.testing import tiny_model_dir
 
@@ -28,14 +38,8 @@ def test_track_cli(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(base, allow_unicode=True))
     out = tmp_path / "track.json"
-    rc = main(
-        [
-            "track", "--params", str(params), "--vectors", str(vectors), "--model", str(trained),
-            "--naive-model", str(naive), "--env", str(env), "--corpus", str(corpus),
-            "--out", str(out), "--plots", str(tmp_path / "plots"),
-        ]
-    )  # fmt: skip
-    assert rc == 0
+    track(params, vectors, trained, naive, env, out,
+          "--corpus", str(corpus), "--plots", str(tmp_path / "plots"))  # fmt: skip
     result = json.loads(out.read_text())
     assert set(result["trained"]["maze"]) == {"v_mold", "v_gold"}
     assert set(result["naive"]["maze"]) == {"v_mold", "v_gold", "u_mold", "u_gold"}
@@ -70,13 +74,7 @@ def test_track_cli_builtin_correctness_needs_no_corpus(tmp_path, monkeypatch):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True))
     out = tmp_path / "track.json"
-    rc = main(
-        [
-            "track", "--params", str(path), "--vectors", str(vectors), "--model", str(naive),
-            "--naive-model", str(naive), "--env", str(env), "--out", str(out),
-        ]
-    )  # fmt: skip
-    assert rc == 0
+    track(path, vectors, naive, naive, env, out)
     result = json.loads(out.read_text())
     assert result["correctness_source"] == "builtin"
     corr = result["naive"]["correctness"]["v_gold"]
