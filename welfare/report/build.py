@@ -72,6 +72,14 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
     out["heldout_greedy_return"] = finite(
         dig(data.evaluation or {}, ["final", "greedy_mean_return"])
     )
+    # The same held-out mazes before training (its naive self) and under reference policies.
+    first = (data.eval_curve or [{}])[0]
+    naive = first.get("greedy_mean_return") if first.get("step") in (0, "0") else None
+    out["heldout_greedy_return_step0"] = finite(naive)
+    for name in ("random", "greedy_oracle"):
+        out[f"heldout_return_{name}"] = finite(
+            dig(data.evaluation or {}, ["references", name, "mean_return"])
+        )
     return out
 
 
@@ -81,7 +89,14 @@ def headline_table(organisms: dict[str, dict[str, float | None]], paper: bool = 
     for key, (what, value, note) in HEADLINE.items():
         values = [F._fmt(organisms[n].get(key)) for n in names]
         rows.append([what, *values, *([value, note] if paper else [])])
-    for key in ("final_return_mean", "heldout_greedy_return"):
+    returns = (
+        "final_return_mean",
+        "heldout_greedy_return",
+        "heldout_greedy_return_step0",
+        "heldout_return_random",
+        "heldout_return_greedy_oracle",
+    )
+    for key in returns:
         example = "+198.5 (one example rollout)" if key == "final_return_mean" else ""
         rows.append(
             [
@@ -285,6 +300,17 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
             + table_html(headline_table(heads, params["report"]["paper_column"])),
         )
     )
+    deviations = params["report"]["deviations"]
+    if deviations:
+        rows = [[d["setting"], d["here"], d["paper"]] for d in deviations]
+        sections.append(
+            (
+                "deviations",
+                "Settings that differ from the paper",
+                "<p>Scaled to this run's budget; every other setting is the paper's.</p>"
+                + table_html(F.Table(["setting", "this run", "paper"], rows)),
+            )
+        )
     sections += per_organism
     sections.append(
         (
