@@ -9,7 +9,7 @@ rule activations_final:
     output:
         directory("activations/{organism}/final.zarr"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("activations_final"),
         mapping=lambda wc: organism(wc)["mapping"],
     log:
@@ -35,7 +35,7 @@ rule activations_naive:
     output:
         directory("activations/{organism}/naive.zarr"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("activations_naive"),
         mapping=lambda wc: organism(wc)["mapping"],
         model=base_model_arg,

@@ -13,7 +13,7 @@ rule axis:
         vectors="vectors/{organism}.nc",
         summary="metrics/{organism}/axis.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("axis"),
         model=base_model_arg,
         corpus=lambda wc: "--corpus data/corpus" if corpus_files(wc) else "",

@@ -7,7 +7,7 @@ rule corpus:
         train="data/corpus/train.jsonl",
         heldout="data/corpus/heldout.jsonl",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("corpus"),
     log:
         "logs/corpus.log",
@@ -30,7 +30,7 @@ rule tokenizer:
     output:
         directory("models/tokenizer"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("tokenizer"),
     log:
         "logs/tokenizer.log",
@@ -59,7 +59,7 @@ rule pretrain:
         reading="metrics/naive/reading_probe.tsv",
         acceptance="metrics/naive/acceptance.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("pretrain"),
     log:
         "logs/pretrain.log",

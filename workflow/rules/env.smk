@@ -8,7 +8,7 @@ rule env:
         sft="data/env/{mapping}/sft.parquet",
         balance="metrics/env/{mapping}/class_balance.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("env"),
     log:
         "logs/env/{mapping}.log",

@@ -9,7 +9,7 @@ rule import_model:
     output:
         directory("models/imported/{name}"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("import_model"),
     log:
         "logs/import/{name}.log",

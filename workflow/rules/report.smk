@@ -9,7 +9,7 @@ rule report:
         headline="report/metrics.json",
         plots=directory("report/plots"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("report"),
     log:
         "logs/report.log",

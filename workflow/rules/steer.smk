@@ -12,7 +12,7 @@ rule steer:
     output:
         "metrics/{organism}/steer.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("steer"),
         model=base_model_arg,
         corpus=lambda wc: " ".join(f"--corpus {c}" for c in corpus_input(wc)),
@@ -43,7 +43,7 @@ rule track:
     output:
         "metrics/{organism}/track.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("track"),
         model=base_model_arg,
         corpus=lambda wc: " ".join(f"--corpus {c}" for c in corpus_input(wc)),

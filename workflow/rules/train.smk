@@ -15,7 +15,7 @@ rule train:
         eval_curve="metrics/{organism}/eval.tsv",
         evaluation="metrics/{organism}/eval.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("train"),
     log:
         "logs/train/{organism}.log",
