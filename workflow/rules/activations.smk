@@ -24,8 +24,8 @@ rule activations_final:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare activations {params.files} --model {input.model} "
-        "--mapping {params.mapping} --env {input.env} --out {output} 2> {log}"
+        "welfare activations {params.files} --model {input.model:q} "
+        "--mapping {params.mapping:q} --env {input.env:q} --out {output:q} 2> {log:q}"
 
 
 rule activations_naive:
@@ -51,5 +51,5 @@ rule activations_naive:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare activations {params.files} --model {params.model} "
-        "--mapping {params.mapping} --env {input.env} --out {output} 2> {log}"
+        "welfare activations {params.files} --model {params.model:q} "
+        "--mapping {params.mapping:q} --env {input.env:q} --out {output:q} 2> {log:q}"

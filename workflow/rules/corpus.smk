@@ -21,7 +21,7 @@ rule corpus:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare corpus {params.files} --out data/corpus 2> {log}"
+        "welfare corpus {params.files} --out data/corpus 2> {log:q}"
 
 
 rule tokenizer:
@@ -44,7 +44,7 @@ rule tokenizer:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare tokenizer {params.files} --corpus data/corpus --out {output} 2> {log}"
+        "welfare tokenizer {params.files} --corpus data/corpus --out {output:q} 2> {log:q}"
 
 
 rule pretrain:
@@ -73,5 +73,5 @@ rule pretrain:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare pretrain {params.files} --corpus data/corpus --tokenizer {input.tokenizer} "
-        "--out {output.model} --metrics metrics/naive 2> {log}"
+        "welfare pretrain {params.files} --corpus data/corpus --tokenizer {input.tokenizer:q} "
+        "--out {output.model:q} --metrics metrics/naive 2> {log:q}"

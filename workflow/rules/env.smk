@@ -22,8 +22,8 @@ rule env:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare env {params.files} --mapping {wildcards.mapping} --out data/env/{wildcards.mapping} "
-        "--metrics {output.balance} 2> {log}"
+        "welfare env {params.files} --mapping {wildcards.mapping:q} --out data/env/{wildcards.mapping:q} "
+        "--metrics {output.balance:q} 2> {log:q}"
 
 
 # Every named mapping, as `dvc repro` builds them (rule all builds only the organisms' mappings).

@@ -23,4 +23,4 @@ rule report:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare report {params.files} --out report 2> {log}"
+        "welfare report {params.files} --out report 2> {log:q}"
