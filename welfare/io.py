@@ -1,7 +1,12 @@
-"""Atomic outputs: write to a temporary sibling, rename into place when complete.
+"""Atomic outputs, and inputs that fail in one line.
 
-A killed job leaves at worst a `.<name>.tmp-*` sibling, never a half-written output under the
-final name, so Snakemake, DVC and `resume` logic can trust that an existing output is complete.
+Outputs: write to a temporary sibling, rename into place when complete. A killed job leaves at
+worst a `.<name>.tmp-*` sibling, never a half-written output under the final name, so Snakemake,
+DVC and `resume` logic can trust that an existing output is complete.
+
+Inputs: `InputError` is a failure the user can fix (a missing, corrupt or mismatched file, an
+unknown name); `welfare` prints its message, one line that names the file, and exits 1
+(`-v` keeps the traceback). `reading(path)` turns any failure to read `path` into one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,68 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+class InputError(Exception):
+    """Bad input the user can fix; the message is one line naming the file (or key) and the
+    problem. `welfare.cli.main` prints it instead of a traceback."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type's name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def reading(path: str | Path, what: str = "") -> Iterator[None]:
+    """Turn a failure while reading `path` into an InputError naming it (and `what` it is)."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:  # whatever the reader raises for a damaged file
+        kind = f"{what}: " if what else ""
+        if isinstance(exc, FileNotFoundError):
+            raise InputError(f"{path}: {kind}file not found") from exc
+        if isinstance(exc, UnicodeDecodeError):
+            raise InputError(f"{path}: {kind}not UTF-8 text ({exc.reason})") from exc
+        raise InputError(f"{path}: {kind}{type(exc).__name__}: {one_line(exc)}") from exc
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL file; a missing file, non-UTF-8 text or a line that is not a JSON
+    object is an InputError naming the file (and the line)."""
+    with reading(path, "JSONL"), open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}: line {number}: expected a JSON object")
+            yield row
+
+
+def read_table(
+    path: str | Path, required: tuple[str, ...] = (), columns: list[str] | None = None
+) -> Any:
+    """A Parquet table as a DataFrame, refused in one line naming the file when it is missing,
+    unreadable, empty or lacks a `required` column."""
+    import pandas as pd
+
+    with reading(path, "Parquet"):
+        table = pd.read_parquet(path, columns=columns)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    if len(table) == 0:
+        raise InputError(f"{path}: no rows")
+    return table
 
 
 def _remove(path: Path) -> None:
