@@ -193,7 +193,8 @@ CASES: list[Case] = [
     # models
     ("model_no_weights", _bad_model(lambda m: (m / "model.safetensors").unlink()), ACT_MODEL, None),
     ("model_truncated", _bad_model(lambda m: _truncate(m / "model.safetensors")), ACT_MODEL, None),
-    ("model_bad_config", _bad_model(lambda m: (m / "config.json").write_text("{")), ACT_MODEL, None),
+    ("model_bad_config", _bad_model(lambda m: (m / "config.json").write_text("{")), ACT_MODEL,
+     None),
     ("model_no_tokenizer", _bad_model(_rm_tokenizer), ACT_MODEL, None),
     ("model_missing_dir", lambda i, tmp: tmp / "absent/model", ACT_MODEL, None),
     ("model_hub_id_offline", lambda i, tmp: Path("nosuch-org/nosuch-model"), ACT_MODEL, None),
