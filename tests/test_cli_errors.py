@@ -270,3 +270,14 @@ def test_verbose_keeps_the_traceback(inputs: Inputs, tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="absent.zarr"):
         main([*_axis(inputs, trained=tmp_path / "absent.zarr", tmp=tmp_path), "-v"])
+
+
+def test_a_second_writer_of_a_store_fails_at_once(inputs: Inputs, tmp_path: Path, capsys) -> None:
+    from welfare.io import exclusive
+
+    out = tmp_path / "out.zarr"
+    with exclusive(out):  # another `welfare activations --out` the same store is running
+        assert main(_activations(inputs, tmp=tmp_path)) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: welfare activations: {out}: another process (pid ")
+    assert not out.exists() and not (tmp_path / ".out.zarr.partial").exists()

@@ -116,6 +116,55 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         os.replace(tmp, final)
 
 
+def remove_leftovers(directory: str | Path, prefix: str = "") -> list[Path]:
+    """Remove what killed writers left in `directory`: `atomic_path`'s temporary and set-aside
+    siblings `.<prefix>*.tmp-*` / `.old-*`. Only while holding `exclusive` on what they belong
+    to: no writer of theirs is alive then."""
+    removed = []
+    directory = Path(directory)
+    found = [*directory.glob(f".{prefix}*.tmp-*"), *directory.glob(f".{prefix}*.old-*")]
+    for leftover in found:
+        _remove(leftover)
+        removed.append(leftover)
+    return removed
+
+
+@contextmanager
+def exclusive(output: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on an output (file or directory) for the block: a second writer
+    of the same output fails at once with an InputError naming it, instead of both writing.
+    The lock is `.<name>.lock` beside the output (flock: released when the process dies)."""
+    import fcntl
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    lock = output.with_name(f".{output.name}.lock")
+    while True:
+        fh = open(lock, "a+")  # noqa: SIM115 (held open for the block: the lock lives on it)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise InputError(
+                f"{output}: another process (pid {holder}) is writing it; wait for it or stop it"
+            ) from None
+        # The lock file may have been removed by the holder between open and flock: retry.
+        if lock.exists() and os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
+            break
+        fh.close()
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield output
+    finally:
+        lock.unlink(missing_ok=True)
+        fh.close()
+
+
 def write_json(path: str | Path, data: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")

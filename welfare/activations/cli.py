@@ -42,6 +42,15 @@ def _sample_coords(table: Any) -> dict[str, np.ndarray]:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    from welfare.io import exclusive, remove_leftovers
+
+    # One writer of the store (and its partial sibling) at a time, refused before any work.
+    with exclusive(args.out):
+        remove_leftovers(args.out.parent, args.out.name)
+        return _record(args, params)
+
+
+def _record(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
     from tqdm.auto import tqdm
 
