@@ -27,6 +27,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    from welfare.io import exclusive, remove_leftovers
+
+    # One writer of the organism at a time; what a killed one left (`.naive.tmp-*`,
+    # `.naive.resume.tmp-*`) goes before the resume state is read.
+    with exclusive(args.out):
+        remove_leftovers(Path(args.out).parent, Path(args.out).name)
+        return _pretrain(args, params)
+
+
+def _pretrain(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
     from transformers import AutoTokenizer
 
