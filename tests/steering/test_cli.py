@@ -117,7 +117,7 @@ def test_steer_cli_builtin_english_needs_no_corpus(workspace):
     rc = main(
         [
             "steer", "--params", str(params), "--vectors", str(vectors),
-            "--naive-model", str(naive), "--organism", "grpo",
+            "--naive-model", str(naive), "--organism", "reinforce",
             "--out", str(out), "--records", str(records),
         ]
     )  # fmt: skip
