@@ -5,6 +5,7 @@
 #   snakemake --configfile params.yaml params/paper.yaml -n             # paper scale, dry run
 #   snakemake --workflow-profile workflow/profiles/slurm                # on a SLURM cluster
 import os
+import shlex
 
 from snakemake.utils import min_version
 
@@ -22,7 +23,7 @@ configfile: "params.yaml"
 # keep each file once, relative to the working directory, so the commands match dvc.yaml's.
 PARAMS_FILES = list(dict.fromkeys(os.path.relpath(p) for p in workflow.configfiles))
 PARAMS = load_params(PARAMS_FILES)
-PARAMS_ARGS = " ".join(f"--params {p}" for p in PARAMS_FILES)
+PARAMS_ARGS = " ".join(f"--params {shlex.quote(p)}" for p in PARAMS_FILES)
 
 
 include: "workflow/rules/common.smk"

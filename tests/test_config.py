@@ -204,6 +204,23 @@ MALFORMED: list[tuple[str, str, str]] = [
         "organisms: {grpo: {algorithm: drgrpo, adapter: full, mapping: nope}}\n",
         'organisms.grpo.mapping: expected one of "office"',
     ),
+    # A base goes into shell commands: anything but a plain path or hub id is refused.
+    *[
+        (
+            f"base_{i}",
+            "organisms: {x: {base: " + yaml.safe_dump(bad).strip() + ", algorithm: sft, "
+            "adapter: full, mapping: office}}\n",
+            "organisms.x.base: expected a name matching",
+        )
+        for i, bad in enumerate(
+            ["$(touch /tmp/PWNED)", "`id`", "a; rm -rf b", "two words", "-x", "q'uote", ""]
+        )
+    ],
+    (
+        "train_steps_zero",
+        "train: {steps: 0}\n",
+        "train.steps: expected integer ≥ 1 and ≤ 100000, got 0",
+    ),
     ("top_level_list", "- 1\n", "(top level): expected a mapping, got [1]"),
     ("not_yaml", "maze: {size: 100\n", "not valid YAML (line 2, column 1)"),
 ]
@@ -345,3 +362,13 @@ def test_overlay_replaces_the_organism_table(tmp_path: Path) -> None:
     assert list(params["organisms"]) == ["only"]
     assert params["maze"]["turns"] == 11
     assert params["maze"]["size"] == 100  # other sections still merge
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["naive", "Qwen/Qwen3-4B-Instruct-2507", "models/smollm2", "organisms/reference",
+     "/abs/path/model_v1.5", "../kept/organism", "openai/gpt-oss-20b"],
+)  # fmt: skip
+def test_a_plain_path_or_hub_id_is_a_valid_base(base: str) -> None:
+    row = {"base": base, "algorithm": "sft", "adapter": "full", "mapping": "office"}
+    assert validate_params({"organisms": {"x": row}})["organisms"]["x"]["base"] == base

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from welfare import __version__
 from welfare.config import ParamsError, load_params
+from welfare.io import InputError, one_line
 
 # name -> (module, one-line help). Order is the DAG order.
 STAGES: dict[str, tuple[str, str]] = {
@@ -89,11 +91,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    offline(params)
     # Log lines go above the stage's progress bar instead of into the middle of it.
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    with logging_redirect_tqdm():
-        return int(module.run(args, params) or 0)
+    try:
+        with logging_redirect_tqdm():
+            return int(module.run(args, params) or 0)
+    except (InputError, OSError, UnicodeDecodeError) as exc:
+        # Expected failures (bad or missing input, a model that cannot load): one line naming
+        # the file; `-v` keeps the traceback.
+        if args.verbose:
+            raise
+        print(f"error: welfare {name}: {_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {one_line(exc)}"
+    return one_line(exc)
+
+
+def offline(params: dict) -> None:
+    """No downloads unless `allow_downloads: true` (then the environment decides): the HF
+    libraries read these variables, and `load_model` passes `local_files_only` from them."""
+    if not params.get("allow_downloads"):
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+            os.environ[name] = "1"
 
 
 if __name__ == "__main__":

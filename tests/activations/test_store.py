@@ -5,11 +5,14 @@ import pytest
 import zarr
 
 from welfare.activations.store import (
+    WRITTEN,
     ActivationStoreWriter,
+    StoreError,
     StoreLayout,
     blosc_codec,
     chunk_shape,
     open_activations,
+    verify_store,
 )
 
 
@@ -77,7 +80,7 @@ def test_killed_run_leaves_no_complete_store_and_resumes(tmp_path):
         writer.write(data[:30])
         raise _Killed
     assert not out.exists()  # the final name appears only when complete
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(StoreError, match="no activation store"):
         open_activations(out)
     with _writer(out, data) as writer:
         resumed_at = writer.n_done
@@ -147,3 +150,68 @@ def test_capture_with_assistant_template_adds_a_position_dim(tmp_path, tiny_lm):
         atol=1e-6,
     )
     assert span_ds.attrs["position"] == "assistant_template"
+
+
+def _complete_store(path, data):
+    with _writer(path, data) as writer:
+        writer.write(data)
+    return writer
+
+
+def _chunk_files(store):
+    return sorted(p for p in (store / "activations" / "c").rglob("*") if p.is_file())
+
+
+def test_a_complete_store_carries_its_written_rows_record(tmp_path):
+    data = np.random.default_rng(2).normal(size=(30, 4, 16)).astype(np.float32)
+    writer = _complete_store(tmp_path / "s.zarr", data)
+    record = zarr.open_group(tmp_path / "s.zarr", mode="r").attrs[WRITTEN]
+    assert record["rows"] == 30 and record["chunks"] == len(_chunk_files(tmp_path / "s.zarr"))
+    assert verify_store(tmp_path / "s.zarr") == 30 and writer.n_done == 30
+
+
+def _drop_a_chunk(store):
+    _chunk_files(store)[1].unlink()
+
+
+def _truncate_a_chunk(store):
+    chunk = _chunk_files(store)[0]
+    chunk.write_bytes(chunk.read_bytes()[:10])
+
+
+def _drop_the_record(store):
+    group = zarr.open_group(store, mode="r+")
+    del group.attrs[WRITTEN]
+
+
+def _drop_the_metadata(store):
+    (store / "zarr.json").unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_drop_a_chunk, "1 of .* chunks missing"),
+        (_truncate_a_chunk, "rows 0-.* unreadable"),
+        (_drop_the_record, "no written-rows record"),
+        (_drop_the_metadata, "no activation store"),
+    ],
+)
+def test_a_damaged_store_is_an_error_naming_it(tmp_path, damage, message):
+    data = np.random.default_rng(3).normal(size=(30, 4, 16)).astype(np.float32)
+    store = tmp_path / "damaged.zarr"
+    _complete_store(store, data)
+    damage(store)
+    with pytest.raises(StoreError, match=message) as info:
+        open_activations(store)
+    assert str(info.value).startswith(f"{store}: ") and "\n" not in str(info.value)
+
+
+def test_a_store_with_nan_rows_is_an_error_naming_the_first(tmp_path):
+    data = np.random.default_rng(4).normal(size=(30, 4, 16)).astype(np.float32)
+    data[17, 2, 5] = np.nan
+    data[21] = np.inf
+    store = tmp_path / "nan.zarr"
+    _complete_store(store, data)
+    with pytest.raises(StoreError, match=r"2 rows not finite \(first: sample 17\)"):
+        open_activations(store)

@@ -123,3 +123,44 @@ def test_refuses_multi_token_directions(model_dir: Path, tmp_path: Path) -> None
     (bad / "tokenizer.json").write_text(json.dumps(tokenizer))
     with pytest.raises(ModelLoadError, match="direction"):
         load_model(bad, CPU)
+
+
+@pytest.mark.parametrize("env", [None, "1"])
+def test_a_hub_id_fails_fast_offline_without_touching_the_network(
+    env: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline by default: no HF_HUB_OFFLINE at all (a library call) or `welfare`'s "1"."""
+    import socket
+    import time
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    if env is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", env)
+    started = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="downloads are off") as info:
+        load_model("welfare-tests/not-cached-model", CPU)
+    assert time.perf_counter() - started < 10
+    assert str(info.value).startswith("welfare-tests/not-cached-model: ")
+    assert "\n" not in str(info.value)
+
+
+def test_welfare_sets_the_hub_offline_unless_downloads_are_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from welfare.cli import offline
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    offline({"allow_downloads": False})
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    offline({"allow_downloads": True})
+    assert os.environ["HF_HUB_OFFLINE"] == "0"

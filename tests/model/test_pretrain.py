@@ -4,6 +4,7 @@ to exactly the weights of an uninterrupted one."""
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -325,3 +326,30 @@ def test_restart_rule_needs_the_probe(rows, tmp_path: Path) -> None:
     rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 0.9, "max_tries": 2}
     with pytest.raises(ValueError, match="reading probe"):
         pretrain(rows, rows[:4], tiny_tokenizer(), _cfg(restart=rule), tmp_path / "x")
+
+
+def test_a_kill_after_training_keeps_the_result_for_the_rerun(
+    rows, tmp_path: Path, monkeypatch
+) -> None:
+    """With `keep_resume` (acceptance still to run), the resume state is saved at the final
+    step: a rerun after a kill (Snakemake has deleted the model) trains no step again."""
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    cfg = _cfg(steps=5, checkpoint_every=3)
+    first, done = pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / "naive", keep_resume=True)
+    assert torch.load(resume_dir(tmp_path / "naive") / "state.pt", weights_only=True)["step"] == 5
+    shutil.rmtree(tmp_path / "naive")  # the kill during acceptance; Snakemake removes the output
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a training step ran again")
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", no_training)
+    again, result = pretrain(rows, rows[:4], tokenizer, cfg, tmp_path / "naive", keep_resume=True)
+    assert result.steps == 5 and result.curve == done.curve
+    assert result.final_train_loss == done.final_train_loss
+    for (name, a), (_, b) in zip(
+        first.state_dict().items(), again.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    pretrain_module.discard_resume(tmp_path / "naive")
+    assert not resume_dir(tmp_path / "naive").exists()

@@ -74,6 +74,57 @@ def test_killed_run_resumes_exactly(tmp_path, tiny_dir):
     assert any(not torch.equal(start[k], a[k]) for k in start)
 
 
+def test_curves_deleted_after_a_kill_come_back_whole(tmp_path, tiny_dir, monkeypatch):
+    """Killed after the step-2 checkpoint of 4 steps, then Snakemake deletes the failed job's
+    outputs (train.tsv, eval.tsv) and reruns it: the resumed run writes the full curves, and
+    the half-written checkpoint a kill left behind is removed."""
+    import shutil
+
+    from welfare.rl import trainer as trainer_module
+
+    straight = _paths(tmp_path / "a", tiny_dir)
+    train(_params(steps=4), "tiny", straight)
+    resumed = _paths(tmp_path / "b", tiny_dir)
+    save = trainer_module.save_checkpoint
+
+    def save_then_die(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        if path.name == "step-0002":
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module, "save_checkpoint", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            train(_params(steps=4), "tiny", resumed)
+    for name in ("train.tsv", "eval.tsv"):
+        (resumed.metrics / name).unlink()
+    leftover = resumed.out / ".step-0004.tmp-99999"  # a kill during a checkpoint write
+    shutil.copytree(resumed.out / "step-0002", leftover)
+    train(_params(steps=4), "tiny", resumed)
+    assert _rows(resumed.metrics / "train.tsv") == _rows(straight.metrics / "train.tsv")
+    assert len(_rows(resumed.metrics / "train.tsv")) == 4
+    assert _rows(resumed.metrics / "eval.tsv") == _rows(straight.metrics / "eval.tsv")
+    assert [r["step"] for r in _rows(resumed.metrics / "eval.tsv")] == ["0", "2", "4"]
+    assert not leftover.exists()
+
+
+def test_a_second_writer_of_the_same_out_fails_at_once(tmp_path, tiny_dir, monkeypatch, capsys):
+    import yaml
+
+    from welfare.io import exclusive
+
+    overlay = tmp_path / "params.yaml"
+    overlay.write_text(yaml.safe_dump(_params(steps=1), allow_unicode=True))
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--params", str(overlay), "--organism", "tiny", "--base", str(tiny_dir)]
+    with exclusive(Path("models/tiny")):  # another `welfare train` is writing models/tiny
+        assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: welfare train: models/tiny: another process (pid ")
+    assert not (tmp_path / "models/tiny/final").exists()
+    assert main(argv) == 0  # the lock is gone with its holder
+
+
 def test_checkpoints_of_other_params_are_set_aside_not_resumed(tmp_path, tiny_dir):
     paths = _paths(tmp_path, tiny_dir)
     train(_params(steps=2), "tiny", paths)
@@ -88,6 +139,10 @@ def test_checkpoints_of_other_params_are_set_aside_not_resumed(tmp_path, tiny_di
     latest = latest_checkpoint(paths.out)
     assert checkpoint_fingerprint(latest) == cfg.fingerprint(other, model_identity(tiny_dir))
     assert [r["step"] for r in _rows(paths.metrics / "train.tsv")] == ["1", "2"]  # from step 0
+    third = _params(steps=2)
+    third["train"]["lr"] = 2e-3
+    train(third, "tiny", paths)
+    assert [p.name for p in paths.out.glob("stale-*")] == ["stale-0"]  # no pile-up
 
 
 def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):

@@ -55,7 +55,7 @@ def test_steer_cli_writes_the_documented_json(workspace):
         [
             "steer", "--params", str(params), "--vectors", str(vectors),
             "--naive-model", str(naive), "--trained-model", str(trained),
-            "--corpus", str(corpus), "--eval-mazes", str(mazes), "--organism", "grpo",
+            "--corpus", str(corpus), "--eval-mazes", str(mazes), "--organism", "reinforce",
             "--out", str(out), "--records", str(records), "--plots", str(root / "plots"),
         ]
     )  # fmt: skip
@@ -117,7 +117,7 @@ def test_steer_cli_builtin_english_needs_no_corpus(workspace):
     rc = main(
         [
             "steer", "--params", str(params), "--vectors", str(vectors),
-            "--naive-model", str(naive), "--organism", "grpo",
+            "--naive-model", str(naive), "--organism", "reinforce",
             "--out", str(out), "--records", str(records),
         ]
     )  # fmt: skip

@@ -75,7 +75,7 @@ def test_every_rule_declares_log_benchmark_threads_resources() -> None:
                 "gpu=",
             ):
                 assert directive in body, f"{f.name}: rule {rule} lacks {directive}"
-            assert re.search(r"2> \{log\}\"\s*$", body.split("shell:")[1]), (
+            assert re.search(r"2> \{log:q\}\"\s*$", body.split("shell:")[1]), (
                 f"{f.name}: rule {rule} must send stderr to its log"
             )
             assert re.search(r'"welfare \w+ \{params\.files\}', body), (

@@ -42,7 +42,15 @@ def _sample_coords(table: Any) -> dict[str, np.ndarray]:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    import pandas as pd
+    from welfare.io import exclusive, remove_leftovers
+
+    # One writer of the store (and its partial sibling) at a time, refused before any work.
+    with exclusive(args.out):
+        remove_leftovers(args.out.parent, args.out.name)
+        return _record(args, params)
+
+
+def _record(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
     from tqdm.auto import tqdm
 
@@ -56,12 +64,13 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from welfare.activations.render import render_chat
     from welfare.config import params_hash
     from welfare.env import render_trajectory_messages
+    from welfare.io import read_table
     from welfare.model import load_model
 
     settings = ActivationSettings.from_params(params["activations"])
     if params["runtime"].get("threads"):
         torch.set_num_threads(int(params["runtime"]["threads"]))
-    table = pd.read_parquet(args.env)
+    table = read_table(args.env, required=(*COORD_COLUMNS, "actions"))
     if args.limit:
         table = table.groupby("split", sort=False).head(args.limit)
     model, tokenizer = load_model(args.model, params["runtime"])

@@ -11,6 +11,12 @@ being written (params hash, model, sample coordinates, dtype, chunks). A rerun w
 fingerprint resumes after the last written chunk; any other partial is discarded. Only a
 complete store is renamed to its final name (`welfare.io.atomic_path`), so a killed run never
 leaves a store that opens as complete.
+
+Verified on read: the complete store carries the written-rows record (rows written, chunk
+count) in its group attribute `written_rows`. `open_activations` checks it against the array,
+checks that every chunk is on disk and readable and that every row is finite, and raises
+`StoreError` naming the store otherwise: a deleted chunk reads as fill values, which would pass
+for an honest null result.
 """
 
 from __future__ import annotations
@@ -27,12 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from welfare.io import atomic_path, write_json
+from welfare.io import InputError, atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
 ACTIVATIONS = "activations"
 PROGRESS_FILE = "progress.json"
+WRITTEN = "written_rows"  # group attribute: the written-rows record of a complete store
+
+
+class StoreError(InputError, ValueError):
+    """An activation store that is missing, incomplete or damaged; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,8 @@ class ActivationStoreWriter:
         return self
 
     def __exit__(self, exc_type: Any, *_exc: object) -> None:
+        import zarr
+
         if exc_type is not None:
             return  # keep the partial store: a rerun resumes after its last written chunk
         self._flush(final=True)
@@ -145,6 +158,8 @@ class ActivationStoreWriter:
                 "samples; the store stays partial"
             )
         (self.partial / PROGRESS_FILE).unlink()
+        group = zarr.open_group(self.partial, mode="r+", zarr_format=3)
+        group.attrs[WRITTEN] = {"rows": self.n_done, "chunks": self._array.nchunks}
         with atomic_path(self.path) as tmp:
             os.replace(self.partial, tmp)
 
@@ -216,11 +231,65 @@ class ActivationStoreWriter:
         )
 
 
-def open_activations(path: str | Path, chunks: Any = None) -> Any:
-    """Open a complete store lazily (dask-backed), chunked as on disk unless `chunks` says."""
+def open_activations(path: str | Path, chunks: Any = None, verify: bool = True) -> Any:
+    """Open a complete store lazily (dask-backed), chunked as on disk unless `chunks` says;
+    `verify_store` first (one read of every chunk) unless `verify` is False."""
     import xarray as xr
 
     path = Path(path)
+    if verify:
+        verify_store(path)
+    elif not (path / "zarr.json").exists():
+        raise StoreError(f"{path}: no activation store (zarr.json missing)")
+    try:
+        return xr.open_zarr(path, consolidated=False, chunks={} if chunks is None else chunks)
+    except (OSError, ValueError, KeyError) as exc:
+        raise StoreError(f"{path}: unreadable activation store ({exc})") from None
+
+
+def verify_store(path: str | Path) -> int:
+    """Check a store against its written-rows record: every chunk on disk and decodable, every
+    row finite. Returns the row count; raises StoreError naming the store and the damage."""
+    import zarr
+
+    path = Path(path)
     if not (path / "zarr.json").exists():
-        raise FileNotFoundError(f"{path}: no activation store")
-    return xr.open_zarr(path, consolidated=False, chunks={} if chunks is None else chunks)
+        raise StoreError(f"{path}: no activation store (zarr.json missing)")
+    try:
+        record = zarr.open_group(path, mode="r", zarr_format=3).attrs.get(WRITTEN)
+        array = zarr.open_array(path, path=ACTIVATIONS, mode="r")
+    except Exception as exc:  # zarr raises many types for damaged metadata
+        raise StoreError(f"{path}: unreadable activation store ({exc})") from None
+    try:
+        rows, n_chunks = int(record["rows"]), int(record["chunks"])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(
+            f"{path}: no written-rows record (attribute {WRITTEN!r}): the store is incomplete "
+            "or from an older version; rerun `welfare activations`"
+        ) from None
+    if array.shape[0] != rows or array.nchunks != n_chunks:
+        raise StoreError(
+            f"{path}: {array.shape[0]} rows in {array.nchunks} chunks, the record says {rows} "
+            f"rows in {n_chunks}"
+        )
+    missing = n_chunks - array.nchunks_initialized
+    if missing:
+        raise StoreError(f"{path}: {missing} of {n_chunks} chunks missing")
+    _check_rows_finite(path, array)
+    return rows
+
+
+def _check_rows_finite(path: Path, array: Any) -> None:
+    step = array.chunks[0]
+    bad: list[int] = []
+    for start in range(0, array.shape[0], step):
+        try:
+            block = np.asarray(array[start : start + step])
+        except Exception as exc:  # a truncated or corrupt chunk fails inside the codec
+            raise StoreError(
+                f"{path}: rows {start}-{start + step - 1} unreadable (corrupt chunk: {exc})"
+            ) from None
+        finite = np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+        bad += (start + np.flatnonzero(~finite)).tolist()
+    if bad:
+        raise StoreError(f"{path}: {len(bad)} rows not finite (first: sample {bad[0]})")

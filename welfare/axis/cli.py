@@ -39,6 +39,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     if params["runtime"].get("threads"):
         torch.set_num_threads(int(params["runtime"]["threads"]))
+    check_inputs(args, params)
     run_axis(
         AxisInputs(
             trained_store=args.trained,
@@ -53,3 +54,17 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         params,
     )
     return 0
+
+
+def check_inputs(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    """Refuse, before any work, a corpus that is not there (a typo would otherwise skip the
+    emotion geometry with only a note in axis.json). The stores are verified by `run_axis`."""
+    from welfare.io import InputError
+
+    if args.corpus is not None:
+        split = params["axis"]["emotion"]["corpus_split"]
+        corpus_file = Path(args.corpus) / f"{split}.jsonl"
+        if not corpus_file.is_file():
+            raise InputError(
+                f"{corpus_file}: not found (--corpus {args.corpus}, axis.emotion.corpus_split)"
+            )

@@ -6,7 +6,6 @@ meta.emotion/valence/arousal; sentiment texts carry meta.valence (> 0 positive, 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from welfare.activations.pooled import pooled_activations
 from welfare.axis.emotions import EmotionVectors, emotion_vectors
 from welfare.axis.sentiment import difference_of_means, wrap_review
+from welfare.io import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +25,11 @@ def read_rows(path: str | Path, genres: Sequence[str], limit: int) -> list[dict[
     """Rows of the given genres, in file order, at most `limit` of each genre."""
     seen: dict[str, int] = {}
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            genre = row.get("genre")
-            if genre in genres and seen.get(genre, 0) < limit:
-                seen[genre] = seen.get(genre, 0) + 1
-                rows.append(row)
+    for row in read_jsonl(path):
+        genre = row.get("genre")
+        if genre in genres and seen.get(genre, 0) < limit:
+            seen[genre] = seen.get(genre, 0) + 1
+            rows.append(row)
     return rows
 
 

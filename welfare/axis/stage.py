@@ -55,11 +55,17 @@ def auto_layer(value: int, n_layers: int, numerator: int, denominator: int) -> i
 
 
 def store_passes(inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None) -> dict:
+    """Both stores verified first (a damaged one is an error before any work), then read once."""
+    from welfare.activations.store import open_activations, verify_store
+
+    stores = (("trained", inputs.trained_store), ("control", inputs.naive_store))
+    for _role, store in stores:
+        verify_store(store)
     passes: dict[str, StorePass] = {}
-    for role, store in (("trained", inputs.trained_store), ("control", inputs.naive_store)):
+    for role, store in stores:
         log.info("%s store %s", role, store)
         passes[role] = run_store_pass(
-            store,
+            open_activations(store, verify=False),
             baseline=axis["baseline"],
             n_permutations=axis["n_permutations"],
             n_bootstrap=axis["n_bootstrap"],

@@ -21,7 +21,7 @@ from welfare.corpus.genres.affect import make_emotion_story, make_goal_narrative
 from welfare.corpus.genres.row import Row
 from welfare.corpus.genres.spatial import make_maze_transcript, make_spatial_reading, tile_symbols
 from welfare.corpus.genres.tasks import make_arithmetic, make_qa_selfeval, make_request
-from welfare.io import atomic_path
+from welfare.io import atomic_path, read_jsonl
 from welfare.maze import MazeConfig
 
 log = logging.getLogger(__name__)
@@ -138,5 +138,4 @@ def write_corpus(params: Mapping[str, Any], out: str | Path) -> dict[str, dict[s
 
 def read_corpus(path: str | Path) -> list[dict[str, Any]]:
     """Rows of one JSONL split."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return list(read_jsonl(path))

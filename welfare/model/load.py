@@ -1,7 +1,8 @@
 """One loader for the organism and for any Hugging Face causal LM.
 
 `load_model(path_or_id, runtime, lora)` takes a local HF directory (the organism in `models/naive/`,
-a maze-trained checkpoint, a downloaded Qwen3-4B) or a hub id (only where the user has network),
+a maze-trained checkpoint, a downloaded Qwen3-4B) or a hub id, read from the local HF cache only:
+nothing is downloaded unless HF_HUB_OFFLINE=0 (`welfare` sets it from `allow_downloads` in params),
 loads safetensors weights only, applies `params.runtime` (device, dtype, trust_remote_code,
 threads) and optionally wraps the model in a peft LoRA adapter. The tokenizer must fit the model
 and the maze: a chat template, no token id beyond the embedding matrix, and N/E/S/W as single
@@ -11,11 +12,13 @@ tokens, or loading stops with a one-line `ModelLoadError` naming what is wrong.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from welfare.io import InputError
 from welfare.maze.tiles import DIRECTIONS
 
 log = logging.getLogger(__name__)
@@ -26,8 +29,13 @@ _SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 _ADAPTER_FILES = ("adapter_model.safetensors",)
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(InputError, ValueError):
     """A model or tokenizer that cannot be used: one line saying what is wrong."""
+
+
+def downloads_allowed() -> bool:
+    """Only where HF_HUB_OFFLINE is set to a false value (unset: offline)."""
+    return os.environ.get("HF_HUB_OFFLINE", "1").strip().lower() in ("0", "false", "no", "off")
 
 
 def resolve_device(device: str) -> str:
@@ -172,7 +180,10 @@ def load_model(
     device = resolve_device(str(runtime.get("device", "auto")))
     dtype = _resolve_dtype(str(runtime.get("dtype", "float32")))
     trust = bool(runtime.get("trust_remote_code", False))
-    common: dict[str, Any] = {"trust_remote_code": trust, "local_files_only": local}
+    common: dict[str, Any] = {
+        "trust_remote_code": trust,
+        "local_files_only": local or not downloads_allowed(),
+    }
     adapter = local and (Path(source) / "adapter_config.json").exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
@@ -189,11 +200,20 @@ def load_model(
             model = AutoModelForCausalLM.from_pretrained(
                 source, config=config, dtype=dtype, use_safetensors=True, **common
             )
-    except ModelLoadError:
-        raise
-    except (OSError, ValueError, RuntimeError) as exc:
+    except ModelLoadError as exc:
+        if str(exc).startswith(source):
+            raise
+        raise ModelLoadError(f"{source}: {exc}") from exc
+    except Exception as exc:  # HF and safetensors raise many types for a damaged directory
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = "local directory" if local else "hub id (needs network or a cached copy)"
+        where = (
+            "local directory"
+            if local
+            else "hub id (needs network or a cached copy)"
+            if downloads_allowed()
+            else "hub id: not in the local HF cache and downloads are off "
+            "(allow_downloads: true in params, or a local directory)"
+        )
         raise ModelLoadError(f"{source}: cannot load as a {where}: {first}") from exc
     if tokenizer.pad_token is None:
         # Batched rollouts pad; reuse EOS rather than growing the vocabulary.

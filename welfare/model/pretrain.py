@@ -5,7 +5,9 @@ moved to `<out>.resume.stale-T`): every `checkpoint_every` steps the model, opti
 elapsed time go to `<out>.resume/state.pt` (atomically); a restarted run continues from there
 with the same data order (blocks are a pure function of (seed, epoch)). At the end the model is
 saved with `save_pretrained` (safetensors) together with its tokenizer, and the resume state is
-removed.
+removed, unless `keep_resume` (the CLI, while acceptance runs): then it is saved at the final step
+and `discard_resume` removes it once acceptance is written, so a kill during acceptance reruns
+acceptance only, not pretraining.
 
 The restart rule (`restart`): whether the reading circuit binds is close to a coin flip per seed
 at organism size (bench/organism.md), and it shows early. So at `restart.at_step` the reading
@@ -162,6 +164,11 @@ def resume_fingerprint(
     return params_hash({"cfg": kept, "vocab": len(tokenizer), "rows": rows})
 
 
+def discard_resume(out: str | Path) -> None:
+    """Remove the resume state of `out` (the run and whatever follows it are complete)."""
+    shutil.rmtree(resume_dir(Path(out)), ignore_errors=True)
+
+
 def _save_resume(
     path: Path,
     model: Any,
@@ -288,6 +295,7 @@ def pretrain(
     device: str = "cpu",
     probe: ReadingProbe | None = None,
     neighbours: NeighbourProbe | None = None,
+    keep_resume: bool = False,
 ) -> tuple[Any, PretrainResult]:
     """Train a fresh organism (or resume one) and save it to `out`; return (model, result).
 
@@ -353,7 +361,7 @@ def pretrain(
     started = time.perf_counter() - elapsed
     tokens = int(curve[-1]["tokens"]) if curve else 0
     bar = tqdm(total=total, initial=step, desc="pretrain", mininterval=5)
-    loss_value = math.nan
+    loss_value = float(curve[-1]["train_loss"]) if curve else math.nan
 
     judged = judgment_rows(heldout_rows, int(cfg["reading_probe"]["n"]))
 
@@ -442,6 +450,10 @@ def pretrain(
     if probe is not None and (not probes or probes[-1]["step"] != step):
         measure()
     wall = time.perf_counter() - started
+    if keep_resume:
+        _save_resume(
+            resume_dir(out), run.model, run.optimizer, step, wall, curve, fingerprint, tries, probes
+        )
     run.model.eval()
     heldout = heldout_losses(run.model, tokenizer, heldout_rows, cfg)
     with atomic_path(out) as tmp:
@@ -458,7 +470,8 @@ def pretrain(
         write_json(Path(tmp) / ORGANISM_MARKER, marker)
     if curve_path is not None:
         write_curve(curve, curve_path)
-    shutil.rmtree(resume_dir(out), ignore_errors=True)
+    if not keep_resume:
+        discard_resume(out)
     result = PretrainResult(
         step, tokens, wall, loss_value, heldout, curve, n_params, probes, tries, run.seed
     )

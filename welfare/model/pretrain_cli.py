@@ -27,6 +27,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    from welfare.io import exclusive, remove_leftovers
+
+    # One writer of the organism at a time; what a killed one left (`.naive.tmp-*`,
+    # `.naive.resume.tmp-*`) goes before the resume state is read.
+    with exclusive(args.out):
+        remove_leftovers(Path(args.out).parent, Path(args.out).name)
+        return _pretrain(args, params)
+
+
+def _pretrain(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
     from transformers import AutoTokenizer
 
@@ -35,7 +45,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from welfare.model.acceptance import neighbour_probe
     from welfare.model.data import fresh_blocks
     from welfare.model.load import check_tokenizer, resolve_device
-    from welfare.model.pretrain import PROBE_COLUMNS, pretrain, write_curve
+    from welfare.model.pretrain import PROBE_COLUMNS, discard_resume, pretrain, write_curve
     from welfare.model.reading_probe import reading_probe
 
     threads = int(params["runtime"].get("threads", 0) or 0)
@@ -63,6 +73,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         device=resolve_device(str(params["runtime"]["device"])),
         probe=probe,
         neighbours=neighbours,
+        keep_resume=not args.skip_acceptance,  # until acceptance.json is written
     )
     write_curve(result.probes, metrics / "reading_probe.tsv", PROBE_COLUMNS)
     write_json(
@@ -95,6 +106,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
             f"acceptance: {'PASS' if report['passed'] else 'FAIL'} "
             + ", ".join(f"{k}={_fmt(v['value'])}" for k, v in report["checks"].items())
         )
+        discard_resume(args.out)
     return 0
 
 

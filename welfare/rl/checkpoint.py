@@ -10,7 +10,11 @@ Layout of one checkpoint directory:
   read back with ``weights_only=True``). Sampling and maze seeds derive from (seed, step), so no
   RNG state needs saving for an exact resume.
 - `run.json`: the run's fingerprint (`TrainConfig.fingerprint`): a checkpoint is resumed only
-  by a run with the same params and base model; others are set aside, never continued.
+  by a run with the same params and base model; others are set aside in `stale-0/` (only the
+  latest set is kept), never continued;
+- `curves/train.tsv`, `curves/eval.tsv`: the metrics rows up to this step, so a resumed run
+  rebuilds the full curves even when the TSVs were deleted (Snakemake removes a failed job's
+  outputs).
 
 Everything is written to a temporary sibling and renamed (`welfare.io.atomic_path`), so a
 directory named `step-NNNN` is always complete.
@@ -28,10 +32,12 @@ from typing import Any
 import torch
 
 from welfare.io import atomic_path
+from welfare.rl.metrics import MetricsLog
 
 STATE_FILE = "trainer_state.pt"
 RUN_FILE = "run.json"
 ADAPTER_DIR = "adapter"
+CURVES_DIR = "curves"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -67,10 +73,13 @@ def save_checkpoint(
     scheduler: Any | None,
     extra: dict[str, Any] | None = None,
     fingerprint: str = "",
+    curves: tuple[MetricsLog, ...] = (),
 ) -> None:
-    """Atomically write checkpoint `path` after `step` completed steps."""
+    """Atomically write checkpoint `path` after `step` completed steps (with the `curves`)."""
     with atomic_path(path) as tmp:
         save_model_dir(tmp, model, tokenizer, fmt)
+        for curve in curves:
+            curve.write(tmp / CURVES_DIR / curve.path.name)
         (tmp / RUN_FILE).write_text(json.dumps({"fingerprint": fingerprint, "step": step}) + "\n")
         state = {
             "step": step,
@@ -98,11 +107,13 @@ def checkpoint_fingerprint(path: Path) -> str | None:
 
 
 def set_aside_checkpoints(out: Path) -> Path:
-    """Move every `step-NNNN` of `out` into a new `out/stale-K/` (kept, never resumed)."""
-    k = 0
-    while (out / f"stale-{k}").exists():
-        k += 1
-    stale = out / f"stale-{k}"
+    """Move every `step-NNNN` of `out` into `out/stale-0/` (kept for a look, never resumed),
+    replacing the sets aside before it: they do not pile up over param changes."""
+    import shutil
+
+    for old in out.glob("stale-*"):
+        shutil.rmtree(old)
+    stale = out / "stale-0"
     stale.mkdir()
     for child in sorted(out.glob("step-*")):
         child.rename(stale / child.name)

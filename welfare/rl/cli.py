@@ -32,6 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
 
+    from welfare.io import exclusive
     from welfare.rl.trainer import NAIVE_MODEL, RunPaths, train
 
     organisms = params["organisms"]
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         base=NAIVE_MODEL if base == "naive" else base,
         env=args.env or Path("data/env") / row["mapping"],
     )
-    summary = train(params, args.organism, paths)
+    with exclusive(paths.out):  # a second `welfare train` of the same --out fails at once
+        summary = train(params, args.organism, paths)
     final = summary["final"]
     print(
         f"{args.organism}: greedy return {final['greedy_mean_return']:.2f} "

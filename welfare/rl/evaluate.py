@@ -37,9 +37,9 @@ def eval_maze_seeds(params: dict[str, Any], env_dir: Path | None, n: int) -> lis
     """The first `n` held-out maze seeds: from the env stage's eval_mazes.parquet when given,
     else the same seeds computed from `params.env.eval` (the env stage writes exactly these)."""
     if env_dir is not None and (env_dir / "eval_mazes.parquet").exists():
-        import pandas as pd
+        from welfare.io import read_table
 
-        seeds = pd.read_parquet(env_dir / "eval_mazes.parquet", columns=["maze_seed"])
+        seeds = read_table(env_dir / "eval_mazes.parquet", required=("maze_seed",))
         return [int(s) for s in seeds["maze_seed"].tolist()[:n]]
     base = int(params["env"]["eval"]["seed_base"])
     return list(range(base, base + min(n, int(params["env"]["eval"]["n_mazes"]))))

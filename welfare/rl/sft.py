@@ -61,11 +61,10 @@ def encode_demonstrations(
 def load_demonstrations(
     path: Path, params: dict[str, Any], mapping: str, tokenizer: Any, limit: int | None = None
 ) -> Demonstrations:
-    import pandas as pd
-
     from welfare.env import render_sft_messages
+    from welfare.io import read_table
 
-    rows = pd.read_parquet(path).to_dict("records")[:limit]
+    rows = read_table(path).to_dict("records")[:limit]
     return encode_demonstrations(
         tokenizer, [render_sft_messages(row, params, mapping) for row in rows]
     )

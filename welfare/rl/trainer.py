@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from welfare.io import atomic_path, write_json
+from welfare.io import atomic_path, remove_leftovers, write_json
 from welfare.maze import MazeConfig, TileMapping
 from welfare.rl.checkpoint import (
+    CURVES_DIR,
     checkpoint_fingerprint,
     latest_checkpoint,
     model_identity,
@@ -107,6 +108,8 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
 
     # --- resume --------------------------------------------------------------------------
     start = 0
+    for leftover in remove_leftovers(paths.out):  # the caller holds the lock on paths.out
+        log.info("removed %s (left by a killed run)", leftover)
     fingerprint = cfg.fingerprint(params, model_identity(paths.base))
     last = latest_checkpoint(paths.out)
     if last is not None and checkpoint_fingerprint(last) != fingerprint:
@@ -116,8 +119,14 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
     if last is not None:
         start, _ = restore_checkpoint(last, model, optimizer, scheduler)
         log.info("resuming %s from %s (step %d)", organism, last, start)
-    train_log = MetricsLog(paths.metrics / "train.tsv", resume_after=start)
-    eval_log = MetricsLog(paths.metrics / "eval.tsv", resume_after=start)
+    saved = (last / CURVES_DIR) if last is not None else None
+    curves = [
+        MetricsLog(paths.metrics / name, resume_after=start, saved=saved and saved / name)
+        for name in ("train.tsv", "eval.tsv")
+    ]
+    train_log, eval_log = curves
+    for curve in curves:
+        curve.write()  # the rows so far, rebuilt from the checkpoint if the TSV was deleted
 
     # --- evaluation set and reference policies -----------------------------------------------
     seeds = eval_maze_seeds(params, paths.env, cfg.eval_mazes)
@@ -176,6 +185,7 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
                 optimizer,
                 scheduler,
                 fingerprint=fingerprint,
+                curves=(train_log, eval_log),
             )
 
     # --- final checkpoint and evaluation -----------------------------------------------------

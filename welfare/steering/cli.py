@@ -31,11 +31,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def mapping_name(args: argparse.Namespace, params: dict[str, Any]) -> str:
-    if args.mapping:
-        return args.mapping
-    if args.organism and args.organism in params["organisms"]:
-        return params["organisms"][args.organism]["mapping"]
-    return "office"
+    """--mapping, else the --organism's row's mapping, else `office`; an unknown name is an
+    error, never a silent fallback."""
+    from welfare.io import InputError
+
+    organisms, mappings = params["organisms"], params["mappings"]
+    if args.organism and args.organism not in organisms:
+        raise InputError(
+            f"--organism {args.organism!r}: not in params.organisms "
+            f"(has: {', '.join(sorted(organisms)) or 'none'})"
+        )
+    name = args.mapping or (organisms[args.organism]["mapping"] if args.organism else "office")
+    if name not in mappings:
+        raise InputError(f"mapping {name!r}: not in params.mappings (has: {', '.join(mappings)})")
+    return name
 
 
 def _heldout(corpus: str | None) -> Path:
@@ -129,9 +138,9 @@ def build_inputs(
     if "maze" in evals and not eval_mazes:
         log.warning("steer: no --eval-mazes: the maze evaluation is skipped")
     if "maze" in evals and eval_mazes:
-        import pandas as pd
+        from welfare.io import read_table
 
-        seeds = [int(s) for s in pd.read_parquet(eval_mazes)["maze_seed"]]
+        seeds = [int(s) for s in read_table(eval_mazes, required=("maze_seed",))["maze_seed"]]
         inputs.maze_seeds = ds.sample(seeds, n("maze", steer["maze"]["n_mazes"]), seed)
     return inputs
 
@@ -247,7 +256,12 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         summarize,
     )
     from welfare.steering.stats import finite_or_none
-    from welfare.steering.vectors import extra_vectors, load_vectors_file, vector_set
+    from welfare.steering.vectors import (
+        check_vectors_fit,
+        extra_vectors,
+        load_vectors_file,
+        vector_set,
+    )
 
     started = time.perf_counter()
     threads = params["runtime"]["threads"]
@@ -273,6 +287,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     runs: dict[str, list[dict]] = {}
     sweep_records: list[dict] = []
     model, tokenizer = load_for_eval(args.naive_model, params)
+    check_vectors_fit(ds_vectors, args.vectors, model)
     t = time.perf_counter()
     runs["naive"] = collect(
         model,

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from welfare.corpus import lexicon
+from welfare.io import InputError, read_jsonl
 
 Message = dict[str, str]
 
@@ -105,15 +106,9 @@ def sentiment_prompts(
 
 
 def read_corpus(path: str | Path, genre: str) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                if row["genre"] == genre:
-                    rows.append(row)
+    rows = [row for row in read_jsonl(path) if row.get("genre") == genre]
     if not rows:
-        raise ValueError(f"{path}: no rows of genre {genre!r}")
+        raise InputError(f"{path}: no rows of genre {genre!r}")
     return rows
 
 

@@ -41,13 +41,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def maze_chats(path: str, params: dict[str, Any], mapping: str) -> tuple[list, list[str]]:
     """Fresh Mold-final and Gold-final trajectories of the configured split, rendered."""
-    import pandas as pd
-
     from welfare.env import render_trajectory_messages
+    from welfare.io import read_table
     from welfare.steering.datasets import sample
 
     cfg = params["track"]["maze"]
-    df = pd.read_parquet(path)
+    df = read_table(path, required=("split", "final_tile", "actions"))
     df = df[df["split"] == cfg["split"]]
     rows = []
     for tile in ("mold", "gold"):
@@ -183,7 +182,9 @@ def _vectors(ds_vectors, concepts, with_u: bool) -> dict[str, tuple[int, np.ndar
     return out
 
 
-def track_model(model_path, params, ds_vectors, maze, corpus, with_u: bool) -> dict[str, Any]:
+def track_model(
+    model_path, params, ds_vectors, maze, corpus, with_u: bool, vectors_path: str = "vectors"
+) -> dict[str, Any]:
     """Maze and correctness tracking of one model (v, and u for the naive model)."""
     from welfare.steering.cli import load_for_eval, release_memory
     from welfare.steering.tracking import (
@@ -191,9 +192,11 @@ def track_model(model_path, params, ds_vectors, maze, corpus, with_u: bool) -> d
         correctness_tracking,
         maze_goal_tracking,
     )
+    from welfare.steering.vectors import check_vectors_fit
 
     cfg = params["track"]
     model, tokenizer = load_for_eval(model_path, params)
+    check_vectors_fit(ds_vectors, vectors_path, model)
     vectors = _vectors(ds_vectors, cfg["concepts"], with_u)
     layers = sorted({layer for layer, _ in vectors.values()})
     chats, tiles = maze
@@ -239,8 +242,12 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
         "mapping": mapping,
         "correctness_source": params["track"]["correctness"]["source"],
         "models": {"trained": str(args.model), "naive": str(args.naive_model)},
-        "trained": track_model(args.model, params, ds_vectors, maze, args.corpus, with_u=False),
-        "naive": track_model(args.naive_model, params, ds_vectors, maze, args.corpus, with_u=True),
+        "trained": track_model(
+            args.model, params, ds_vectors, maze, args.corpus, False, args.vectors
+        ),
+        "naive": track_model(
+            args.naive_model, params, ds_vectors, maze, args.corpus, True, args.vectors
+        ),
         "params_hash": params_hash(params, ["track", "maze", "mappings"]),
     }
     result["seconds"] = time.perf_counter() - started

@@ -64,14 +64,31 @@ def random_direction(d_model: int, norm: float, seed: int) -> torch.Tensor:
 
 
 def load_vectors_file(path: str | Path):
-    """Read `vectors/{organism}.nc` through the axis stage's reader (docs/conventions.md)."""
-    try:
-        from welfare.axis import load_vectors
-    except ImportError:  # the axis stage's reader is not there yet: read the documented format
-        import xarray as xr
+    """Read `vectors/{organism}.nc` through the axis stage's reader (docs/conventions.md); a
+    missing, truncated or non-finite file is an InputError naming it."""
+    from welfare.axis import load_vectors
+    from welfare.io import InputError, reading
 
-        return xr.load_dataset(path, engine="h5netcdf")
-    return load_vectors(path)
+    with reading(path, "vectors file"):
+        ds = load_vectors(path)
+    for name in ("v", "u"):
+        if not np.isfinite(ds[name].values).all():
+            raise InputError(f"{path}: vectors file: {name} is not finite (NaN or inf)")
+    return ds
+
+
+def check_vectors_fit(ds: Any, path: str | Path, model: Any) -> None:
+    """Refuse, before any generation, vectors of another model shape (layers, d_model)."""
+    from welfare.io import InputError
+
+    config = model.config
+    layers, width = int(config.num_hidden_layers), int(config.hidden_size)
+    got_layers, got_width = ds.sizes["layer"], ds.sizes["d_model"]
+    if (got_layers, got_width) != (layers, width):
+        raise InputError(
+            f"{path}: vectors of {got_layers} layers x d_model {got_width}, the model has "
+            f"{layers} x {width}"
+        )
 
 
 def _vec(ds: Any, var: str, concept: str, layer: int) -> torch.Tensor:

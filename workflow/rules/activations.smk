@@ -9,7 +9,7 @@ rule activations_final:
     output:
         directory("activations/{organism}/final.zarr"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("activations_final"),
         mapping=lambda wc: organism(wc)["mapping"],
     log:
@@ -24,8 +24,8 @@ rule activations_final:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare activations {params.files} --model {input.model} "
-        "--mapping {params.mapping} --env {input.env} --out {output} 2> {log}"
+        "welfare activations {params.files} --model {input.model:q} "
+        "--mapping {params.mapping:q} --env {input.env:q} --out {output:q} 2> {log:q}"
 
 
 rule activations_naive:
@@ -35,7 +35,7 @@ rule activations_naive:
     output:
         directory("activations/{organism}/naive.zarr"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("activations_naive"),
         mapping=lambda wc: organism(wc)["mapping"],
         model=base_model_arg,
@@ -51,5 +51,5 @@ rule activations_naive:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare activations {params.files} --model {params.model} "
-        "--mapping {params.mapping} --env {input.env} --out {output} 2> {log}"
+        "welfare activations {params.files} --model {params.model:q} "
+        "--mapping {params.mapping:q} --env {input.env:q} --out {output:q} 2> {log:q}"

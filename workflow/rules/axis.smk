@@ -13,7 +13,7 @@ rule axis:
         vectors="vectors/{organism}.nc",
         summary="metrics/{organism}/axis.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("axis"),
         model=base_model_arg,
         corpus=lambda wc: "--corpus data/corpus" if corpus_files(wc) else "",
@@ -29,6 +29,6 @@ rule axis:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare axis {params.files} --trained {input.trained} --naive {input.naive} "
-        "--model {input.model} --naive-model {params.model} {params.corpus} "
-        "--out {output.vectors} --metrics {output.summary} 2> {log}"
+        "welfare axis {params.files} --trained {input.trained:q} --naive {input.naive:q} "
+        "--model {input.model:q} --naive-model {params.model:q} {params.corpus} "
+        "--out {output.vectors:q} --metrics {output.summary:q} 2> {log:q}"

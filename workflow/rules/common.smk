@@ -78,6 +78,14 @@ def stage_params(stage):
     return values
 
 
+def params_args(wildcards, input):
+    """`--params FILE ...`, the `files=` param of every job. The list of files is no rerun
+    trigger, the values a stage reads are (`values=stage_params(...)`). Snakemake leaves a param
+    computed from the job's `input` out of its params trigger, so adding an overlay reruns only
+    the jobs whose values it changes (docs/workflow.md, "What reruns")."""
+    return PARAMS_ARGS
+
+
 IMPORTED = "models/imported/"
 
 

@@ -7,7 +7,7 @@ rule corpus:
         train="data/corpus/train.jsonl",
         heldout="data/corpus/heldout.jsonl",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("corpus"),
     log:
         "logs/corpus.log",
@@ -21,7 +21,7 @@ rule corpus:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare corpus {params.files} --out data/corpus 2> {log}"
+        "welfare corpus {params.files} --out data/corpus 2> {log:q}"
 
 
 rule tokenizer:
@@ -30,7 +30,7 @@ rule tokenizer:
     output:
         directory("models/tokenizer"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("tokenizer"),
     log:
         "logs/tokenizer.log",
@@ -44,7 +44,7 @@ rule tokenizer:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare tokenizer {params.files} --corpus data/corpus --out {output} 2> {log}"
+        "welfare tokenizer {params.files} --corpus data/corpus --out {output:q} 2> {log:q}"
 
 
 rule pretrain:
@@ -59,7 +59,7 @@ rule pretrain:
         reading="metrics/naive/reading_probe.tsv",
         acceptance="metrics/naive/acceptance.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("pretrain"),
     log:
         "logs/pretrain.log",
@@ -73,5 +73,5 @@ rule pretrain:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare pretrain {params.files} --corpus data/corpus --tokenizer {input.tokenizer} "
-        "--out {output.model} --metrics metrics/naive 2> {log}"
+        "welfare pretrain {params.files} --corpus data/corpus --tokenizer {input.tokenizer:q} "
+        "--out {output.model:q} --metrics metrics/naive 2> {log:q}"

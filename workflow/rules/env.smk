@@ -8,7 +8,7 @@ rule env:
         sft="data/env/{mapping}/sft.parquet",
         balance="metrics/env/{mapping}/class_balance.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("env"),
     log:
         "logs/env/{mapping}.log",
@@ -22,8 +22,8 @@ rule env:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare env {params.files} --mapping {wildcards.mapping} --out data/env/{wildcards.mapping} "
-        "--metrics {output.balance} 2> {log}"
+        "welfare env {params.files} --mapping {wildcards.mapping:q} --out data/env/{wildcards.mapping:q} "
+        "--metrics {output.balance:q} 2> {log:q}"
 
 
 # Every named mapping, as `dvc repro` builds them (rule all builds only the organisms' mappings).

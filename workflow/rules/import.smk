@@ -9,7 +9,7 @@ rule import_model:
     output:
         directory("models/imported/{name}"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("import_model"),
     log:
         "logs/import/{name}.log",
@@ -23,4 +23,4 @@ rule import_model:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare import {params.files} --name {wildcards.name} --out {output} 2> {log}"
+        "welfare import {params.files} --name {wildcards.name:q} --out {output:q} 2> {log:q}"

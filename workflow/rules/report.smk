@@ -9,7 +9,7 @@ rule report:
         headline="report/metrics.json",
         plots=directory("report/plots"),
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("report"),
     log:
         "logs/report.log",
@@ -23,4 +23,4 @@ rule report:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare report {params.files} --out report 2> {log}"
+        "welfare report {params.files} --out report 2> {log:q}"

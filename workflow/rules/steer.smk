@@ -12,10 +12,10 @@ rule steer:
     output:
         "metrics/{organism}/steer.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("steer"),
         model=base_model_arg,
-        corpus=lambda wc: " ".join(f"--corpus {c}" for c in corpus_input(wc)),
+        corpus=lambda wc: " ".join(f"--corpus {shlex.quote(c)}" for c in corpus_input(wc)),
     log:
         "logs/steer/{organism}.log",
     benchmark:
@@ -28,9 +28,9 @@ rule steer:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare steer {params.files} --vectors {input.vectors} --naive-model {params.model} "
-        "--trained-model {input.trained} {params.corpus} --eval-mazes {input.eval_mazes} "
-        "--organism {wildcards.organism} --out {output} 2> {log}"
+        "welfare steer {params.files} --vectors {input.vectors:q} --naive-model {params.model:q} "
+        "--trained-model {input.trained:q} {params.corpus} --eval-mazes {input.eval_mazes:q} "
+        "--organism {wildcards.organism:q} --out {output:q} 2> {log:q}"
 
 
 rule track:
@@ -43,10 +43,10 @@ rule track:
     output:
         "metrics/{organism}/track.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("track"),
         model=base_model_arg,
-        corpus=lambda wc: " ".join(f"--corpus {c}" for c in corpus_input(wc)),
+        corpus=lambda wc: " ".join(f"--corpus {shlex.quote(c)}" for c in corpus_input(wc)),
     log:
         "logs/track/{organism}.log",
     benchmark:
@@ -59,6 +59,6 @@ rule track:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare track {params.files} --vectors {input.vectors} --model {input.model} "
-        "--naive-model {params.model} --env {input.env} {params.corpus} "
-        "--organism {wildcards.organism} --out {output} 2> {log}"
+        "welfare track {params.files} --vectors {input.vectors:q} --model {input.model:q} "
+        "--naive-model {params.model:q} --env {input.env:q} {params.corpus} "
+        "--organism {wildcards.organism:q} --out {output:q} 2> {log:q}"

@@ -15,7 +15,7 @@ rule train:
         eval_curve="metrics/{organism}/eval.tsv",
         evaluation="metrics/{organism}/eval.json",
     params:
-        files=PARAMS_ARGS,
+        files=params_args,
         values=stage_params("train"),
     log:
         "logs/train/{organism}.log",
@@ -29,5 +29,5 @@ rule train:
     conda:
         "../envs/welfare.yaml"
     shell:
-        "welfare train {params.files} --organism {wildcards.organism} --out models/{wildcards.organism} "
-        "--metrics metrics/{wildcards.organism} 2> {log}"
+        "welfare train {params.files} --organism {wildcards.organism:q} --out models/{wildcards.organism:q} "
+        "--metrics metrics/{wildcards.organism:q} 2> {log:q}"
