@@ -61,29 +61,34 @@ def test_cli_writes_a_complete_store_that_matches_the_oracle(tmp_path, extractio
     )
     assert rc == 0
     ds = open_activations(out)
-    assert ds.activations.dims == ("sample", "layer", "d_model")
+    assert ds.activations.dims == ("sample", "position", "layer", "d_model")
+    assert ds.position.values.tolist() == ["letter", "decision"]
     assert ds.sizes["sample"] == len(table) and ds.sizes["layer"] == 3
     assert ds.activations.dtype == np.float16
     splits = [str(s) for s in ds.split.values]
     assert splits == sorted(splits, key=lambda s: s != "train")  # train first, then held-out
     assert ds.attrs["organism"] == "org" and ds.attrs["checkpoint"] == "final"
-    for key in ("model_revision", "hook_site", "params_hash", "welfare_version", "position"):
+    for key in ("model_revision", "hook_site", "params_hash", "welfare_version", "positions"):
         assert ds.attrs[key]
+    assert list(ds.attrs["positions"]) == ["letter", "decision"]
     by_id = table.set_index("trajectory_id")
     sample = 5
     tid = int(ds.trajectory_id.values[sample])
     row = by_id.loc[tid]
     assert str(ds.final_tile.values[sample]) == row["final_tile"]
     assert str(ds.action.values[sample]) == list(row["actions"])[-1]
-    # Oracle: the stored vector of one sample is hidden_states[l + 1] at its final letter.
+    # Oracle: the stored vectors of one sample are hidden_states[l + 1] at its final letter and
+    # at the decision token (the "<|assistant|>" header right before the letter).
     model, tokenizer = load_model(model_dir, params["runtime"])
     messages = render_trajectory_messages(row.to_dict() | {"trajectory_id": tid}, params, "office")
     chat = render_chat(tokenizer, messages)
     with torch.no_grad():
         hidden = model(torch.tensor([chat.input_ids]), output_hidden_states=True).hidden_states
-    stored = ds.activations.values[sample].astype(np.float32)
-    for layer in range(2):
-        np.testing.assert_allclose(
-            stored[layer], hidden[layer + 1][0, -1].numpy(), rtol=2e-3, atol=2e-3
-        )
+    assert tokenizer.convert_ids_to_tokens(chat.input_ids[-2]) == "<|assistant|>"
+    for name, token in (("letter", -1), ("decision", -2)):
+        stored = ds.activations.sel(position=name).values[sample].astype(np.float32)
+        for layer in range(2):
+            np.testing.assert_allclose(
+                stored[layer], hidden[layer + 1][0, token].numpy(), rtol=2e-3, atol=2e-3
+            )
     assert not list(out.parent.glob(".*partial*"))

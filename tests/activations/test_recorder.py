@@ -78,6 +78,31 @@ def test_assistant_template_span_is_right_aligned_and_masked(tiny_lm):
     assert not torch.isnan(torch.from_numpy(spans.activations)).any()
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_named_positions_gather_letter_and_decision_in_one_forward(tiny_lm, side):
+    model, tokenizer = tiny_lm
+    chats = [render_chat(tokenizer, MAZE_CHAT), render_chat(tokenizer, SHORT_CHAT)]
+    got = next(
+        record_chats(model, chats, position=("decision", "letter"), padding_side=side)
+    ).activations
+    assert got.shape == (2, 2, 3, 32)
+    for row, chat in enumerate(chats):
+        ids = torch.tensor([chat.input_ids])
+        with torch.no_grad():
+            hidden = model(input_ids=ids, output_hidden_states=True).hidden_states
+        for col, token in enumerate((chat.n_tokens - 2, chat.n_tokens - 1)):  # decision, letter
+            torch.testing.assert_close(
+                torch.from_numpy(got[row, col, 0]), hidden[1][0, token], atol=1e-5, rtol=1e-4
+            )
+    calls = []
+    hook = find_decoder_blocks(model)[0].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        next(record_chats(model, chats, position=("letter", "decision")))
+    finally:
+        hook.remove()
+    assert len(calls) == 1  # two positions, one forward pass
+
+
 def test_span_gather_index_handles_left_padding_and_short_spans():
     mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
     index, valid = span_gather_index(mask, span_starts=[2, 1], span_ends=[3, 5], width=4)

@@ -113,8 +113,42 @@ def test_incomplete_store_refuses_to_finish(tmp_path):
     assert not (tmp_path / "d.zarr").exists()
 
 
-def test_capture_with_assistant_template_adds_a_position_dim(tmp_path, tiny_lm):
+def test_named_positions_roundtrip_one_position_a_chunk_and_resume(tmp_path):
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(30, 2, 4, 16)).astype(np.float32)
+    layout = StoreLayout(
+        n_samples=30, n_layers=4, d_model=16, n_positions=2, position_labels=("letter", "decision")
+    )
+    out = tmp_path / "p.zarr"
+
+    def writer():
+        return ActivationStoreWriter(
+            out, layout, _coords(30), {"model": "m"}, chunk_mb=0.0005, layers_per_chunk=2
+        )
+
+    with pytest.raises(_Killed), writer() as w:
+        w.write(data[:20])
+        raise _Killed
+    with writer() as w:
+        assert w.n_done > 0
+        w.write(data[w.n_done :])
+    ds = open_activations(out)
+    assert ds.activations.dims == ("sample", "position", "layer", "d_model")
+    assert ds.position.values.tolist() == ["letter", "decision"]
+    np.testing.assert_array_equal(ds.activations.values, data.astype("float16"))
+    np.testing.assert_array_equal(
+        ds.activations.sel(position="decision").values, data[:, 1].astype("float16")
+    )
+    # One position a chunk, as many samples as a one-position store: each position reads alone.
+    single = chunk_shape(StoreLayout(30, 4, 16), chunk_mb=0.0005, layers_per_chunk=2)
+    assert w.chunks == (single[0], 1, 2, 16)
+    with pytest.raises(ValueError, match="position labels"):
+        StoreLayout(30, 4, 16, n_positions=3, position_labels=("letter", "decision"))
+
+
+def test_capture_records_letter_and_decision_from_one_forward(tmp_path, tiny_lm):
     from welfare.activations.capture import ActivationSettings, capture_to_store
+    from welfare.activations.record import record_chats
     from welfare.activations.render import render_chat
 
     model, tokenizer = tiny_lm
@@ -122,34 +156,44 @@ def test_capture_with_assistant_template_adds_a_position_dim(tmp_path, tiny_lm):
         render_chat(
             tokenizer,
             [
-                {"role": "user", "content": "Where do you move ?"},
+                {"role": "user", "content": "Where do you move ?" + " ?" * k},
                 {"role": "assistant", "content": letter},
             ],
         )
-        for letter in "NESW"
+        for k, letter in enumerate("NESW")
     ]
     coords = {"trajectory_id": np.arange(4)}
-    last = capture_to_store(
-        model, chats, coords, tmp_path / "last.zarr", ActivationSettings(dtype="float32"), {"m": 1}
+    both = capture_to_store(
+        model, chats, coords, tmp_path / "both.zarr", ActivationSettings(dtype="float32"), {"m": 1}
     )
-    span = capture_to_store(
+    letter = capture_to_store(
         model,
         chats,
         coords,
-        tmp_path / "span.zarr",
-        ActivationSettings(dtype="float32", position="assistant_template"),
+        tmp_path / "letter.zarr",
+        ActivationSettings(dtype="float32", positions=("letter",)),
         {"m": 1},
     )
-    last_ds, span_ds = open_activations(last), open_activations(span)
-    assert span_ds.activations.dims == ("sample", "position", "layer", "d_model")
-    assert span_ds.position.values.tolist() == [-2, -1]  # role token, letter
-    np.testing.assert_allclose(
-        span_ds.activations.sel(position=-1).values,
-        last_ds.activations.values,
-        rtol=1e-5,
-        atol=1e-6,
+    both_ds, letter_ds = open_activations(both), open_activations(letter)
+    assert both_ds.activations.dims == ("sample", "position", "layer", "d_model")
+    assert both_ds.position.values.tolist() == ["letter", "decision"]
+    assert list(both_ds.attrs["positions"]) == ["letter", "decision"]
+    # The letter is bit-identical whether or not the decision token is recorded beside it.
+    np.testing.assert_array_equal(
+        both_ds.activations.sel(position="letter").values,
+        letter_ds.activations.sel(position="letter").values,
     )
-    assert span_ds.attrs["position"] == "assistant_template"
+    # Organism template: "<|assistant|>" then the letter; the span records exactly those two.
+    spans = np.concatenate(
+        [b.activations for b in record_chats(model, chats, position="assistant_template")]
+    )
+    assert spans.shape[1] == 2
+    np.testing.assert_allclose(
+        both_ds.activations.sel(position="decision").values, spans[:, 0], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        both_ds.activations.sel(position="letter").values, spans[:, 1], rtol=1e-5, atol=1e-6
+    )
 
 
 def _complete_store(path, data):

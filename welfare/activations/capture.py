@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from welfare.activations.record import CapturePosition, capture_width, record_chats
+from welfare.activations.record import record_chats
 from welfare.activations.render import RenderedChat
 from welfare.activations.store import ActivationStoreWriter, StoreLayout, blosc_codec
 
@@ -29,7 +29,7 @@ class ActivationSettings:
     """`params.activations`."""
 
     dtype: Literal["float16", "float32"] = "float16"
-    position: CapturePosition = "last"
+    positions: tuple[str, ...] = ("letter", "decision")  # named positions (welfare.activations.record)
     padding_side: Literal["left", "right"] = "left"
     batch_size: int = 16
     max_batch_tokens: int = 16384
@@ -41,7 +41,10 @@ class ActivationSettings:
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any]) -> ActivationSettings:
-        return cls(**dict(section))
+        values = dict(section)
+        if "positions" in values:
+            values["positions"] = tuple(values["positions"])
+        return cls(**values)
 
 
 def store_order(splits: Sequence[str], lengths: Sequence[int]) -> np.ndarray:
@@ -79,18 +82,18 @@ def capture_to_store(
     from welfare.activations.blocks import find_decoder_blocks
 
     n_layers = len(find_decoder_blocks(model))
-    width = capture_width(chats, settings.position)
     layout = StoreLayout(
         n_samples=len(chats),
         n_layers=n_layers,
         d_model=int(model.config.hidden_size),
-        n_positions=None if settings.position == "last" else width,
+        n_positions=len(settings.positions),
         dtype=settings.dtype,
+        position_labels=settings.positions,
     )
     full_attrs = {
         **attrs,
         "hook_site": HOOK_SITE,
-        "position": settings.position,
+        "positions": list(settings.positions),
         "padding_side": settings.padding_side,
         "dtype": settings.dtype,
     }
@@ -109,15 +112,14 @@ def capture_to_store(
         for batch in record_chats(
             model,
             todo,
-            position=settings.position,
+            position=settings.positions,
             pad_id=pad_id,
             padding_side=settings.padding_side,
             max_batch_size=settings.batch_size,
             max_batch_tokens=settings.max_batch_tokens,
             stop_after_last=stop_after_last,
         ):
-            data = batch.activations  # (b, P, L, d)
-            writer.write(data[:, 0] if layout.n_positions is None else data)
-            bar.update(len(data))
+            writer.write(batch.activations)  # (b, P, L, d): one forward, P gathers
+            bar.update(len(batch.activations))
         bar.close()
     return Path(out)

@@ -64,5 +64,13 @@ def span_gather_index(
     own_index = ends[:, None] + offsets[None, :]
     valid = own_index >= starts[:, None]
     own_index = torch.where(valid, own_index, (ends - 1)[:, None])
-    index = first_token_index(attention_mask)[:, None] + own_index
-    return index, valid
+    return own_gather_index(attention_mask, own_index), valid
+
+
+def own_gather_index(attention_mask: Any, own_index: Any) -> Any:
+    """Padded-batch positions (batch, P) of tokens given in each sample's own coordinates
+    (a (batch, P) tensor or nested lists)."""
+    import torch
+
+    own = torch.as_tensor(own_index, dtype=torch.long, device=attention_mask.device)
+    return first_token_index(attention_mask)[:, None] + own

@@ -1,4 +1,10 @@
-"""Run chats through a model batch by batch; yield block outputs at the capture positions."""
+"""Run chats through a model batch by batch; yield block outputs at the capture positions.
+
+Capture positions: "last" (token −1), "assistant_template" (every token of the last assistant
+template, right-aligned), or a sequence of named token positions, gathered from one forward pass:
+"letter" (token −1, the final direction letter: PAPER §3.1's position) and "decision" (the last
+template token before the final content, `RenderedChat.decision_index`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,13 @@ from typing import Any, Literal
 import numpy as np
 
 from welfare.activations.batching import padded_batches
-from welfare.activations.positions import last_token_index, span_gather_index
+from welfare.activations.positions import last_token_index, own_gather_index, span_gather_index
 from welfare.activations.recorder import BlockOutputRecorder
 from welfare.activations.render import RenderedChat
 
 CapturePosition = Literal["last", "assistant_template"]
+NamedPosition = Literal["letter", "decision"]
+NAMED_POSITIONS: tuple[str, ...] = ("letter", "decision")
 
 
 @dataclass(frozen=True)
@@ -22,18 +30,38 @@ class RecordedBatch:
     activations: np.ndarray  # (batch, P, n_layers, d_model) float32; NaN where a span is shorter
 
 
-def capture_width(chats: Sequence[RenderedChat], position: CapturePosition) -> int:
-    """Number of captured positions per sample: 1 for "last", the longest template otherwise."""
+def named_indices(chat: RenderedChat, names: Sequence[str]) -> list[int]:
+    """The chat's own token index of each named position (module docstring)."""
+    out = []
+    for name in names:
+        if name == "letter":
+            out.append(chat.n_tokens - 1)
+        elif name == "decision":
+            if chat.decision_index < chat.template_start:
+                raise ValueError("chat template: no assistant header token before the final message")
+            out.append(chat.decision_index)
+        else:
+            raise ValueError(f"unknown capture position {name!r}; expected one of {NAMED_POSITIONS}")
+    return out
+
+
+def capture_width(
+    chats: Sequence[RenderedChat], position: CapturePosition | Sequence[str]
+) -> int:
+    """Captured positions per sample: 1 for "last", the longest template for
+    "assistant_template", one per name for named positions."""
     if position == "last":
         return 1
-    return max(chat.n_tokens - chat.template_start for chat in chats)
+    if position == "assistant_template":
+        return max(chat.n_tokens - chat.template_start for chat in chats)
+    return len(position)
 
 
 def record_chats(
     model: Any,
     chats: Sequence[RenderedChat],
     *,
-    position: CapturePosition = "last",
+    position: CapturePosition | Sequence[str] = "last",
     pad_id: int = 0,
     padding_side: Literal["left", "right"] = "left",
     max_batch_size: int = 16,
@@ -48,6 +76,10 @@ def record_chats(
 
     device = next(model.parameters()).device
     width = capture_width(chats, position)
+    named = not isinstance(position, str)
+    # Named positions are resolved for every chat before the first forward pass (bad templates
+    # fail before any work).
+    own = [named_indices(chat, position) for chat in chats] if named else []
     with BlockOutputRecorder(model, layers=layers, stop_after_last=stop_after_last) as recorder:
         for batch in padded_batches(
             chats,
@@ -58,7 +90,10 @@ def record_chats(
         ):
             mask = batch.attention_mask.to(device)
             members = chats[batch.start : batch.start + mask.shape[0]]
-            if position == "last":
+            if named:
+                rows = own[batch.start : batch.start + mask.shape[0]]
+                index, valid = own_gather_index(mask, rows), None
+            elif position == "last":
                 index, valid = last_token_index(mask)[:, None], None
             else:
                 index, valid = span_gather_index(

@@ -5,6 +5,13 @@ is the final direction letter) is rendered with `continue_final_message=True`: n
 token follows the letter, so position −1 is the letter itself (PAPER §3.1). One that ends with a
 user message (tracking: "That’s right") is rendered with the generation prompt, so its last
 tokens are the empty assistant template.
+
+`content_start` is found from the template itself, never from a token id: the rendered text ends
+with the final message's content, so the text before it (the template up to and including the
+assistant header: `<|assistant|>` for the organism, `<|im_start|>assistant\n` for Qwen3 and
+SmolLM2, `<|start_header_id|>assistant<|end_header_id|>\n\n` for Llama 3) must tokenize to a
+prefix of the chat's tokens. Its last token is the *decision token*: the model's state there is
+the one that chooses the move; the letter follows it.
 """
 
 from __future__ import annotations
@@ -18,15 +25,45 @@ from typing import Any
 class RenderedChat:
     input_ids: list[int]
     template_start: int  # first token of the last assistant template (its role token)
+    content_start: int | None = None  # first token of the final assistant content (None: none)
 
     @property
     def n_tokens(self) -> int:
         return len(self.input_ids)
 
+    @property
+    def decision_index(self) -> int:
+        """The last template token before the final content (the token that chooses the move);
+        the last token when the chat has no final assistant content."""
+        end = self.n_tokens if self.content_start is None else self.content_start
+        return end - 1
+
+
+def _text_ids(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
 
 def _ids(tokenizer: Any, messages: Sequence[Mapping[str, str]], **kwargs: Any) -> list[int]:
-    text = tokenizer.apply_chat_template(list(messages), tokenize=False, **kwargs)
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return _text_ids(tokenizer, _text(tokenizer, messages, **kwargs))
+
+
+def _text(tokenizer: Any, messages: Sequence[Mapping[str, str]], **kwargs: Any) -> str:
+    return tokenizer.apply_chat_template(list(messages), tokenize=False, **kwargs)
+
+
+def _content_start(tokenizer: Any, text: str, content: str, full: list[int]) -> int:
+    """Index of the first token of `content`, which ends `text` (continue_final_message)."""
+    stripped = content.strip()
+    if not stripped or not text.endswith(stripped):
+        raise ValueError("chat template: the rendered chat does not end with the final message")
+    head = _text_ids(tokenizer, text[: len(text) - len(stripped)])
+    if full[: len(head)] != head or len(head) >= len(full):
+        # The template's last token and the content would merge: no decision token to name.
+        raise ValueError(
+            "chat template: the text before the final message is not a token prefix "
+            "(its last token merges with the content)"
+        )
+    return len(head)
 
 
 def render_chat(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> RenderedChat:
@@ -34,12 +71,15 @@ def render_chat(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> Render
     if not messages:
         raise ValueError("render_chat: no messages")
     if messages[-1]["role"] == "assistant":
-        full = _ids(tokenizer, messages, continue_final_message=True)
+        text = _text(tokenizer, messages, continue_final_message=True)
+        full = _text_ids(tokenizer, text)
         prefix = _ids(tokenizer, messages[:-1]) if len(messages) > 1 else []
+        content_start = _content_start(tokenizer, text, messages[-1]["content"], full)
     else:
         full = _ids(tokenizer, messages, add_generation_prompt=True)
         prefix = _ids(tokenizer, messages)
+        content_start = None
     if full[: len(prefix)] != prefix or len(prefix) >= len(full):
         # A template whose tokens merge across the turn boundary would make the span ambiguous.
         raise ValueError("chat template: the chat without its last turn is not a token prefix")
-    return RenderedChat(input_ids=full, template_start=len(prefix))
+    return RenderedChat(input_ids=full, template_start=len(prefix), content_start=content_start)

@@ -53,6 +53,13 @@ class StoreLayout:
     d_model: int
     n_positions: int | None = None  # None: one position, no `position` dim
     dtype: str = "float16"
+    # Named positions ("letter", "decision"): the `position` coordinate, one position a chunk
+    # (the axis reads each on its own). None: offsets −P..−1, all positions in a chunk.
+    position_labels: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.position_labels and len(self.position_labels) != self.n_positions:
+            raise ValueError(f"{len(self.position_labels)} position labels for {self.n_positions}")
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -69,15 +76,15 @@ class StoreLayout:
 
 
 def chunk_shape(layout: StoreLayout, chunk_mb: float, layers_per_chunk: int) -> tuple[int, ...]:
-    """Chunks of about `chunk_mb` MB: whole d_model (and positions), `layers_per_chunk` layers,
-    as many samples as fit. Reading one layer block touches only its own chunks."""
+    """Chunks of about `chunk_mb` MB: whole d_model (and every offset position, or one named
+    position), `layers_per_chunk` layers, as many samples as fit. Reading one layer block touches only its own chunks."""
     layers = max(1, min(layers_per_chunk, layout.n_layers))
-    positions = layout.n_positions or 1
+    positions = 1 if layout.position_labels else (layout.n_positions or 1)
     per_sample = positions * layers * layout.d_model * np.dtype(layout.dtype).itemsize
     samples = int(max(1, min(layout.n_samples, chunk_mb * 2**20 // per_sample)))
     if layout.n_positions is None:
         return (samples, layers, layout.d_model)
-    return (samples, layout.n_positions, layers, layout.d_model)
+    return (samples, positions, layers, layout.d_model)
 
 
 def blosc_codec(codec: str, level: int, shuffle: str) -> Any:
@@ -201,7 +208,9 @@ class ActivationStoreWriter:
         }
         coords["sample"] = np.arange(self.layout.n_samples)
         coords["layer"] = np.arange(self.layout.n_layers)
-        if self.layout.n_positions is not None:
+        if self.layout.position_labels:
+            coords["position"] = np.array(self.layout.position_labels, dtype=object)
+        elif self.layout.n_positions is not None:
             # Offsets from the end of the captured span: −P .. −1.
             coords["position"] = np.arange(-self.layout.n_positions, 0)
         dataset = xr.Dataset({ACTIVATIONS: (dims, data)}, coords=coords, attrs=dict(self.attrs))
