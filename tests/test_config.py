@@ -101,6 +101,22 @@ MALFORMED: list[tuple[str, str, str]] = [
         "pretrain.steps (400), got 200",
     ),
     (
+        "axis_position_not_recorded",
+        "activations: {positions: [letter]}\n",
+        'axis.positions: expected a subset of activations.positions ["letter"], got '
+        '["letter", "decision"]',
+    ),
+    (
+        "steer_position_not_analysed",
+        "axis: {positions: [decision], steer_position: letter}\n",
+        'axis.steer_position: expected one of axis.positions ["decision"], got "letter"',
+    ),
+    (
+        "unknown_position",
+        "activations: {positions: [letter, first]}\n",
+        "activations.positions.1: expected one of",
+    ),
+    (
         "late_restart_after_the_end",
         "pretrain: {steps: 400, restart: {at_step: 300, late: {at_step: 400}}}\n",
         "pretrain.restart.late.at_step: expected after pretrain.restart.at_step (300) and below "

@@ -270,6 +270,7 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             f"{source}: pretrain.restart.at_step: the restart rule reads the reading probe; "
             "expected pretrain.reading_probe.n > 0, got 0"
         )
+    _check_axis_positions(params, source)
     mappings = params.get("mappings", {})
     for name, organism in params.get("organisms", {}).items():
         mapping = organism.get("mapping")
@@ -286,6 +287,25 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"{source}: mappings.{name}: expected three different tile symbols, got "
                 f"{_format_value(emoji)}"
             )
+
+
+def _check_axis_positions(params: dict[str, Any], source: str) -> None:
+    """The axis reads positions the activation stores hold, and steers with one it analyses."""
+    axis, recorded = params.get("axis", {}), params.get("activations", {}).get("positions")
+    analysed = axis.get("positions")
+    if recorded is not None and analysed is not None:
+        missing = [p for p in analysed if p not in recorded]
+        if missing:
+            raise ParamsError(
+                f"{source}: axis.positions: expected a subset of activations.positions "
+                f"{_format_value(recorded)}, got {_format_value(analysed)}"
+            )
+    steer = axis.get("steer_position")
+    if steer is not None and analysed is not None and steer not in analysed:
+        raise ParamsError(
+            f"{source}: axis.steer_position: expected one of axis.positions "
+            f"{_format_value(analysed)}, got {_format_value(steer)}"
+        )
 
 
 def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[str, Any]:

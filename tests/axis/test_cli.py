@@ -67,7 +67,7 @@ def test_axis_cli_finds_the_planted_axis_and_not_the_noise(tmp_path):
     from welfare.model.testing import tiny_model_dir
 
     torch.set_num_threads(1)
-    shape = dict(n_per_class=60, n_layers=3, d_model=32)
+    shape = dict(n_per_class=60, n_layers=3, d_model=32, positions=("letter", "decision"))
     trained = write_synthetic_store(
         tmp_path / "final.zarr",
         SyntheticSpec(**shape, signal_layers=(1, 2), strength=2.0, anisotropy=3.0, seed=11),
@@ -106,6 +106,8 @@ def test_axis_cli_finds_the_planted_axis_and_not_the_noise(tmp_path):
     head = metrics["headline"]
     assert head["trained"]["significant_layers"] == [1, 2]
     assert head["control"]["significant_layers"] == []
+    decision = metrics["positions"]["decision"]["headline"]  # planted at both positions
+    assert decision["trained"]["significant_layers"] == [1, 2]
     assert head["trained"]["min_cos"] < head["trained"]["min_cos_null_mean"]
     assert metrics["trained"]["n_permutations"] == 200
     assert set(metrics["logit_lens"]["v"]["mold"]) == {"raw", "final_norm"}

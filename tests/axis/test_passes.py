@@ -57,3 +57,41 @@ def test_pass_matches_in_memory_computation(tmp_path):
     np.testing.assert_array_equal(
         again.resample_cos["one_vs_rest"], result.resample_cos["one_vs_rest"]
     )
+
+
+def test_a_position_of_a_two_position_store_reads_as_a_one_position_store(tmp_path):
+    """Same activations, same chunks along samples: the same numbers to the last bit, whether the
+    decision token was recorded beside the letter or not."""
+    from welfare.activations.store import ActivationStoreWriter, StoreLayout
+
+    spec = SyntheticSpec(
+        n_per_class=40,
+        n_layers=4,
+        d_model=16,
+        signal_layers=(2,),
+        strength=1.0,
+        seed=3,
+        positions=("letter", "decision"),
+    )
+    both = write_synthetic_store(tmp_path / "both.zarr", spec, chunk_mb=0.004, layers_per_chunk=2)
+    ds = open_activations(both)
+    letter = ds.activations.sel(position="letter").values
+    coords = {k: ds[k].values for k in ("trajectory_id", "n_steps")}
+    for k in ("final_tile", "split"):
+        coords[k] = np.array([str(x) for x in ds[k].values], dtype=object)
+    layout = StoreLayout(n_samples=len(letter), n_layers=4, d_model=16, dtype="float32")
+    with ActivationStoreWriter(
+        tmp_path / "letter.zarr", layout, coords, {}, chunk_mb=0.004, layers_per_chunk=2
+    ) as writer:
+        writer.write(letter)
+    alone = open_activations(tmp_path / "letter.zarr")
+    assert alone.activations.data.chunks == ds.activations.sel(position="letter").data.chunks
+    kwargs = dict(baseline="one_vs_rest", n_permutations=5, n_bootstrap=5, seed=0, progress=False)
+    a = run_store_pass(both, position="letter", **kwargs)
+    b = run_store_pass(tmp_path / "letter.zarr", **kwargs)
+    for name in ("one_vs_rest", "path_reference"):
+        np.testing.assert_array_equal(a.resample_cos[name], b.resample_cos[name])
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    np.testing.assert_array_equal(a.heldout_projection, b.heldout_projection)
+    d = run_store_pass(both, position="decision", **kwargs)
+    assert not np.allclose(d.vectors, a.vectors)

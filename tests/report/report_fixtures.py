@@ -11,11 +11,15 @@ from pathlib import Path
 LAYERS = 6
 COS_TRAINED = [0.2, -0.3, -0.6, -0.91, -0.7, -0.4]  # min −0.91 at layer 3
 COS_CONTROL = [0.3, 0.1, -0.05, -0.15, 0.0, 0.2]
+COS_DECISION = [-0.1, -0.5, -0.77, -0.6, -0.4, -0.2]  # the decision token: min −0.77 at layer 2
+AUROC_LETTER = [0.5, 0.52, 0.55, 0.61, 0.58, 0.54]
+AUROC_DECISION = [0.6, 0.7, 0.83, 0.8, 0.75, 0.7]  # best 0.83 at layer 2
 EMOTIONS = ["joy", "pride", "hope", "fear", "shame", "anger"]
 # Every figure of the report, by key (each rendered once per organism as "<key>-<organism>").
 FIGURES = [
     "training",
     "cosines",
+    "positions",
     "tile-means",
     "logit-lens",
     "emotions",
@@ -36,6 +40,30 @@ def _tsv(path: Path, rows: list[dict]) -> None:
 def _json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
+
+
+def _position(cos: list[float], control: list[float], auroc: list[float], p: float) -> dict:
+    """One entry of axis.json `positions`: headline and both passes at one token position."""
+    layer = cos.index(min(cos))
+    trained = _axis_pass(cos, -0.5) | {"layer_star": {"mold": layer, "gold": layer}}
+    for concept in ("mold", "gold"):
+        trained["heldout"][concept]["auroc"] = auroc
+    head = {
+        "min_cos": min(cos),
+        "min_cos_layer": layer,
+        "min_cos_null_mean": -0.5,
+        "min_cos_p": p,
+        "avg_cos": sum(cos) / len(cos),
+        "avg_cos_p": p,
+        "significant_layers": [layer] if p < 0.05 else [],
+        "layer_star": {"mold": layer, "gold": layer},
+    }
+    control_head = head | {"min_cos": min(control), "min_cos_p": 0.6, "significant_layers": []}
+    return {
+        "headline": {"trained": head, "control": control_head},
+        "trained": trained,
+        "control": _axis_pass(control, 0.0),
+    }
 
 
 def _axis_pass(cos: list[float], tile: float) -> dict:
@@ -136,6 +164,11 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Pa
             {
                 "trained": _axis_pass(COS_TRAINED, -0.813),
                 "control": _axis_pass(COS_CONTROL, 0.086),
+                "steer_position": "letter",
+                "positions": {
+                    "letter": _position(COS_TRAINED, COS_CONTROL, AUROC_LETTER, 0.3),
+                    "decision": _position(COS_DECISION, COS_CONTROL, AUROC_DECISION, 0.004),
+                },
                 "logit_lens": {
                     "layer": 4,
                     "v": {

@@ -48,6 +48,16 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     assert headline["reinforce"]["tracking_d_trained"] == pytest.approx(1.8)
     assert "−0.947" in html and "-0.91" in html
     assert "impossible" in _figure(html, "logit-lens-reinforce")
+    # Both token positions side by side, each with its null's p and held-out AUROC.
+    positions = _figure(html, "positions-reinforce")
+    assert "<svg" in positions and "letter: trained (v)" in positions
+    assert "decision: trained (v)" in positions and "decision: control (u)" in positions
+    assert "-0.77 (2)" in positions and "0.83 (2)" in positions  # decision: min cos, AUROC
+    assert "-0.91 (3)" in positions and "0.61 (3)" in positions  # letter
+    assert "Steering and tracking use the letter position" in positions
+    assert headline["reinforce"]["cos_min_trained_decision"] == pytest.approx(-0.77)
+    assert headline["reinforce"]["cos_min_p_trained_decision"] == pytest.approx(0.004)
+    assert headline["reinforce"]["auroc_gold_trained_letter"] == pytest.approx(0.61)
     # Provenance: params, code version, hashes of the inputs.
     assert "Provenance" in html and "params hash" in html
     assert re.search(r"metrics/reinforce/axis\.json</td><td>[0-9a-f]{32}<", html)

@@ -29,7 +29,7 @@ class ActivationSettings:
     """`params.activations`."""
 
     dtype: Literal["float16", "float32"] = "float16"
-    positions: tuple[str, ...] = ("letter", "decision")  # named positions (welfare.activations.record)
+    positions: tuple[str, ...] = ("letter", "decision")  # named (welfare.activations.record)
     padding_side: Literal["left", "right"] = "left"
     batch_size: int = 16
     max_batch_tokens: int = 16384

@@ -38,16 +38,18 @@ def named_indices(chat: RenderedChat, names: Sequence[str]) -> list[int]:
             out.append(chat.n_tokens - 1)
         elif name == "decision":
             if chat.decision_index < chat.template_start:
-                raise ValueError("chat template: no assistant header token before the final message")
+                raise ValueError(
+                    "chat template: no assistant header token before the final message"
+                )
             out.append(chat.decision_index)
         else:
-            raise ValueError(f"unknown capture position {name!r}; expected one of {NAMED_POSITIONS}")
+            raise ValueError(
+                f"unknown capture position {name!r}; expected one of {NAMED_POSITIONS}"
+            )
     return out
 
 
-def capture_width(
-    chats: Sequence[RenderedChat], position: CapturePosition | Sequence[str]
-) -> int:
+def capture_width(chats: Sequence[RenderedChat], position: CapturePosition | Sequence[str]) -> int:
     """Captured positions per sample: 1 for "last", the longest template for
     "assistant_template", one per name for named positions."""
     if position == "last":

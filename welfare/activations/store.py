@@ -77,7 +77,8 @@ class StoreLayout:
 
 def chunk_shape(layout: StoreLayout, chunk_mb: float, layers_per_chunk: int) -> tuple[int, ...]:
     """Chunks of about `chunk_mb` MB: whole d_model (and every offset position, or one named
-    position), `layers_per_chunk` layers, as many samples as fit. Reading one layer block touches only its own chunks."""
+    position), `layers_per_chunk` layers, as many samples as fit. Reading one layer block (of
+    one named position) touches only its own chunks."""
     layers = max(1, min(layers_per_chunk, layout.n_layers))
     positions = 1 if layout.position_labels else (layout.n_positions or 1)
     per_sample = positions * layers * layout.d_model * np.dtype(layout.dtype).itemsize

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from welfare.axis.positions import position_activations
 from welfare.axis.resample import ResamplePlan
 from welfare.axis.vectors import (
     BASELINES,
@@ -116,15 +117,17 @@ def run_store_pass(
     tile_layer: int | None = None,
     num_workers: int | None = None,
     progress: bool = True,
+    position: str = "letter",
 ) -> StorePass:
-    """Read `store` (path or opened Dataset) once; see the module docstring."""
+    """Read `store` (path or opened Dataset) once at one named `position`; see the module
+    docstring."""
     import dask
     from tqdm.auto import tqdm
 
     from welfare.activations.store import open_activations
 
     ds = open_activations(store) if isinstance(store, (str, Path)) else store
-    acts = ds["activations"]
+    acts = position_activations(ds, position, store if isinstance(store, (str, Path)) else "store")
     if acts.dims != ("sample", "layer", "d_model"):
         raise ValueError(f"axis needs a (sample, layer, d_model) store, got dims {acts.dims}")
     split = np.array([str(s) for s in ds["split"].values])

@@ -1,5 +1,6 @@
-"""`welfare axis` end to end: two store passes (trained → v, maze-naive → u), their statistics,
-the model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics."""
+"""`welfare axis` end to end: at each token position of `axis.positions`, two store passes
+(trained → v, maze-naive → u) and their statistics; then, for the steering position, the
+model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from welfare.axis.emotions import emotion_pcs, pc_loadings, scatter_alignment
 from welfare.axis.geometry import summarise_pass
 from welfare.axis.logit_lens import logit_lens
 from welfare.axis.passes import StorePass, run_store_pass
+from welfare.axis.positions import AxisPositions, check_store_positions
 from welfare.axis.sentiment import sentiment_cosines
 from welfare.axis.vectors import CONCEPTS
 from welfare.axis.vectors_file import vectors_dataset, write_vectors
@@ -54,16 +56,15 @@ def auto_layer(value: int, n_layers: int, numerator: int, denominator: int) -> i
     return (numerator * n_layers) // denominator if value < 0 else min(value, n_layers - 1)
 
 
-def store_passes(inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None) -> dict:
-    """Both stores verified first (a damaged one is an error before any work), then read once."""
-    from welfare.activations.store import open_activations, verify_store
+def store_passes(
+    inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None, position: str = "letter"
+) -> dict:
+    """Both stores read once at `position` (`run_axis` verifies them beforehand)."""
+    from welfare.activations.store import open_activations
 
-    stores = (("trained", inputs.trained_store), ("control", inputs.naive_store))
-    for _role, store in stores:
-        verify_store(store)
     passes: dict[str, StorePass] = {}
-    for role, store in stores:
-        log.info("%s store %s", role, store)
+    for role, store in (("trained", inputs.trained_store), ("control", inputs.naive_store)):
+        log.info("%s store %s at the %s position", role, store, position)
         passes[role] = run_store_pass(
             open_activations(store, verify=False),
             baseline=axis["baseline"],
@@ -72,8 +73,39 @@ def store_passes(inputs: AxisInputs, axis: Mapping[str, Any], workers: int | Non
             seed=axis["seed"],
             tile_layer=None if axis["tile_layer"] < 0 else axis["tile_layer"],
             num_workers=workers,
+            position=position,
         )
     return passes
+
+
+@dataclass(frozen=True)
+class PositionAnalysis:
+    """The two store passes at one token position and their summaries (Geometry 1)."""
+
+    passes: dict[str, StorePass]
+    summaries: dict[str, dict[str, Any]]
+
+    def metrics(self) -> dict[str, Any]:
+        return {"headline": headline(self.summaries), **self.summaries}
+
+
+def analyse_position(
+    inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None, position: str
+) -> PositionAnalysis:
+    """Vectors, cosines with their null and CI, held-out AUROC and significance at `position`."""
+    passes = store_passes(inputs, axis, workers, position)
+    summaries = {
+        role: summarise_pass(
+            p,
+            baseline=axis["baseline"],
+            alpha=axis["alpha"],
+            n_bootstrap_auroc=axis["n_bootstrap_auroc"],
+            seed=axis["seed"],
+            bins=axis["histogram_bins"],
+        )
+        for role, p in passes.items()
+    }
+    return PositionAnalysis(passes, summaries)
 
 
 def headline(summaries: Mapping[str, dict]) -> dict[str, Any]:
@@ -118,37 +150,67 @@ def lens_metrics(
 
 
 def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
-    from welfare import __version__
-    from welfare.config import params_hash
+    from welfare.activations.store import verify_store
     from welfare.io import write_json
 
     axis = params["axis"]
+    positions = AxisPositions.from_params(axis)
+    stores = {"trained": inputs.trained_store, "control": inputs.naive_store}
+    # Both stores verified once and checked for the positions: errors before any work.
+    for store in stores.values():
+        verify_store(store)
+    check_store_positions(stores, positions)
     workers = int(params["runtime"].get("threads") or 0) or None
-    passes = store_passes(inputs, axis, workers)
-    summaries = {
-        role: summarise_pass(
-            p,
-            baseline=axis["baseline"],
-            alpha=axis["alpha"],
-            n_bootstrap_auroc=axis["n_bootstrap_auroc"],
-            seed=axis["seed"],
-            bins=axis["histogram_bins"],
-        )
-        for role, p in passes.items()
-    }
-    v, u = passes["trained"].vectors, passes["control"].vectors
-    n_layers = v.shape[1]
+    analyses = {p: analyse_position(inputs, axis, workers, p) for p in positions.positions}
+    main = analyses[positions.steer]
+    summaries = main.summaries
+    v, u = main.passes["trained"].vectors, main.passes["control"].vectors
     metrics: dict[str, Any] = {
         "organism": inputs.organism,
         "baseline": axis["baseline"],
         "alpha": axis["alpha"],
-        "n_layers": n_layers,
+        "n_layers": v.shape[1],
         "d_model": int(v.shape[2]),
-        "headline": headline(summaries),
-        "trained": summaries["trained"],
-        "control": summaries["control"],
+        "steer_position": positions.steer,
+        **main.metrics(),
+        "positions": {p: a.metrics() for p, a in analyses.items()},
     }
-    # Model-dependent geometry: each analysis says why when it is skipped.
+    geometry, sentiment_vectors = model_geometry(inputs, params, v, u, summaries)
+    metrics.update(geometry)
+    dataset = vectors_dataset(
+        v,
+        u,
+        summaries["trained"]["layer_star"],
+        summaries["control"]["layer_star"],
+        summaries["trained"]["heldout"],
+        summaries["control"]["heldout"],
+        vectors_attrs(inputs, params, main, positions.steer),
+        sentiment=sentiment_vectors or None,
+        by_position={
+            p: (a.passes["trained"].vectors, a.passes["control"].vectors)
+            for p, a in analyses.items()
+        },
+        layer_star_by_position={
+            p: (a.summaries["trained"]["layer_star"], a.summaries["control"]["layer_star"])
+            for p, a in analyses.items()
+        },
+    )
+    write_vectors(inputs.out_vectors, dataset)
+    write_json(inputs.out_metrics, json_safe(metrics))
+    return metrics
+
+
+def model_geometry(
+    inputs: AxisInputs,
+    params: Mapping[str, Any],
+    v: np.ndarray,
+    u: np.ndarray,
+    summaries: Mapping[str, dict],
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Logit lens, emotion and sentiment geometry of the steering position's v and u; each
+    analysis says why when it is skipped."""
+    axis = params["axis"]
+    n_layers = v.shape[1]
     lens_layer = auto_layer(axis["logit_lens"]["layer"], n_layers, 5, 6)
     mean_auroc = (
         np.asarray(summaries["trained"]["heldout"]["mold"]["auroc"])
@@ -160,7 +222,7 @@ def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
         else min(axis["emotion"]["layer"], n_layers - 1)
     )
     sentiment_vectors: dict[str, np.ndarray] = {}
-    metrics["logit_lens"] = {"layer": lens_layer}
+    out: dict[str, Any] = {"logit_lens": {"layer": lens_layer}}
     runtime = params["runtime"]
     batch = {
         "batch_size": params["activations"]["batch_size"],
@@ -170,24 +232,33 @@ def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
         from welfare.model import load_model
 
         model, tokenizer = load_model(inputs.model, runtime)
-        metrics["logit_lens"]["v"] = lens_metrics(model, tokenizer, v, lens_layer, axis)
+        out["logit_lens"]["v"] = lens_metrics(model, tokenizer, v, lens_layer, axis)
         del model
     else:
-        metrics["logit_lens"]["v"] = {"skipped": "no --model"}
+        out["logit_lens"]["v"] = {"skipped": "no --model"}
     if inputs.naive_model:
         from welfare.model import load_model
 
         naive, tokenizer = load_model(inputs.naive_model, runtime)
-        metrics["logit_lens"]["u"] = lens_metrics(naive, tokenizer, u, lens_layer, axis)
-        metrics["emotions"], metrics["sentiment"], sentiment_vectors = _corpus_geometry(
+        out["logit_lens"]["u"] = lens_metrics(naive, tokenizer, u, lens_layer, axis)
+        out["emotions"], out["sentiment"], sentiment_vectors = _corpus_geometry(
             naive, tokenizer, inputs, axis, batch, v, u, emotion_layer
         )
     else:
-        metrics["logit_lens"]["u"] = {"skipped": "no --naive-model"}
-        metrics["emotions"] = metrics["sentiment"] = {"skipped": "no --naive-model"}
+        out["logit_lens"]["u"] = {"skipped": "no --naive-model"}
+        out["emotions"] = out["sentiment"] = {"skipped": "no --naive-model"}
+    return out, sentiment_vectors
 
+
+def vectors_attrs(
+    inputs: AxisInputs, params: Mapping[str, Any], main: PositionAnalysis, position: str
+) -> dict[str, Any]:
+    from welfare import __version__
+    from welfare.config import params_hash
+
+    passes = main.passes
     attrs = {
-        "baseline": axis["baseline"],
+        "baseline": params["axis"]["baseline"],
         "model": str(inputs.model or passes["trained"].attrs.get("model", "")),
         "naive_model": str(inputs.naive_model or passes["control"].attrs.get("model", "")),
         "params_hash": params_hash(params, ["axis", "activations", "env", "maze", "mappings"]),
@@ -195,23 +266,12 @@ def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
         "organism": inputs.organism,
         "trained_store": str(inputs.trained_store),
         "naive_store": str(inputs.naive_store),
+        "position": position,
     }
-    for role, s in (("", summaries["trained"]), ("naive_", summaries["control"])):
+    for role, s in (("", main.summaries["trained"]), ("naive_", main.summaries["control"])):
         for cls, n in s["counts"].items():
             attrs[f"n_{role}{cls}"] = int(n)
-    dataset = vectors_dataset(
-        v,
-        u,
-        summaries["trained"]["layer_star"],
-        summaries["control"]["layer_star"],
-        summaries["trained"]["heldout"],
-        summaries["control"]["heldout"],
-        attrs,
-        sentiment=sentiment_vectors or None,
-    )
-    write_vectors(inputs.out_vectors, dataset)
-    write_json(inputs.out_metrics, json_safe(metrics))
-    return metrics
+    return attrs
 
 
 def _corpus_geometry(naive, tokenizer, inputs, axis, batch, v, u, emotion_layer):

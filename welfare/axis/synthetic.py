@@ -4,6 +4,8 @@ Samples are noise (isotropic, plus optional strong shared directions, as real re
 have) and, at `signal_layers`, a planted reward signal: Mold samples get +strength·w and Gold
 samples −strength·w along one fixed unit direction w (an antiparallel axis), Path nothing.
 Written chunk by chunk through the real store writer, so a paper-size store never sits in memory.
+With `positions` the store has a named `position` dim (as `welfare activations` writes it), each
+position with its own noise, and the signal is planted at `signal_position` only (None: at all).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class SyntheticSpec:
     shuffle_labels: bool = False  # labels independent of the planted signal
     seed: int = 0
     dtype: str = "float32"
+    positions: tuple[str, ...] = ()  # () : no `position` dim (the letter alone)
+    signal_position: str | None = None  # where the signal is planted (None: every position)
 
 
 def synthetic_labels(spec: SyntheticSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +66,18 @@ def write_synthetic_store(
     sign = np.where(signal_tiles == "mold", 1.0, np.where(signal_tiles == "gold", -1.0, 0.0))
     layer_mask = np.zeros(L)
     layer_mask[list(spec.signal_layers)] = 1.0
-    layout = StoreLayout(n_samples=n, n_layers=L, d_model=d, dtype=spec.dtype)
+    P = max(1, len(spec.positions))
+    position_mask = np.array(
+        [spec.signal_position in (None, name) for name in spec.positions] or [True], dtype=float
+    )
+    layout = StoreLayout(
+        n_samples=n,
+        n_layers=L,
+        d_model=d,
+        dtype=spec.dtype,
+        n_positions=len(spec.positions) or None,
+        position_labels=tuple(spec.positions) or None,
+    )
     coords = {
         "trajectory_id": np.arange(n),
         "final_tile": tiles,
@@ -81,16 +96,17 @@ def write_synthetic_store(
     with writer:
         for start in range(writer.n_done, n, batch):
             stop = min(n, start + batch)
-            x = rng.standard_normal((stop - start, L, d), dtype=np.float32)
+            x = rng.standard_normal((stop - start, P, L, d), dtype=np.float32)
             if spec.anisotropy:
-                z = rng.standard_normal((stop - start, spec.n_shared_directions, L))
-                x += spec.anisotropy * np.einsum("nkl,kld->nld", z, shared).astype(np.float32)
+                z = rng.standard_normal((stop - start, P, spec.n_shared_directions, L))
+                x += spec.anisotropy * np.einsum("npkl,kld->npld", z, shared).astype(np.float32)
             if spec.strength:
                 x += (
                     spec.strength
-                    * sign[start:stop, None, None]
-                    * layer_mask[None, :, None]
-                    * direction[None, None, :]
+                    * sign[start:stop, None, None, None]
+                    * position_mask[None, :, None, None]
+                    * layer_mask[None, None, :, None]
+                    * direction[None, None, None, :]
                 ).astype(np.float32)
-            writer.write(x)
+            writer.write(x if spec.positions else x[:, 0])
     return Path(path)

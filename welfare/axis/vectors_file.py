@@ -23,8 +23,12 @@ def vectors_dataset(
     scores_u: Mapping[str, Mapping[str, np.ndarray]],
     attrs: Mapping[str, Any],
     sentiment: Mapping[str, np.ndarray] | None = None,
+    by_position: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    layer_star_by_position: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]] | None = None,
 ) -> Any:
-    """Labelled dataset: v, u (concept, layer, d_model), ℓ*, norms and selection scores."""
+    """Labelled dataset: v, u (concept, layer, d_model), ℓ*, norms and selection scores (of the
+    steering position); optionally v and u at every analysed position (`v_by_position`,
+    `u_by_position`: position, concept, layer, d_model) with their ℓ*."""
     import xarray as xr
 
     n_layers = v.shape[1]
@@ -51,6 +55,22 @@ def vectors_dataset(
             np.stack([sentiment[k] for k in names]).astype(np.float32),
         )
         coords["sentiment_method"] = names
+    if by_position:
+        names = list(by_position)
+        coords["position"] = names
+        for i, var in enumerate(("v", "u")):
+            data[f"{var}_by_position"] = (
+                ("position", *dims),
+                np.stack([by_position[p][i] for p in names]).astype(np.float32),
+            )
+            if layer_star_by_position:
+                data[f"layer_star_{var}_by_position"] = (
+                    ("position", "concept"),
+                    np.array(
+                        [[layer_star_by_position[p][i][c] for c in CONCEPTS] for p in names],
+                        dtype=np.int64,
+                    ),
+                )
     return xr.Dataset(data, coords=coords, attrs=dict(attrs))
 
 

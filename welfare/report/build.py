@@ -16,6 +16,7 @@ from welfare.report import figures as F
 from welfare.report.html import esc, figure_html, page, table_html
 from welfare.report.load import dig, finite, numbers, read_json, read_tsv
 from welfare.report.paper import HEADLINE
+from welfare.report.positions import position_comparison, position_headline
 from welfare.report.provenance import code_version, input_hashes, params_yaml
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
         out[f"norm_v_{concept}"] = (
             norms[layer] if norms and isinstance(layer, int) and 0 <= layer < len(norms) else None
         )
+    out.update(position_headline(data.axis))
     out["emotion_slope_trained"] = finite(dig(data.axis or {}, ["emotions", "trained", "slope"]))
     runs = dig(data.steer or {}, ["runs", "naive"]) or {}
     for metric in ("sentiment", "backtracking", "refusal", "p_true"):
@@ -270,6 +272,7 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
         figs = [
             F.training_curves(data),
             cos_fig,
+            position_comparison(data),
             F.tile_means(data),
             F.logit_lens(data),
             F.emotion_scatter(data),
