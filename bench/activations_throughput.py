@@ -4,7 +4,8 @@
 
 Same model, same length-sorted batches, same padding. Baseline: `model(..., output_hidden_states=
 True)` and nothing else. Recorder: `record_chats` (hooks, position gather) streaming into a real
-Zarr store (float16, zstd). Reported with and without the early stop after the last block.
+Zarr store (float16, zstd). Reported with and without the early stop after the last block, and
+recording the letter alone vs the letter and the decision token (one forward, two gathers).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +50,10 @@ def main() -> None:
     model = AutoModelForCausalLM.from_config(config).eval()
     rng = np.random.default_rng(0)
     lengths = np.sort(rng.integers(80, 400, args.n))  # maze prompts: 1–15 turns
-    chats = [RenderedChat(rng.integers(10, args.vocab, n).tolist(), n - 2) for n in lengths]
+    chats = [RenderedChat(rng.integers(10, args.vocab, n).tolist(), n - 2, n - 1) for n in lengths]
     batching = dict(pad_id=0, side="left", max_batch_size=16, max_batch_tokens=8192)
     settings = ActivationSettings(padding_side="left", batch_size=16, max_batch_tokens=8192)
+    letter_only = replace(settings, positions=("letter",))
     coords = {"trajectory_id": np.arange(args.n)}
 
     def bare() -> None:
@@ -64,27 +67,25 @@ def main() -> None:
                     use_cache=False,
                 )
 
-    def recorder(stop: bool) -> None:
+    def recorder(stop: bool, how: ActivationSettings = settings) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             capture_to_store(
-                model, chats, coords, Path(tmp) / "a.zarr", settings, {"b": 1}, stop_after_last=stop
+                model, chats, coords, Path(tmp) / "a.zarr", how, {"b": 1}, stop_after_last=stop
             )
 
-    names = (
-        "bare forward + output_hidden_states",
-        "recorder + zarr (early stop)",
-        "recorder + zarr (full forward)",
-    )
+    runs = {
+        "bare forward + output_hidden_states": bare,
+        "recorder + zarr (early stop)": lambda: recorder(True),
+        "recorder + zarr (full forward)": lambda: recorder(False),
+        "recorder + zarr (early stop, letter only)": lambda: recorder(True, letter_only),
+    }
+    names = tuple(runs)
     # CPU time of this process is the fair measure on a machine shared with other jobs (wall
     # time swings with their load); both are printed.
     timings: dict[str, list[float]] = {name: [] for name in names}
     walls: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.repeats):  # interleaved: the machine is shared and noisy
-        for name, fn in (
-            ("bare forward + output_hidden_states", bare),
-            ("recorder + zarr (early stop)", lambda: recorder(True)),
-            ("recorder + zarr (full forward)", lambda: recorder(False)),
-        ):
+        for name, fn in runs.items():
             start, wall = time.process_time(), time.perf_counter()
             fn()
             timings[name].append(time.process_time() - start)
@@ -97,7 +98,7 @@ def main() -> None:
     )
     for name, ts in timings.items():
         print(
-            f"{name:38s} cpu {min(ts):7.2f} s  wall {min(walls[name]):7.2f} s  "
+            f"{name:42s} cpu {min(ts):7.2f} s  wall {min(walls[name]):7.2f} s  "
             f"{tokens / min(ts):8.0f} tok/cpu-s  throughput ratio vs bare {base / min(ts):.2f}"
         )
 

@@ -108,5 +108,11 @@ def test_store_keeps_bf16_activations_as_float16_on_disk(qwen_dir, tmp_path, dev
     )
     data = open_activations(out)["activations"]
     assert data.dtype == np.float16
-    expected = next(record_chats(model, chats, max_batch_size=n)).activations[:, 0]
+    expected = next(
+        record_chats(model, chats, position=("letter", "decision"), max_batch_size=n)
+    ).activations
     np.testing.assert_allclose(data.values.astype(np.float32), expected, rtol=2e-3, atol=1e-4)
+    letter = next(record_chats(model, chats, max_batch_size=n)).activations[:, 0]
+    np.testing.assert_allclose(
+        data.sel(position="letter").values.astype(np.float32), letter, rtol=2e-3, atol=1e-4
+    )
