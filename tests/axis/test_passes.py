@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from welfare.activations.store import open_activations
+from welfare.activations.store import ActivationStoreWriter, StoreLayout, open_activations
 from welfare.axis.passes import class_labels, run_store_pass
 from welfare.axis.synthetic import SyntheticSpec, write_synthetic_store
 from welfare.axis.vectors import cosine
@@ -62,17 +62,8 @@ def test_pass_matches_in_memory_computation(tmp_path):
 def test_a_position_of_a_two_position_store_reads_as_a_one_position_store(tmp_path):
     """Same activations, same chunks along samples: the same numbers to the last bit, whether the
     decision token was recorded beside the letter or not."""
-    from welfare.activations.store import ActivationStoreWriter, StoreLayout
-
-    spec = SyntheticSpec(
-        n_per_class=40,
-        n_layers=4,
-        d_model=16,
-        signal_layers=(2,),
-        strength=1.0,
-        seed=3,
-        positions=("letter", "decision"),
-    )
+    two = ("letter", "decision")
+    spec = SyntheticSpec(n_per_class=40, n_layers=4, d_model=16, seed=3, positions=two)
     both = write_synthetic_store(tmp_path / "both.zarr", spec, chunk_mb=0.004, layers_per_chunk=2)
     ds = open_activations(both)
     letter = ds.activations.sel(position="letter").values

@@ -4,7 +4,7 @@ Public API::
 
     BlockOutputRecorder(model, layers=None)    # context manager; hooks removed on exit
     find_decoder_blocks(model)
-    record_chats(model, chats, position="last" | "assistant_template", ...)
+    record_chats(model, chats, position="last" | "assistant_template" | ("letter", "decision"), ...)
     render_chat(tokenizer, messages) -> RenderedChat
     open_activations(path) -> xarray.Dataset (dask-backed)
 """
