@@ -40,7 +40,10 @@ def test_full_dag_builds_the_report(tmp_path: Path) -> None:
     assert headline["cos_min_control"] is not None
     assert headline["slope_sentiment_v_gold"] is not None
     assert headline["tracking_d_trained"] is not None
-    for key in ("training", "cosines", "tile-means", "steering"):
+    # The axis at both token positions, each beside its null (issue 20 item 5).
+    assert headline["cos_min_trained_letter"] == headline["cos_min_trained"]
+    assert headline["cos_min_p_trained_decision"] is not None
+    for key in ("training", "cosines", "positions", "tile-means", "steering"):
         key = f"{key}-reinforce"
         block = re.search(rf'<figure data-figure="{key}".*?</figure>', html, re.S).group(0)
         assert "<svg" in block and "Not available" not in block, key
