@@ -109,12 +109,26 @@ def test_a_multi_token_final_message_keeps_the_letter_last():
 
 def test_a_header_that_merges_with_the_content_is_refused():
     tokenizer = tiny_tokenizer()
-    # No special token between the turns: "yes" + "no" renders as one word, one token.
-    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    # The assistant header ends in a word: "Answer" + "no" renders as one word, one token.
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ '<|' + m['role'] + '|>' }}"
+        "{% if m['role'] == 'assistant' %}Answer{% endif %}{{ m['content'] + '<|end|>' }}"
+        "{% endfor %}"
+    )
+    chat = render_chat(
+        tokenizer, [{"role": "user", "content": "yes"}, {"role": "assistant", "content": "no"}]
+    )
+    assert named_indices(chat, ["letter"]) == [chat.n_tokens - 1]  # other captures still work
     with pytest.raises(ValueError, match="merges with the content"):
-        render_chat(
-            tokenizer, [{"role": "user", "content": "yes"}, {"role": "assistant", "content": "no"}]
-        )
+        named_indices(chat, ["decision"])
+
+
+def test_content_with_trailing_whitespace_is_found_whole():
+    tokenizer = byte_level_tokenizer(CHATML)
+    chat = render_chat(tokenizer, [*CHAT[:-1], {"role": "assistant", "content": "N\n"}])
+    assert chat.decision_error is None
+    assert tokenizer.decode(chat.input_ids[chat.content_start :]) == "N\n"
+    assert tokenizer.decode(chat.input_ids[chat.decision_index : chat.content_start]) == "\n"
 
 
 def test_unknown_or_headerless_positions_fail_before_recording():

@@ -37,6 +37,8 @@ def named_indices(chat: RenderedChat, names: Sequence[str]) -> list[int]:
         if name == "letter":
             out.append(chat.n_tokens - 1)
         elif name == "decision":
+            if chat.decision_error:
+                raise ValueError(chat.decision_error)
             if chat.decision_index < chat.template_start:
                 raise ValueError(
                     "chat template: no assistant header token before the final message"

@@ -26,6 +26,7 @@ class RenderedChat:
     input_ids: list[int]
     template_start: int  # first token of the last assistant template (its role token)
     content_start: int | None = None  # first token of the final assistant content (None: none)
+    decision_error: str | None = None  # why this chat has no decision token (None: it has one)
 
     @property
     def n_tokens(self) -> int:
@@ -51,15 +52,19 @@ def _text(tokenizer: Any, messages: Sequence[Mapping[str, str]], **kwargs: Any) 
     return tokenizer.apply_chat_template(list(messages), tokenize=False, **kwargs)
 
 
-def _content_start(tokenizer: Any, text: str, content: str, full: list[int]) -> int:
-    """Index of the first token of `content`, which ends `text` (continue_final_message)."""
-    stripped = content.strip()
-    if not stripped or not text.endswith(stripped):
-        raise ValueError("chat template: the rendered chat does not end with the final message")
-    head = _text_ids(tokenizer, text[: len(text) - len(stripped)])
+def _content_start(tokenizer: Any, text: str, content: str, full: list[int]) -> int | str:
+    """Index of the first token of `content`, which ends `text` (continue_final_message keeps
+    it whole or stripped), or why it cannot be named."""
+    for candidate in (content, content.rstrip(), content.strip()):
+        if candidate and text.endswith(candidate):
+            ending = candidate
+            break
+    else:
+        return "chat template: the rendered chat does not end with the final message"
+    head = _text_ids(tokenizer, text[: len(text) - len(ending)])
     if full[: len(head)] != head or len(head) >= len(full):
         # The template's last token and the content would merge: no decision token to name.
-        raise ValueError(
+        return (
             "chat template: the text before the final message is not a token prefix "
             "(its last token merges with the content)"
         )
@@ -74,12 +79,14 @@ def render_chat(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> Render
         text = _text(tokenizer, messages, continue_final_message=True)
         full = _text_ids(tokenizer, text)
         prefix = _ids(tokenizer, messages[:-1]) if len(messages) > 1 else []
-        content_start = _content_start(tokenizer, text, messages[-1]["content"], full)
+        found = _content_start(tokenizer, text, messages[-1]["content"], full)
     else:
         full = _ids(tokenizer, messages, add_generation_prompt=True)
         prefix = _ids(tokenizer, messages)
-        content_start = None
+        found = None
+    # Only the decision position needs the content's start: other captures never fail on it.
+    content_start, error = (None, found) if isinstance(found, str) else (found, None)
     if full[: len(prefix)] != prefix or len(prefix) >= len(full):
         # A template whose tokens merge across the turn boundary would make the span ambiguous.
         raise ValueError("chat template: the chat without its last turn is not a token prefix")
-    return RenderedChat(input_ids=full, template_start=len(prefix), content_start=content_start)
+    return RenderedChat(full, len(prefix), content_start=content_start, decision_error=error)
