@@ -70,6 +70,10 @@ def test_every_stage_ran_on_the_real_model(run: Path) -> None:
     per_layer = axis["trained"]["cos"]["per_layer"]
     assert len(per_layer) == 30 and all(-1 <= c <= 1 for c in per_layer)
     assert axis["headline"]["trained"]["min_cos_p"] is not None  # the null stands beside it
+    # Both positions (the final letter and the decision token), each with its own null.
+    assert set(axis["positions"]) == {"letter", "decision"}
+    for position in axis["positions"].values():
+        assert position["headline"]["trained"]["min_cos_p"] is not None
     steer = json.loads((metrics / "steer.json").read_text())
     assert steer["rule_scorer"] == "natural" and steer["prompt_set"] == "builtin"
     points = steer["runs"]["naive"]["sentiment"]["v_gold"]["points"]
