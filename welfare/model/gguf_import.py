@@ -17,6 +17,7 @@ imports dependencies (llm, llama-cpp-python) the pipeline does not need.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.metadata
 import logging
@@ -120,7 +121,12 @@ def _save(model: Any, tokenizer: Any, out: Path) -> None:
 
     out.mkdir(parents=True)
     save_model(model, str(out / "model.safetensors"), metadata={"format": "pt"})
-    model.config.save_pretrained(out)
+    # The weights are plain fp32 now: without this the loaded model would still be flagged as
+    # GGUF-quantised, and every later save_pretrained (RL checkpoints) would refuse it.
+    config = copy.deepcopy(model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.save_pretrained(out)
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -165,6 +171,8 @@ def import_gguf(cfg: ImportConfig, out: Path) -> dict[str, Any]:
     with atomic_path(out) as tmp:
         _save(model, tokenizer, tmp)
         reloaded, reloaded_tokenizer = load_model(tmp, {"device": "cpu", "dtype": "float32"})
+        if getattr(reloaded, "hf_quantizer", None) is not None:
+            raise ModelLoadError(f"{out}: the reloaded model is still flagged as quantised")
         delta = float((_probe_logits(reloaded, reloaded_tokenizer) - reference).abs().max())
         if not delta <= cfg.max_logit_delta:
             raise ModelLoadError(
