@@ -94,6 +94,31 @@ def test_greedy_is_deterministic_and_picks_the_argmax(tiny, small_episodes):
     assert torch.equal(logits.argmax(-1), a.actions)
 
 
+def test_groups_of_episodes_play_the_same_game_one_after_the_other(tiny, small_episodes):
+    """`batch_size` bounds the KV cache: groups play in turn, each episode as in one batch."""
+    model, tokenizer = tiny
+    whole = _play(model, tokenizer, small_episodes(), use_cache=True, greedy=True)
+    grouped = rollout(  # groups of 4 + 2
+        model, tokenizer, small_episodes(), temperature=1.0, greedy=True, batch_size=4
+    )
+    assert grouped.tokens == whole.tokens
+    assert torch.equal(grouped.actions, whole.actions)
+    assert torch.equal(grouped.decision_index, whole.decision_index)
+    torch.testing.assert_close(grouped.logp, whole.logp, atol=1e-5, rtol=0)
+    assert torch.equal(grouped.rewards, whole.rewards) and torch.equal(grouped.tiles, whole.tiles)
+    # sampling: one group of all episodes is the unbatched rollout, draw for draw
+    sampled = _play(model, tokenizer, small_episodes(), use_cache=True)
+    one_group = rollout(
+        model,
+        tokenizer,
+        small_episodes(),
+        temperature=1.0,
+        generator=torch.Generator().manual_seed(0),
+        batch_size=6,
+    )
+    assert torch.equal(one_group.actions, sampled.actions) and one_group.tokens == sampled.tokens
+
+
 def test_before_forward_sees_each_chunk_with_absolute_positions(tiny, small_episodes):
     model, tokenizer = tiny
     chunks = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from welfare.cli import main
-from welfare.config import load_params
+from welfare.config import load_params, params_hash
 from welfare.env.sft import make_demonstration
 from welfare.env.tables import sft_columns, write_table
 from welfare.maze import MazeConfig
@@ -52,6 +53,21 @@ def _rows(path: Path) -> list[dict]:
             {k: v for k, v in r.items() if k not in TIMING}
             for r in csv.DictReader(fh, delimiter="\t")
         ]
+
+
+def test_rollout_batch_at_its_default_leaves_checkpoint_fingerprints_as_they_were():
+    params = _params()
+    cfg = TrainConfig.for_organism(params, "tiny")
+    assert cfg.rollout_batch == 0
+    before = asdict(cfg)  # the fingerprint's inputs before `rollout_batch` existed
+    for key in ("steps", "checkpoint_every", "eval_every", "eval_mazes", "eval_sampled_group"):
+        before.pop(key)
+    before.pop("rollout_batch")
+    world = {k: params.get(k) for k in ("maze", "env")} | {"mapping": params["mappings"]["office"]}
+    legacy = params_hash({"run": before | {"base": "b"}, "world": world})
+    assert cfg.fingerprint(params, "b") == legacy
+    params["train"]["rollout_batch"] = 4  # other samples: other checkpoints
+    assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
 
 
 def test_killed_run_resumes_exactly(tmp_path, tiny_dir):

@@ -58,6 +58,7 @@ class TrainConfig:
     ppo_epochs: int
     minibatches: int
     micro_batch: int
+    rollout_batch: int
     lora: dict[str, Any]
     checkpoint_every: int
     checkpoint_format: str
@@ -74,6 +75,8 @@ class TrainConfig:
         run = asdict(self)
         for key in ("steps", "checkpoint_every", "eval_every", "eval_mazes", "eval_sampled_group"):
             run.pop(key)
+        if not run["rollout_batch"]:  # the default: fingerprints from before the key existed hold
+            run.pop("rollout_batch")
         run["base"] = base
         world = {k: params.get(k) for k in ("maze", "env")}
         world["mapping"] = params["mappings"][self.mapping]
@@ -113,6 +116,7 @@ class TrainConfig:
             ppo_epochs=t["ppo_epochs"],
             minibatches=t["minibatches"],
             micro_batch=t["micro_batch"],
+            rollout_batch=t["rollout_batch"],
             lora=dict(t["lora"]),
             checkpoint_every=t["checkpoint"]["every"],
             checkpoint_format=t["checkpoint"]["format"],

@@ -67,10 +67,12 @@ class EpisodeBatch:
     def turns(self) -> int:
         return self.config.turns
 
-    def user_messages(self) -> list[str]:
-        """Observe: each episode's next user message; records the neighbour tiles."""
+    def user_messages(self, rows: Sequence[int] | None = None) -> list[str]:
+        """Observe: each episode's next user message (of `rows` only, when given); records the
+        neighbour tiles."""
         messages = []
-        for i, state in enumerate(self.states):
+        for i in range(len(self.states)) if rows is None else rows:
+            state = self.states[i]
             tiles = neighbour_tiles(state)
             self.neighbours[i].append([int(tiles[d]) for d in DIRECTIONS])
             rng = self.rngs[i]
@@ -78,9 +80,11 @@ class EpisodeBatch:
             self.messages[i].append(messages[-1])
         return messages
 
-    def act(self, actions: Sequence[int]) -> None:
-        """Move every episode (action = index into N, E, S, W)."""
-        for i, action in enumerate(actions):
+    def act(self, actions: Sequence[int], rows: Sequence[int] | None = None) -> None:
+        """Move every episode, or those of `rows` (action = index into N, E, S, W)."""
+        for i, action in zip(
+            range(len(self.states)) if rows is None else rows, actions, strict=True
+        ):
             result = step(self.states[i], DIRECTIONS[int(action)], self.rngs[i], self.config)
             self.states[i] = result.state
             self.rewards[i].append(result.reward)

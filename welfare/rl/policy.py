@@ -7,7 +7,8 @@ direction rows of it matter, so neither rollouts nor the update ever build a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -33,14 +34,49 @@ def hidden_states(
 ) -> torch.Tensor:
     """Last-layer hidden states [batch, length, d] (the decoder only, no output head)."""
     decoder = model.get_decoder()
-    out = decoder(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids,
-        use_cache=cache is not None,
-        **{cache_keyword(decoder): cache},
-    )
+    with adapter_autocast(model):
+        out = decoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=cache is not None,
+            **{cache_keyword(decoder): cache},
+        )
     return out.last_hidden_state
+
+
+def adapter_compute_dtype(model: Any) -> torch.dtype | None:
+    """The dtype a LoRA model's float32 adapters should compute in: its base weights' bf16 or
+    fp16; None for a model without adapters, or whose adapters share the base's dtype."""
+    if not hasattr(model, "peft_config"):
+        return None
+    base = model.get_input_embeddings().weight.dtype
+    if base not in (torch.bfloat16, torch.float16):
+        return None
+    adapters = (p for name, p in model.named_parameters() if "lora_" in name)
+    return base if any(p.dtype == torch.float32 for p in adapters) else None
+
+
+@contextmanager
+def adapter_autocast(model: Any) -> Iterator[None]:
+    """Mixed precision for LoRA on a bf16 / fp16 base: the adapters' float32 weights stay the
+    optimizer's master copy, their products run in the base's dtype.
+
+    peft keeps adapters in float32 and casts every adapted layer's input to float32 for them:
+    at Qwen3-4B's size that is float32 matrix products (an order of magnitude below bf16 on a
+    GPU) and a float32 copy of every layer input saved for the backward pass (a third of the
+    update's activation memory, measured in bench/gpu_paper_scale.md). Under autocast, with
+    peft's input cast off, both run in the base's dtype. Float32 models are not touched.
+    """
+    dtype = adapter_compute_dtype(model)
+    if dtype is None:
+        yield
+        return
+    from peft.helpers import disable_input_dtype_casting
+
+    device = model.get_input_embeddings().weight.device.type
+    with torch.autocast(device, dtype=dtype), disable_input_dtype_casting(model):
+        yield
 
 
 def cache_keyword(module: Any) -> str:

@@ -32,7 +32,7 @@ from welfare.rl.policy import (
     hidden_states,
     right_pad,
 )
-from welfare.rl.prefix import PrefixCapture
+from welfare.rl.prefix import PrefixCapture, fit_width
 
 
 @dataclass
@@ -88,6 +88,7 @@ def rollout(
     before_forward: Callable[[Chunk], None] | None = None,
     decisions_only: bool = True,
     keep_prefix: int = 0,
+    batch_size: int = 0,
 ) -> Trajectories:
     """Play every episode of `episodes` to the end with `model` as the policy.
 
@@ -95,14 +96,82 @@ def rollout(
     (`welfare.rl.last_layer`; the same numbers, less work); off for the benchmark's comparison.
     `keep_prefix` > 0: keep the output of the blocks below that index at every token
     (`Trajectories.prefix`), for an update that trains only the blocks above (`welfare.rl.prefix`).
+    `batch_size`: episodes played together (0: all). The KV cache grows with the batch (~144 KiB
+    a token at Qwen3-4B's size: the paper's 512 episodes of ~1,200 tokens need more than an
+    H200's memory), so consecutive groups of `batch_size` episodes play one after the other, each
+    to the end, drawing from the same generator: the samples, not their distribution, depend on
+    it. A `before_forward` hook then sees one group's rows per call.
     """
     if keep_prefix and not use_cache:
         raise ValueError("rollout: keep_prefix needs the cached rollout")
     started = time.perf_counter()
+    n = len(episodes)
+    size = batch_size if 0 < batch_size < n else n
+    parts = [
+        _play(
+            model,
+            tokenizer,
+            episodes,
+            range(first, min(first + size, n)),
+            temperature=temperature,
+            greedy=greedy,
+            generator=generator,
+            use_cache=use_cache,
+            before_forward=before_forward,
+            decisions_only=decisions_only,
+            keep_prefix=keep_prefix,
+        )
+        for first in range(0, n, size)
+    ]
+    prefix = None
+    if keep_prefix:
+        width = max(part.prefix.shape[1] for part in parts)
+        prefix = torch.cat([fit_width(part.prefix, width) for part in parts])
+    return Trajectories(
+        episodes=episodes,
+        tokens=[tokens for part in parts for tokens in part.tokens],
+        decision_index=torch.cat([part.decisions for part in parts]),
+        actions=torch.cat([part.actions for part in parts]),
+        logp=torch.cat([part.logp for part in parts]),
+        tiles=torch.tensor(episodes.neighbours, dtype=torch.long),
+        rewards=torch.tensor(episodes.rewards, dtype=torch.float32),
+        mask=torch.ones(n, episodes.turns),
+        seconds=time.perf_counter() - started,
+        prefix=prefix,
+        prefix_start=keep_prefix,
+    )
+
+
+@dataclass
+class _Played:
+    """One group of episodes played to the end (rows of `Trajectories`)."""
+
+    tokens: list[list[int]]
+    decisions: torch.Tensor
+    actions: torch.Tensor
+    logp: torch.Tensor
+    prefix: torch.Tensor | None
+
+
+def _play(
+    model: Any,
+    tokenizer: Any,
+    episodes: EpisodeBatch,
+    members: range,
+    *,
+    temperature: float,
+    greedy: bool,
+    generator: torch.Generator | None,
+    use_cache: bool,
+    before_forward: Callable[[Chunk], None] | None,
+    decisions_only: bool,
+    keep_prefix: int,
+) -> _Played:
+    """Play the episodes `members` of `episodes` together, one forward call per turn."""
     fmt = TurnFormat.from_tokenizer(tokenizer)
     answer_ids = direction_ids(tokenizer)
     device = next(model.parameters()).device
-    batch, turns = len(episodes), episodes.turns
+    batch, turns = len(members), episodes.turns
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     tokens: list[list[int]] = [[] for _ in range(batch)]
@@ -115,7 +184,7 @@ def rollout(
     capture = PrefixCapture(model, keep_prefix, batch) if keep_prefix else None
     with capture or nullcontext():
         for turn in range(turns):
-            texts = [fmt.turn_text(turn, m) for m in episodes.user_messages()]
+            texts = [fmt.turn_text(turn, m) for m in episodes.user_messages(members)]
             encoded = encode_texts(tokenizer, texts)
             if turn:
                 previous = actions[:, turn - 1].tolist()
@@ -169,23 +238,12 @@ def rollout(
             logits = head_logits(model, decision, answer_ids)
             chosen, logp = choose(logits, temperature, greedy, generator)
             actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
-            episodes.act(actions[:, turn].tolist())
+            episodes.act(actions[:, turn].tolist(), members)
 
     for row in range(batch):
         tokens[row].append(answer_ids[int(actions[row, -1])])
-    return Trajectories(
-        episodes=episodes,
-        tokens=tokens,
-        decision_index=torch.tensor(decisions, dtype=torch.long),
-        actions=actions,
-        logp=logps,
-        tiles=torch.tensor(episodes.neighbours, dtype=torch.long),
-        rewards=torch.tensor(episodes.rewards, dtype=torch.float32),
-        mask=torch.ones(batch, turns),
-        seconds=time.perf_counter() - started,
-        prefix=None if capture is None else capture.hidden,
-        prefix_start=keep_prefix,
-    )
+    hidden = None if capture is None else capture.hidden
+    return _Played(tokens, torch.tensor(decisions, dtype=torch.long), actions, logps, hidden)
 
 
 def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:

@@ -239,6 +239,7 @@ def _rl_stepper(
             temperature=cfg.temperature,
             generator=generator,
             keep_prefix=frozen_below,
+            batch_size=cfg.rollout_batch,
         )
         advantages = advantage_fn(traj.rewards, traj.mask, cfg.group_size)
         ref_logp = None
