@@ -158,6 +158,14 @@ def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
     )
 
 
+def wrap_lora(model: Any, lora: Mapping[str, Any]) -> Any:
+    """`model` in a fresh trainable peft LoRA adapter (`train.lora`: rank, alpha, dropout,
+    target_modules, top_layers)."""
+    from peft import get_peft_model
+
+    return get_peft_model(model, _lora_config(lora, model))
+
+
 def load_model(
     path_or_id: str | Path,
     runtime: Mapping[str, Any],
@@ -221,9 +229,7 @@ def load_model(
     check_tokenizer(tokenizer, model.get_input_embeddings().num_embeddings)
     model.to(device)
     if lora is not None:
-        from peft import get_peft_model
-
-        model = get_peft_model(model, _lora_config(lora, model))
+        model = wrap_lora(model, lora)
     model.eval()
     log.info("loaded %s on %s (%s, %d parameters)", source, device, dtype, _n_params(model))
     return model, tokenizer
