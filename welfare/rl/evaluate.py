@@ -166,10 +166,13 @@ def evaluate_model(
     *,
     temperature: float,
     sampled_group: int,
+    batch_size: int = 0,
 ) -> dict[str, float]:
-    """Greedy (one episode per maze) and sampled (`sampled_group` per maze) held-out returns."""
+    """Greedy (one episode per maze) and sampled (`sampled_group` per maze) held-out returns;
+    `batch_size` episodes played together (`rollout`; 0: all)."""
     greedy_eps = EpisodeBatch.fresh(maze_seeds, 1, config, mapping, EVAL_STREAM_SEED)
-    result = summarize_trajectories(rollout(model, tokenizer, greedy_eps, greedy=True))
+    greedy = rollout(model, tokenizer, greedy_eps, greedy=True, batch_size=batch_size)
+    result = summarize_trajectories(greedy)
     out = result.as_dict("greedy")
     if sampled_group:
         sampled_eps = EpisodeBatch.fresh(
@@ -181,6 +184,7 @@ def evaluate_model(
             sampled_eps,
             temperature=temperature,
             generator=torch.Generator().manual_seed(EVAL_STREAM_SEED),
+            batch_size=batch_size,
         )
         out |= summarize_trajectories(traj).as_dict("sampled")
     return out

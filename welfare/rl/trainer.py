@@ -141,6 +141,7 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
             mapping,
             temperature=cfg.temperature,
             sampled_group=cfg.eval_sampled_group,
+            batch_size=cfg.rollout_batch,
         )
         eval_log.append({"step": done, **result})
         log.info(
