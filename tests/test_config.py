@@ -17,6 +17,7 @@ from welfare.config import (
     ParamsError,
     deep_merge,
     load_params,
+    merge_params,
     params_hash,
     validate_params,
 )
@@ -391,3 +392,19 @@ def test_overlay_replaces_the_organism_table(tmp_path: Path) -> None:
 def test_a_plain_path_or_hub_id_is_a_valid_base(base: str) -> None:
     row = {"base": base, "algorithm": "sft", "adapter": "full", "mapping": "office"}
     assert validate_params({"organisms": {"x": row}})["organisms"]["x"]["base"] == base
+
+
+def test_unvalidated_paper_params_give_the_validated_sections_and_train_configs():
+    """Machines without jsonschema (the GPU device) merge params.yaml and params/paper.yaml as
+    they are (`merge_params`; bench/paper_scale.py): what training, recording and the maze read
+    must be what validation gives."""
+    from welfare.rl.config import TrainConfig
+
+    files = [REPO_ROOT / "params.yaml", REPO_ROOT / "params" / "paper.yaml"]
+    raw, validated = merge_params(files), load_params(files)
+    for section in ("runtime", "maze", "mappings", "env", "train", "activations"):
+        assert raw[section] == validated[section], section
+    for organism in validated["organisms"]:
+        assert TrainConfig.for_organism(raw, organism) == TrainConfig.for_organism(
+            validated, organism
+        )

@@ -317,6 +317,13 @@ def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[
         paths = [DEFAULT_PARAMS]
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    source = str(paths[-1]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
+    return validate_params(merge_params(paths), source=source)
+
+
+def merge_params(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The files of `load_params` merged as it merges them, neither validated nor completed
+    (for machines without jsonschema whose files name every key they read)."""
     merged: dict[str, Any] = {}
     for path in paths:
         data = _load_yaml(Path(path))
@@ -328,8 +335,7 @@ def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[
             if key in data:
                 merged.pop(key, None)
         merged = deep_merge(merged, data)
-    source = str(paths[-1]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
-    return validate_params(merged, source=source)
+    return merged
 
 
 def params_hash(params: Mapping[str, Any], keys: Iterable[str] | None = None) -> str:

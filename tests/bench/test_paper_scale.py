@@ -66,6 +66,19 @@ def test_a_failing_section_is_recorded_and_the_next_runs(tmp_path):
     assert saved["third"]["status"] == "skipped"
 
 
+def test_params_without_jsonschema_are_the_validated_ones(monkeypatch):
+    validated = paper_scale.paper_params("paper")
+
+    def no_jsonschema(_files):
+        raise ImportError("No module named 'jsonschema'")
+
+    monkeypatch.setattr(paper_scale, "load_params", no_jsonschema)
+    params, cfg = paper_scale.paper_params("paper")
+    assert cfg == validated[1] and cfg.rollout_batch == 256 and cfg.group_size == 64
+    for section in ("maze", "env", "activations", "mappings"):
+        assert params[section] == validated[0][section]
+
+
 def test_device_script_runs_with_the_tree_alone(tmp_path):
     """What the lead runs: `bash bench/gpu_paper_scale.sh` with $OUT, no installed package."""
     env = dict(os.environ, OUT=str(tmp_path), GPU_CHECK="0", PYTHONPATH="")
