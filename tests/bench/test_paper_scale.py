@@ -33,6 +33,7 @@ def test_every_section_runs_the_pipelines_code(small_run, capsys):
     meta = results["meta"]
     assert meta["shape"] == "small" and meta["model"]["layers"] == 3
     assert meta["train"]["lora"]["rank"] == 32 and meta["train"]["algorithm"] == "drgrpo"
+    assert [len(sections[n]["steps"]) for n in ("rl_step", "rl_step_plain")] == [2, 1]
     for name in ("rl_step", "rl_step_plain"):
         step = sections[name]
         assert step["episodes"] == 8 and step["rollout_batch"] == 6  # played in groups of 6 + 2
