@@ -97,15 +97,16 @@ def test_greedy_is_deterministic_and_picks_the_argmax(tiny, small_episodes):
 def test_groups_of_episodes_play_the_same_game_one_after_the_other(tiny, small_episodes):
     """`batch_size` bounds the KV cache: groups play in turn, each episode as in one batch."""
     model, tokenizer = tiny
-    whole = _play(model, tokenizer, small_episodes(), use_cache=True, greedy=True)
-    grouped = rollout(  # groups of 4 + 2
-        model, tokenizer, small_episodes(), temperature=1.0, greedy=True, batch_size=4
-    )
+    kw = dict(temperature=1.0, greedy=True, keep_prefix=1)
+    whole = rollout(model, tokenizer, small_episodes(), **kw)
+    grouped = rollout(model, tokenizer, small_episodes(), batch_size=4, **kw)  # 4 + 2
     assert grouped.tokens == whole.tokens
     assert torch.equal(grouped.actions, whole.actions)
     assert torch.equal(grouped.decision_index, whole.decision_index)
     torch.testing.assert_close(grouped.logp, whole.logp, atol=1e-5, rtol=0)
     assert torch.equal(grouped.rewards, whole.rewards) and torch.equal(grouped.tiles, whole.tiles)
+    width = max(len(t) for t in whole.tokens) - 1  # kept: every token but the final answer
+    torch.testing.assert_close(grouped.prefix[:, :width], whole.prefix[:, :width])
     # sampling: one group of all episodes is the unbatched rollout, draw for draw
     sampled = _play(model, tokenizer, small_episodes(), use_cache=True)
     one_group = rollout(
