@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--budget-s",
         type=float,
-        default=float(os.environ.get("PAPER_SCALE_BUDGET_S", 330)),
+        default=float(os.environ.get("PAPER_SCALE_BUDGET_S", 260)),
         help="seconds for every section together (each checks what is left before it starts)",
     )
     parser.add_argument("--sections", default="rl_step,recording,steering,rl_step_plain")
