@@ -53,7 +53,7 @@ import welfare.rl.update as update_module
 from welfare.activations.capture import ActivationSettings, store_order
 from welfare.activations.record import record_chats
 from welfare.activations.render import render_chat
-from welfare.config import load_params, merge_params
+from welfare.config import fill_defaults, load_params, merge_params
 from welfare.env import render_trajectory_messages
 from welfare.env.extraction import ExtractionSpec, iter_trajectories
 from welfare.env.tables import extraction_columns
@@ -172,9 +172,9 @@ def paper_params(shape: str) -> tuple[dict[str, Any], TrainConfig]:
     files = [REPO / "params.yaml", REPO / "params" / "paper.yaml"]
     try:
         params = load_params(files)
-    except ImportError as exc:  # no jsonschema: params.yaml names every key the sections read
-        log.warning("params not validated (%s): merged as they are", exc)
-        params = merge_params(files)
+    except ImportError as exc:  # no jsonschema: the schema's defaults, without validation
+        log.warning("params not validated (%s): defaults filled in only", exc)
+        params = fill_defaults(merge_params(files))
     params["train"].update(SHAPES[shape]["train"])
     params["maze"].update(SHAPES[shape]["maze"])
     return params, TrainConfig.for_organism(params, ORGANISM)

@@ -322,8 +322,7 @@ def load_params(paths: Sequence[str | Path] | str | Path | None = None) -> dict[
 
 
 def merge_params(paths: Sequence[str | Path]) -> dict[str, Any]:
-    """The files of `load_params` merged as it merges them, neither validated nor completed
-    (for machines without jsonschema whose files name every key they read)."""
+    """The files of `load_params` merged as it merges them, not validated."""
     merged: dict[str, Any] = {}
     for path in paths:
         data = _load_yaml(Path(path))
@@ -336,6 +335,20 @@ def merge_params(paths: Sequence[str | Path]) -> dict[str, Any]:
                 merged.pop(key, None)
         merged = deep_merge(merged, data)
     return merged
+
+
+def fill_defaults(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` with the schema's defaults filled in as `validate_params` fills them, but not
+    validated: for machines without jsonschema (the GPU device) reading files known to be valid.
+    """
+
+    def resolve(ref: str) -> Mapping[str, Any]:
+        file, _, fragment = ref.partition("#")
+        if fragment or not file:
+            raise ValueError(f"schema $ref {ref!r}: only whole schema files are resolved here")
+        return _load_yaml(SCHEMA_DIR / file)
+
+    return _fill_defaults(copy.deepcopy(dict(params)), load_schema(), resolve)
 
 
 def params_hash(params: Mapping[str, Any], keys: Iterable[str] | None = None) -> str:
