@@ -352,6 +352,7 @@ def recording(model: Any, tokenizer: Any, params: dict[str, Any], n: int) -> dic
     settings = ActivationSettings.from_params(params["activations"])
     tokens = sum(c.n_tokens for c in chats)
     sync()
+    reset_peak()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         how = _record(model, chats, settings, tokenizer.pad_token_id, Path(tmp) / "final.zarr")
@@ -438,6 +439,7 @@ def steering(model: Any, tokenizer: Any, batch: int, new_tokens: int, repeats: i
         return time.perf_counter() - started
 
     run(hooked, replace(settings, max_new_tokens=4))
+    reset_peak()
     off, on = [], []
     for _ in range(repeats):
         off.append(run({}))
@@ -453,6 +455,7 @@ def steering(model: Any, tokenizer: Any, batch: int, new_tokens: int, repeats: i
         "hook_overhead": on_s / off_s - 1,
         "off_s": off,
         "on_s": on,
+        "peak_gib": peak_gib(),
     }
 
 
