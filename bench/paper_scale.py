@@ -246,6 +246,7 @@ def instrumented(records: dict[str, Any], plain_last_layer: bool) -> Iterator[No
             records[name] = {"s": time.perf_counter() - started, "peak_gib": peak_gib()}
             if name == "rollout":
                 lengths = [len(t) for t in out.tokens]
+                records["tokens"] = sum(lengths)
                 records["tokens_per_episode"] = float(np.mean(lengths))
                 records["tokens_per_episode_max"] = max(lengths)
                 records["episodes"] = len(lengths)
@@ -288,6 +289,9 @@ def rl_step(
         trainable, lr=opt.lr, betas=(opt.beta1, opt.beta2), weight_decay=opt.weight_decay
     )
     ids, pad = direction_ids(tokenizer), tokenizer.pad_token_id
+    # Matrix-product FLOPs per token of the blocks (2 per weight forward, 4 for the update's
+    # forward and input-gradient backward; attention and LoRA's own products left out).
+    block_weights = sum(p.numel() for p in model.get_decoder().layers.parameters())
 
     def step(config: TrainConfig, records: dict[str, Any], index: int) -> dict[str, Any]:
         stepper = trainer_module._rl_stepper(
@@ -318,6 +322,12 @@ def rl_step(
             "decisions_per_s": row["rollout_decisions_per_s"],
             "update_tokens_per_s": row["update_tokens_per_s"],
             "return_mean": row["return_mean"],
+            "rollout_tflops": 2
+            * block_weights
+            * records["tokens"]
+            / records["rollout"]["s"]
+            / 1e12,
+            "update_tflops": 4 * block_weights * records["tokens"] / records["update"]["s"] / 1e12,
         }
         result["steps"].append(records)
         if len(result["steps"]) == steps or not another(records["step_s"]):
@@ -481,6 +491,8 @@ def table(results: dict[str, Any]) -> str:
         add(name, "step_s", f"RL step, {label}: rollout + update", "{:.1f} s", "≤ 120 s")
         add(name, "rollout.peak_gib", f"RL step, {label}: peak memory, rollout", "{:.1f} GiB")
         add(name, "update.peak_gib", f"RL step, {label}: peak memory, update", "{:.1f} GiB")
+        add(name, "rollout_tflops", f"RL step, {label}: rollout TFLOP/s (block matmuls)", "{:.0f}")
+        add(name, "update_tflops", f"RL step, {label}: update TFLOP/s (block matmuls)", "{:.0f}")
     add("rl_step", "tokens_per_episode", "tokens per episode (mean)", "{:.0f}")
     add("recording", "record_s", "recording: measured subset", "{:.1f} s")
     add("recording", "tokens_per_s", "recording: tokens/s", "{:,.0f}")

@@ -112,7 +112,7 @@ def rollout(
             model,
             tokenizer,
             episodes,
-            range(first, min(first + size, n)),
+            None if size == n else range(first, min(first + size, n)),
             temperature=temperature,
             greedy=greedy,
             generator=generator,
@@ -157,7 +157,7 @@ def _play(
     model: Any,
     tokenizer: Any,
     episodes: EpisodeBatch,
-    members: range,
+    members: range | None,
     *,
     temperature: float,
     greedy: bool,
@@ -167,11 +167,12 @@ def _play(
     decisions_only: bool,
     keep_prefix: int,
 ) -> _Played:
-    """Play the episodes `members` of `episodes` together, one forward call per turn."""
+    """Play the episodes `members` of `episodes` (None: all) together, one forward call per
+    turn."""
     fmt = TurnFormat.from_tokenizer(tokenizer)
     answer_ids = direction_ids(tokenizer)
     device = next(model.parameters()).device
-    batch, turns = len(members), episodes.turns
+    batch, turns = len(episodes if members is None else members), episodes.turns
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     tokens: list[list[int]] = [[] for _ in range(batch)]
@@ -184,7 +185,11 @@ def _play(
     capture = PrefixCapture(model, keep_prefix, batch) if keep_prefix else None
     with capture or nullcontext():
         for turn in range(turns):
-            texts = [fmt.turn_text(turn, m) for m in episodes.user_messages(members)]
+            # (all episodes: the plain calls, which callers may wrap)
+            observed = (
+                episodes.user_messages() if members is None else episodes.user_messages(members)
+            )
+            texts = [fmt.turn_text(turn, m) for m in observed]
             encoded = encode_texts(tokenizer, texts)
             if turn:
                 previous = actions[:, turn - 1].tolist()
@@ -238,7 +243,10 @@ def _play(
             logits = head_logits(model, decision, answer_ids)
             chosen, logp = choose(logits, temperature, greedy, generator)
             actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
-            episodes.act(actions[:, turn].tolist(), members)
+            if members is None:
+                episodes.act(actions[:, turn].tolist())
+            else:
+                episodes.act(actions[:, turn].tolist(), members)
 
     for row in range(batch):
         tokens[row].append(answer_ids[int(actions[row, -1])])
