@@ -12,7 +12,8 @@ workload does not depend on the weights. The sections call the pipeline's own co
    (`welfare.rl.trainer._rl_stepper`), rollout and update timed apart, peak GPU memory of each
    (a warm-up step, then two measured ones when the budget allows);
 2. `recording`: the first N of the paper's 15,000 extraction trajectories (every class and
-   length in proportion) rendered and recorded (all 36 blocks, the final letter) through
+   length in proportion) rendered and recorded (all 36 blocks at `activations.positions`: the
+   final letter and the decision token, one forward pass) through
    `capture_to_store` (or `record_chats` without zarr), extrapolated to 15,000 by tokens;
 3. `steering`: `generate_responses` at batch 64 with the steering hook on and off;
 4. `rl_step_plain`: section 1 with the decision-only last layer off (rollout and update), one
@@ -380,7 +381,7 @@ def recording(model: Any, tokenizer: Any, params: dict[str, Any], n: int) -> dic
         "batch_size": settings.batch_size,
         "max_batch_tokens": settings.max_batch_tokens,
         "extrapolated_15000_s": seconds * scale,
-        "extrapolated_from": f"{len(chats)} trajectories, ×{scale:.2f} by tokens",
+        "extrapolated_from": f"{len(chats)} trajectories ×{scale:.2f} (every class × length)",
         "peak_gib": peak_gib(),
     }
 
@@ -411,6 +412,7 @@ def _record_only(model: Any, chats: list, settings: Any, pad_id: int) -> None:
     for _ in record_chats(
         model,
         chats,
+        position=settings.positions,
         pad_id=pad_id,
         padding_side=settings.padding_side,
         max_batch_size=settings.batch_size,
