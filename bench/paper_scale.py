@@ -18,6 +18,7 @@ workload does not depend on the weights. The sections call the pipeline's own co
 3. `steering`: `generate_responses` at batch 64 with the steering hook on and off;
 4. `rl_step_plain`: section 1 with the decision-only last layer off (rollout and update), one
    measured step.
+5. `profile`: `torch.profiler` over one step of one rollout group: where the device time goes.
 
 Each section runs under a time guard (skipped when the budget left cannot hold it) and an
 error guard (a failing section is recorded and the next one runs; an out-of-memory RL step is
@@ -471,6 +472,41 @@ def steering(model: Any, tokenizer: Any, batch: int, new_tokens: int, repeats: i
     }
 
 
+# --- profile -------------------------------------------------------------------------------
+def profile(
+    model: Any, tokenizer: Any, params: dict[str, Any], cfg: TrainConfig, out: Path
+) -> dict[str, Any]:
+    """`torch.profiler` over one RL step of one maze's group (64 episodes, 15 turns: the same
+    kernels as the full step on a quarter of its rows, few enough events to summarise in
+    seconds): the top operators and kernels by device (or CPU) time, to
+    `paper_scale_profile.txt` and, the first 15, into the JSON."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    cuda = torch.cuda.is_available()
+    one = replace(cfg, mazes_per_step=1, rollout_batch=0)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profiler(activities=activities) as prof:
+        step = rl_step(model, tokenizer, params, one, False, 2)
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0), reverse=True)
+    text = prof.key_averages().table(sort_by=key, row_limit=40)
+    (out / "paper_scale_profile.txt").write_text(text + "\n")
+    total = sum(getattr(e, key, 0) for e in events) or 1
+    top = [
+        {"name": e.key[:80], "count": e.count, "ms": getattr(e, key, 0) / 1e3,
+         "share": getattr(e, key, 0) / total}
+        for e in events[:15]
+    ]  # fmt: skip
+    return {
+        "episodes": step["episodes"],
+        "rollout_s": step["rollout"]["s"],
+        "update_s": step["update"]["s"],
+        "by": key,
+        "top": top,
+    }
+
+
 # --- the table -------------------------------------------------------------------------------
 def table(results: dict[str, Any]) -> str:
     s = results["sections"]
@@ -528,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         default=float(os.environ.get("PAPER_SCALE_BUDGET_S", 260)),
         help="seconds for every section together (each checks what is left before it starts)",
     )
-    parser.add_argument("--sections", default="rl_step,recording,steering,rl_step_plain")
+    parser.add_argument("--sections", default="rl_step,recording,steering,rl_step_plain,profile")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout
@@ -573,6 +609,12 @@ def main(argv: list[str] | None = None) -> int:
         run.section(
             "rl_step_plain", lambda: rl_step(lora, tokenizer, params, cfg, True, warmup), need
         )
+        model = lora.unload()
+    if "profile" in wanted:  # where a step's device time goes, for the next round of fixes
+        first = run.results["sections"].get("rl_step", {})
+        need = 0.3 * first.get("step_s", 0.0) + 20
+        lora = wrap_lora(model, cfg.lora)
+        run.section("profile", lambda: profile(lora, tokenizer, params, cfg, run.out), need)
     run.results["meta"]["total_s"] = time.perf_counter() - run.started
     run.save()
     print(table(run.results))

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def small_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("paper_scale")
     status = paper_scale.main(["--shape", "small", "--device", "cpu", "--out", str(out)])
+    assert "aten::" in (out / "paper_scale_profile.txt").read_text()
     return status, json.loads((out / "paper_scale.json").read_text())
 
 
@@ -28,8 +29,9 @@ def test_every_section_runs_the_pipelines_code(small_run, capsys):
     assert status == 0
     sections = results["sections"]
     assert {k: v["status"] for k, v in sections.items()} == dict.fromkeys(
-        ("rl_step", "recording", "steering", "rl_step_plain"), "ok"
+        ("rl_step", "recording", "steering", "rl_step_plain", "profile"), "ok"
     )
+    assert sections["profile"]["episodes"] == 4 and sections["profile"]["top"]  # one maze
     meta = results["meta"]
     assert meta["shape"] == "small" and meta["model"]["layers"] == 3
     assert meta["train"]["lora"]["rank"] == 32 and meta["train"]["algorithm"] == "drgrpo"
