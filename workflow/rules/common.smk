@@ -7,6 +7,7 @@
 
 import json
 
+from welfare.model.kept import METRICS_FILES, SCRATCH
 from welfare.model.organism import is_organism_dir
 
 # The params keys each stage reads. `{organism}`/`{mapping}` are the rule's wildcards (an
@@ -89,13 +90,31 @@ def params_args(wildcards, input):
 IMPORTED = "models/imported/"
 
 
+def naive_model():
+    """`params.naive`: the kept reference organism (a tracked directory, an input with its hash)
+    or models/naive, the pretrain rule's output (pretraining from scratch in this run)."""
+    return PARAMS["naive"]
+
+
+def check_naive_model():
+    """A kept organism must exist before any job runs (one line naming the key)."""
+    path = naive_model()
+    uses = any(row["base"] == "naive" for row in PARAMS["organisms"].values())
+    if uses and path != SCRATCH and not is_organism_dir(path):
+        raise ValueError(
+            f"params: naive: {path!r} is not an organism directory (no organism.json); "
+            f"name a kept organism, or {SCRATCH} to pretrain one"
+        )
+
+
 def base_model_input(wildcards):
-    """The base model a job needs as a file input: the pipeline's organism, an imported real LM
-    (`models/imported/{name}`, rule import_model), or nothing for an HF directory / hub id given
-    in the organism row (read by the CLI, outside the DAG)."""
+    """The base model a job needs as a file input: the maze-naive organism (params.naive: the
+    kept one or the pretrain rule's output), an imported real LM (`models/imported/{name}`, rule
+    import_model), or nothing for an HF directory / hub id given in the organism row (read by
+    the CLI, outside the DAG)."""
     base = organism(wildcards)["base"]
     if base == "naive":
-        return ["models/naive"]
+        return [naive_model()]
     return [base.rstrip("/")] if base.startswith(IMPORTED) else []
 
 
@@ -130,7 +149,7 @@ def corpus_files(wildcards):
 
 def base_model_arg(wildcards):
     base = organism(wildcards)["base"]
-    return "models/naive" if base == "naive" else base
+    return naive_model() if base == "naive" else base
 
 
 def uses_gpu():
@@ -172,7 +191,10 @@ def report_inputs(wildcards):
     """Everything the report reads: the metrics of every stage for every organism."""
     files = [f"metrics/env/{m}/class_balance.json" for m in used_mappings()]
     if any(row["base"] == "naive" for row in PARAMS["organisms"].values()):
-        files += ["metrics/naive/pretrain.json", "metrics/naive/acceptance.json"]
+        # The organism's pretraining metrics: this run's, or those kept with the organism.
+        files.append(naive_model())
+        if naive_model() == SCRATCH:
+            files += [f"metrics/naive/{name}" for name in METRICS_FILES]
     for name in organism_names():
         files += [
             f"metrics/{name}/train.tsv",
