@@ -14,7 +14,7 @@ from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="models/naive", help="directory `welfare pretrain` wrote")
+    parser.add_argument("--model", default="models/naive", help="what `welfare pretrain` wrote")
     parser.add_argument("--metrics", default="metrics/naive", help="that run's metrics directory")
     parser.add_argument("--out", default="organisms/reference", help="kept organism directory")
     parser.add_argument("--check", metavar="DIR", help="only verify DIR against its manifest")

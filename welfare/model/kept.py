@@ -28,7 +28,7 @@ from welfare.model.organism import ORGANISM_MARKER
 # `params.naive` value that means "pretrain the organism in this run" (the pretrain rule's output).
 SCRATCH = "models/naive"
 MANIFEST = "manifest.json"
-# The pretraining run's metrics kept beside the weights (what the report's pretraining figures read).
+# The pretraining run's metrics kept beside the weights (the report's pretraining figures).
 METRICS_FILES = ("acceptance.json", "pretrain.json", "pretrain.tsv", "reading_probe.tsv")
 # The params sections the scratch recipe reads (corpus, tokenizer and pretrain stages).
 RECIPE_SECTIONS = ("corpus", "tokenizer", "pretrain", "maze", "mappings")
@@ -91,7 +91,7 @@ def keep_organism(
     """Copy a pretrained organism and its run's metrics to `out` with a manifest; return it."""
     model_dir, metrics_dir = Path(model_dir), Path(metrics_dir)
     if not (model_dir / ORGANISM_MARKER).is_file():
-        raise KeptOrganismError(f"{model_dir}: not written by `welfare pretrain` (no organism.json)")
+        raise KeptOrganismError(f"{model_dir}: not from `welfare pretrain` (no {ORGANISM_MARKER})")
     missing = [name for name in METRICS_FILES if not (metrics_dir / name).is_file()]
     if missing:
         raise KeptOrganismError(f"{metrics_dir}: missing {', '.join(missing)}")
@@ -115,9 +115,7 @@ def keep_organism(
             "acceptance_passed": bool(acceptance.get("passed")),
             "acceptance": {k: c.get("value") for k, c in acceptance.get("checks", {}).items()},
             "software": _software(),
-            "files": {
-                p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST
-            },
+            "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST},
         }
         write_json(tmp / MANIFEST, manifest)
     return manifest
