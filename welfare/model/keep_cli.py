@@ -16,6 +16,7 @@ from typing import Any
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="models/naive", help="what `welfare pretrain` wrote")
     parser.add_argument("--metrics", default="metrics/naive", help="that run's metrics directory")
+    parser.add_argument("--corpus", default="data/corpus", help="the corpus it was trained on")
     parser.add_argument("--out", default="organisms/reference", help="kept organism directory")
     parser.add_argument("--check", metavar="DIR", help="only verify DIR against its manifest")
     parser.add_argument(
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
             raise KeptOrganismError(
                 f"{args.metrics}/acceptance.json: passed is false (--allow-failed keeps it anyway)"
             )
-        manifest = keep_organism(args.model, args.metrics, args.out, params, _commit())
+        corpus = args.corpus if Path(args.corpus).is_dir() else None
+        manifest = keep_organism(args.model, args.metrics, args.out, params, _commit(), corpus)
     except (KeptOrganismError, FileNotFoundError) as exc:
         raise SystemExit(f"welfare keep: {exc}") from None
     print(f"{args.out}: {len(manifest['files'])} files, recipe {manifest['recipe_hash']}")

@@ -87,8 +87,11 @@ def keep_organism(
     out: str | Path,
     params: Mapping[str, Any],
     commit: str,
+    corpus_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Copy a pretrained organism and its run's metrics to `out` with a manifest; return it."""
+    """Copy a pretrained organism and its run's metrics to `out` with a manifest; return it.
+    With `corpus_dir`, the manifest also records the sha256 of the corpus it was trained on (a
+    pure function of the params: where another machine's corpus differs, so does its organism)."""
     model_dir, metrics_dir = Path(model_dir), Path(metrics_dir)
     if not (model_dir / ORGANISM_MARKER).is_file():
         raise KeptOrganismError(f"{model_dir}: not from `welfare pretrain` (no {ORGANISM_MARKER})")
@@ -115,6 +118,9 @@ def keep_organism(
             "acceptance_passed": bool(acceptance.get("passed")),
             "acceptance": {k: c.get("value") for k, c in acceptance.get("checks", {}).items()},
             "software": _software(),
+            "corpus": {p.name: sha256_file(p) for p in sorted(Path(corpus_dir).glob("*.jsonl"))}
+            if corpus_dir is not None
+            else {},
             "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST},
         }
         write_json(tmp / MANIFEST, manifest)
