@@ -22,7 +22,7 @@ import platform
 import re
 from pathlib import Path
 
-PROBE = re.compile(r"reading probe at step (\d+) \(try (\d+)\): (\{.*\})")
+PROBE = re.compile(r"reading probe at step (\d+) \(try (\d+)\): (\{.*?\})")
 VALUE = re.compile(r"'(\w+)': (?:np\.float\d+\()?([-+0-9.eE]+|nan)\)?")
 COLUMNS = ("what2", "where2", "what", "where", "judgment", "neighbours")
 BARS = ("spatial_reading", "neighbour_probe", "confidence_auroc", "tile_indifference")

@@ -15,6 +15,7 @@ import pytest
 
 from welfare.cli import main
 from welfare.config import REPO_ROOT, load_params
+from welfare.model.acceptance import THRESHOLDS
 from welfare.model.kept import (
     MANIFEST,
     METRICS_FILES,
@@ -27,15 +28,7 @@ from welfare.model.organism import ORGANISM_MARKER
 from welfare.model.testing import tiny_model_dir
 
 REFERENCE = REPO_ROOT / "organisms/reference"
-BARS = (
-    "format_mass",
-    "spatial_reading",
-    "neighbour_probe",
-    "tile_indifference",
-    "self_report_valence",
-    "confidence_auroc",
-    "refusal",
-)
+BARS = tuple(THRESHOLDS)  # the seven acceptance bars
 # The default organism's numbers (bench/organism.md, ninth sweep's K1; CI's slow test since).
 REFERENCE_DIGITS = {
     "spatial_reading": 0.9583,

@@ -13,7 +13,6 @@ keep` writes one; `verify_kept` checks one against its manifest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from welfare.config import params_hash
-from welfare.io import atomic_path, write_json
+from welfare.io import atomic_path, file_digest, write_json
 from welfare.model.organism import ORGANISM_MARKER
 
 # `params.naive` value that means "pretrain the organism in this run" (the pretrain rule's output).
@@ -59,11 +58,7 @@ def read_json(path: Path) -> Any:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def _software() -> dict[str, str]:
