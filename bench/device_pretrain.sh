@@ -13,6 +13,17 @@
 # per 250 steps) is compared with the kept organism's, and the first step that differs is the
 # portability number. A finished run also compares the weights' sha256 and the acceptance.
 # Writes $OUT/pretrain_portability.json (bench/pretrain_portability.py) and $OUT/pretrain.log.
+#
+# What the pretraining path imports: numpy, pyyaml, jsonschema + referencing (params validation),
+# torch, transformers, tokenizers, safetensors, tqdm, jinja2 (chat template), scikit-learn (the
+# neighbour probe). The device image's package list (KINDS.md, 2026-11-17) has all but jsonschema,
+# referencing, jsonschema-specifications and rpds-py; the script checks before any work and
+# names what is missing. To carry them (here, in the repo root that travels):
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#     -d .whl jsonschema==4.26.0 referencing==0.37.0 jsonschema-specifications rpds-py
+# and name `.whl` in the run's `carry`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device_out}
