@@ -183,7 +183,15 @@ def res(stage, key):
 
 
 def model_threads():
-    # Torch on a CPU uses every core it is given; on a GPU node a few feed the device.
+    # On a GPU node a few cores feed the device. On a CPU the organism's jobs (RL rollouts, recording,
+    # steering of a 225 k-parameter model) are latency-bound: a second thread cut a train job from
+    # ~90 to 79 s (bench/workflow.md), so one thread each lets `--cores 2` run two organisms' jobs
+    # side by side, which the organism table needs to fit the default run's 15 minutes.
+    return 4 if uses_gpu() else 1
+
+
+def pretrain_threads():
+    # Pretraining's larger batches do use a second core (6 steps/s at 2 threads).
     return 4 if uses_gpu() else 2
 
 

@@ -68,7 +68,7 @@ rule pretrain:
         "logs/pretrain.log",
     benchmark:
         "benchmarks/pretrain.tsv"
-    threads: model_threads()
+    threads: pretrain_threads()
     resources:
         mem_mb=res("pretrain", "mem_mb"),
         runtime=res("pretrain", "runtime"),
