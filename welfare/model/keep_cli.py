@@ -18,6 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default="metrics/naive", help="that run's metrics directory")
     parser.add_argument("--corpus", default="data/corpus", help="the corpus it was trained on")
     parser.add_argument("--out", default="organisms/reference", help="kept organism directory")
+    parser.add_argument("--commit", help="the commit whose code pretrained it (default: HEAD)")
     parser.add_argument("--check", metavar="DIR", help="only verify DIR against its manifest")
     parser.add_argument(
         "--allow-failed", action="store_true", help="keep an organism that failed acceptance"
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
                 f"{args.metrics}/acceptance.json: passed is false (--allow-failed keeps it anyway)"
             )
         corpus = args.corpus if Path(args.corpus).is_dir() else None
-        manifest = keep_organism(args.model, args.metrics, args.out, params, _commit(), corpus)
+        commit = args.commit or _commit()
+        manifest = keep_organism(args.model, args.metrics, args.out, params, commit, corpus)
     except (KeptOrganismError, FileNotFoundError) as exc:
         raise SystemExit(f"welfare keep: {exc}") from None
     print(f"{args.out}: {len(manifest['files'])} files, recipe {manifest['recipe_hash']}")
