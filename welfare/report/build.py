@@ -118,13 +118,17 @@ def headline_table(organisms: dict[str, dict[str, float | None]], paper: bool = 
     return F.Table(columns, rows)
 
 
-def _pair(a: Any, b: Any) -> str:
-    return f"{F._fmt(a, 2)} / {F._fmt(b, 2)}"
+def _pair(a: Any, b: Any, digits: int = 2) -> str:
+    return f"{F._fmt(a, digits)} / {F._fmt(b, digits)}"
 
 
 def _cos_cell(head: dict[str, float | None], which: str) -> str:
     value, null, p = (head.get(f"cos_min{k}_{which}") for k in ("", "_null", "_p"))
     return f"{F._fmt(value, 2)} (null {F._fmt(null, 2)}, p {F._fmt(p, 2)})"
+
+
+def _count(value: Any) -> str:
+    return "—" if value is None else str(int(value))
 
 
 def _organism_cells(row: dict[str, Any], head: dict[str, float | None]) -> list[tuple]:
@@ -153,16 +157,16 @@ def _organism_cells(row: dict[str, Any], head: dict[str, float | None]) -> list[
             _pair(head.get("auroc_v_mold"), head.get("auroc_v_gold")),
             0,
         ),
-        ("significant layers", F._fmt(head.get("significant_layers_trained")), 0),
+        ("significant layers", _count(head.get("significant_layers_trained")), 0),
         (
             "sentiment slope v_Mold / v_Gold",
-            _pair(head.get("slope_sentiment_v_mold"), head.get("slope_sentiment_v_gold")),
+            _pair(head.get("slope_sentiment_v_mold"), head.get("slope_sentiment_v_gold"), 3),
             0,
         ),
         ("paper (primary)", slopes["sentiment"], 1),
         (
             "P(True) slope v_Mold / v_Gold",
-            _pair(head.get("slope_p_true_v_mold"), head.get("slope_p_true_v_gold")),
+            _pair(head.get("slope_p_true_v_mold"), head.get("slope_p_true_v_gold"), 3),
             0,
         ),
         ("paper (primary)", slopes["p_true"], 1),
