@@ -6,6 +6,7 @@
 # (as each stage's `params:`) must follow.
 
 import json
+from pathlib import Path
 
 from welfare.model.kept import METRICS_FILES, SCRATCH
 from welfare.model.organism import is_organism_dir
@@ -96,6 +97,16 @@ def naive_model():
     return PARAMS["naive"]
 
 
+def naive_model_files():
+    """The maze-naive organism as job inputs: the pretrain rule's output directory, or every file
+    of the kept organism (Snakemake compares file times, and a directory's own time does not
+    change when a file in it is rewritten in place; DVC hashes the directory, dvc.yaml)."""
+    path = naive_model()
+    if path == SCRATCH:
+        return [SCRATCH]
+    return sorted(str(p) for p in Path(path).iterdir() if p.is_file())
+
+
 def check_naive_model():
     """A kept organism must exist before any job runs (one line naming the key)."""
     path = naive_model()
@@ -114,7 +125,7 @@ def base_model_input(wildcards):
     the CLI, outside the DAG)."""
     base = organism(wildcards)["base"]
     if base == "naive":
-        return [naive_model()]
+        return naive_model_files()
     return [base.rstrip("/")] if base.startswith(IMPORTED) else []
 
 
@@ -200,7 +211,7 @@ def report_inputs(wildcards):
     files = [f"metrics/env/{m}/class_balance.json" for m in used_mappings()]
     if any(row["base"] == "naive" for row in PARAMS["organisms"].values()):
         # The organism's pretraining metrics: this run's, or those kept with the organism.
-        files.append(naive_model())
+        files += naive_model_files()
         if naive_model() == SCRATCH:
             files += [f"metrics/naive/{name}" for name in METRICS_FILES]
     for name in organism_names():
