@@ -37,6 +37,9 @@ include: "workflow/rules/steer.smk"
 include: "workflow/rules/report.smk"
 
 
+check_naive_model()
+
+
 wildcard_constraints:
     organism="|".join(organism_names()) or "[^/]+",
     mapping="|".join(all_mappings()) or "[^/]+",
@@ -46,6 +49,7 @@ wildcard_constraints:
 localrules:
     all,
     env_all,
+    scratch,
 
 
 rule all:

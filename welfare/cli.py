@@ -28,6 +28,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "tokenizer": ("welfare.corpus.tokenizer_cli", "train the organism's tokenizer on the corpus"),
     "pretrain": ("welfare.model.pretrain_cli", "pretrain the maze-naive organism"),
     "import": ("welfare.model.import_cli", "a real LM's GGUF file as a model directory"),
+    "keep": ("welfare.model.keep_cli", "keep a pretrained organism (manifest) or check a kept one"),
     "train": ("welfare.rl.cli", "maze training: Dr. GRPO, REINFORCE or SFT; LoRA or full"),
     "activations": ("welfare.activations.cli", "record block outputs of a checkpoint to Zarr"),
     "axis": ("welfare.axis.cli", "reward concept vectors, layer choice and geometry"),

@@ -11,6 +11,7 @@ unknown name); `welfare` prints its message, one line that names the file, and e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -163,6 +164,15 @@ def exclusive(output: str | Path) -> Iterator[Path]:
     finally:
         lock.unlink(missing_ok=True)
         fh.close()
+
+
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MB blocks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -84,8 +84,14 @@ def _axis_pass(cos: list[float], tile: float) -> dict:
             "gold_path": {"value": -0.2},
         },
         "heldout": {
-            "mold": {"norm": [1.0, 2.0, 3.0, 4.07, 5.0, 6.0]},
-            "gold": {"norm": [2.0, 4.0, 8.0, 14.37, 9.0, 7.0]},
+            "mold": {
+                "norm": [1.0, 2.0, 3.0, 4.07, 5.0, 6.0],
+                "auroc": [0.5, 0.6, 0.7, 0.81, 0.6, 0.5],
+            },
+            "gold": {
+                "norm": [2.0, 4.0, 8.0, 14.37, 9.0, 7.0],
+                "auroc": [0.5, 0.6, 0.7, 0.93, 0.6, 0.5],
+            },
         },
         "layer_star": {"mold": 3, "gold": 3},
     }
@@ -135,8 +141,12 @@ def _steer() -> dict:
     }
 
 
-def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Path:
-    """A complete metrics/ tree under `root` for `organisms`; returns root / 'metrics'."""
+def write_metrics(
+    root: Path, organisms: tuple[str, ...] = ("reinforce",), naive: str = "organisms/reference"
+) -> Path:
+    """A complete metrics/ tree under `root` for `organisms`, and the maze-naive organism's
+    pretraining metrics under `root / naive` (the kept organism's directory by default, or
+    metrics/naive for a run that pretrains); returns root / 'metrics'."""
     metrics = root / "metrics"
     for name in organisms:
         base = metrics / name
@@ -246,11 +256,11 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Pa
             {"counts": {"mold": 15, "gold": 15, "path": 15}},
         )
     _tsv(
-        metrics / "naive" / "pretrain.tsv",
+        root / naive / "pretrain.tsv",
         [{"step": s, "train_loss": 5 - 0.1 * s, "heldout_loss": 5.1 - 0.1 * s} for s in range(10)],
     )
     _tsv(  # a dropped first try, then one that reads
-        metrics / "naive" / "reading_probe.tsv",
+        root / naive / "reading_probe.tsv",
         [
             {"try": t, "seed": 1000 * (t - 1), "step": s, "what2": 0.5 + 0.05 * s * (t - 1)}
             | {"where2": 0.5, "what": 0.25 + 0.07 * s * (t - 1), "where": 0.25, "judgment": 0.5}
@@ -259,9 +269,9 @@ def write_metrics(root: Path, organisms: tuple[str, ...] = ("reinforce",)) -> Pa
             for s in range(0, 11 if t == 2 else 6, 5)
         ],
     )
-    _json(metrics / "naive" / "pretrain.json", {"steps": 10, "heldout_loss": 4.2})
+    _json(root / naive / "pretrain.json", {"steps": 10, "heldout_loss": 4.2})
     _json(
-        metrics / "naive" / "acceptance.json",
+        root / naive / "acceptance.json",
         {"passed": True, "checks": {"format_mass": {"value": 0.99}}},
     )
     return metrics

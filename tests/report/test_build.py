@@ -65,6 +65,14 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     cos = (tmp_path / "report/plots/cosines/reinforce.tsv").read_text().splitlines()
     assert cos[0].split("\t") == ["layer", "trained", "control"] and len(cos) == fx.LAYERS + 1
     assert "v_gold" in (tmp_path / "report/plots/steering/reinforce.tsv").read_text()
+    # The organism table: one row per organism beside its PAPER Table 1 row.
+    table = re.search(r'<section id="organisms".*?</section>', html, re.S).group(0)
+    for name in ("reinforce", "drgrpo", "sft", "office_swap"):
+        assert f"<td>{name}</td>" in table, name
+    assert "7 the algorithm (token-level REINFORCE)" in table and "−0.943" in table
+    assert "8 RL vs supervised" in table and "−0.844" in table
+    assert "-0.91 (null" in table and "0.81 / 0.93" in table
+    assert headline["reinforce"]["auroc_v_gold"] == pytest.approx(0.93)
     reading = _figure(html, "pretrain-reading")
     assert "<svg" in reading and "dropped tries" in reading
     assert "<td>0.95</td>" in reading  # the kept try's last what (0.25 + 0.07 · 10)
@@ -108,7 +116,7 @@ def test_partial_and_malformed_metrics(tmp_path: Path) -> None:
     html, _ = _report(tmp_path)
     assert "unreadable" in _figure(html, "cosines-reinforce")
     assert "Not available" in _figure(html, "tracking-reinforce")
-    (metrics / "naive/reading_probe.tsv").write_text("try\tstep\n")
+    (tmp_path / "organisms/reference/reading_probe.tsv").write_text("try\tstep\n")
     html, _ = _report(tmp_path)
     assert "no rows" in _figure(html, "pretrain-reading")
     assert "no dose-response points" in _figure(html, "steering-reinforce")
@@ -122,3 +130,20 @@ def test_report_params(tmp_path: Path) -> None:
     html, _ = _report(tmp_path, overlay)
     assert "<title>My replication</title>" in html
     assert "paper (primary)" not in html
+
+
+def test_pretraining_figures_read_the_organism_this_run_uses(tmp_path: Path) -> None:
+    """The kept organism's metrics (params.naive, the default) or this run's pretraining
+    (naive: models/naive): each figure says which organism it shows."""
+    fx.write_metrics(tmp_path, naive="metrics/naive")
+    html, _ = _report(tmp_path)  # the default names the kept organism, whose files are absent
+    assert "Not available" in _figure(html, "pretrain-reading")
+    scratch = tmp_path / "scratch.yaml"
+    scratch.write_text("naive: models/naive\n")
+    html, _ = _report(tmp_path, scratch)
+    pretrain = _figure(html, "pretrain")
+    assert "pretrained in this run" in pretrain and "Not available" not in pretrain
+    assert "<svg" in _figure(html, "pretrain-reading")
+    fx.write_metrics(tmp_path)
+    html, _ = _report(tmp_path)
+    assert "kept: organisms/reference" in _figure(html, "pretrain")

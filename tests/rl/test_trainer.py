@@ -243,14 +243,16 @@ def test_sft_learns_the_demonstrations(tmp_path, tiny_dir):
     assert last < 0.7 * first
 
 
-def test_cli_trains_an_organism(tmp_path, tiny_dir, monkeypatch):
+def test_cli_trains_an_organism_from_params_naive(tmp_path, tiny_dir, monkeypatch):
+    """`base: naive` is the maze-naive organism `params.naive` names (the kept one by default)."""
     import yaml
 
     params = _params(steps=1)
+    params["naive"] = str(tiny_dir)
     overlay = tmp_path / "params.yaml"
     overlay.write_text(yaml.safe_dump(params, allow_unicode=True))
     monkeypatch.chdir(tmp_path)
-    code = main(["train", "--params", str(overlay), "--organism", "tiny", "--base", str(tiny_dir)])
+    code = main(["train", "--params", str(overlay), "--organism", "tiny"])
     assert code == 0
     assert (tmp_path / "models/tiny/final/model.safetensors").exists()
     assert (tmp_path / "metrics/tiny/eval.json").exists()

@@ -1,6 +1,7 @@
 """The whole default DAG, corpus to report, through Snakemake with the smoke overlay (tiny sets,
-a tiny organism, two RL steps): every stage runs for real and the report shows the figures whose
-metrics the stages wrote; a second run has nothing to do."""
+two RL steps) from the kept organism (params.naive): every stage of every organism of the table
+runs for real, nothing pretrains, and the report shows the figures whose metrics the stages
+wrote; a second run has nothing to do."""
 
 from __future__ import annotations
 
@@ -34,7 +35,11 @@ def test_full_dag_builds_the_report(tmp_path: Path) -> None:
     html = (root / "report/index.html").read_text()
     figures = re.findall(r'<figure data-figure="([^"]+)"', html)
     assert len(figures) >= 8, figures
-    headline = json.loads((root / "report/metrics.json").read_text())["reinforce"]
+    assert not (root / "models/naive").exists()  # the default run does not pretrain
+    table = json.loads((root / "report/metrics.json").read_text())
+    assert set(table) == {"reinforce", "drgrpo", "sft", "office_swap"}
+    assert all(row["heldout_greedy_return"] is not None for row in table.values())
+    headline = table["reinforce"]
     # Numbers that only exist if train, activations, axis and steer really ran.
     assert headline["cos_min_trained"] is not None and -1 <= headline["cos_min_trained"] <= 1
     assert headline["cos_min_control"] is not None

@@ -43,8 +43,16 @@ def test_dry_run_lists_the_whole_dag() -> None:
     by_rule: dict[str, int] = {}
     for job in jobs:
         by_rule[job["rule"]] = by_rule.get(job["rule"], 0) + 1
+    # The default DAG starts from the kept organism (params.naive): nothing pretrains; and
     # import_model runs only for an overlay that imports a real LM (params/smollm2.yaml).
-    assert set(by_rule) == _rules() - {"env_all", "import_model"} | {"all"}, by_rule
+    scratch_only = {"env_all", "scratch", "tokenizer", "pretrain", "import_model"}
+    assert set(by_rule) == _rules() - scratch_only | {"all"}, by_rule
+    assert params["naive"] == "organisms/reference"
+    # Each of its files is an input (a file rewritten in place reruns what depends on it).
+    for job in jobs:
+        if job["rule"] in ("train", "activations_naive", "axis", "steer", "track", "report"):
+            assert "organisms/reference/model.safetensors" in job["input"], job
+            assert "organisms/reference/manifest.json" in job["input"], job
     used = {row["mapping"] for row in params["organisms"].values()}
     assert by_rule["env"] == len(used)
     for rule in ("train", "activations_final", "activations_naive", "axis", "steer", "track"):
@@ -138,6 +146,31 @@ def test_every_command_parses_with_its_stage_cli() -> None:
             parser.parse_args(argv[2:])
         except SystemExit as exc:
             raise AssertionError(f"{name}: `{stage.cmd}` rejected by welfare {argv[1]}") from exc
+
+
+def test_pretraining_from_scratch_is_one_switch_or_one_target_away(tmp_path) -> None:
+    """`naive: models/naive` makes every `base: naive` row start from this run's pretraining;
+    `snakemake scratch` pretrains (with acceptance) whatever params.naive says."""
+    scratch = tmp_path / "scratch.yaml"
+    scratch.write_text("naive: models/naive\n")
+    args = ["snakemake", "-n", "--forceall", "--nolock", "--configfile", "params.yaml"]
+    jobs = _jobs(wh.run([*args, str(scratch)], wh.REPO))
+    rules = {job["rule"] for job in jobs}
+    assert {"corpus", "tokenizer", "pretrain"} <= rules
+    assert all("organisms/reference" not in job.get("input", "") for job in jobs)
+    target = {job["rule"] for job in _jobs(wh.run([*args, "--", "scratch"], wh.REPO))}
+    assert target == {"corpus", "tokenizer", "pretrain", "scratch"}
+
+
+def test_a_missing_kept_organism_is_one_line_before_any_job(tmp_path) -> None:
+    overlay = tmp_path / "gone.yaml"
+    overlay.write_text(f"naive: {tmp_path / 'nowhere'}\n")
+    out = wh.run(
+        ["snakemake", "-n", "--nolock", "--configfile", "params.yaml", str(overlay)],
+        wh.REPO,
+        check=False,
+    )
+    assert "params: naive:" in out and "is not an organism directory" in out, out
 
 
 @pytest.mark.parametrize("marked", [True, False])

@@ -19,7 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Files a copy of the workflow needs (the `welfare` package itself is installed, editable).
-WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "params.yaml", ".dvcignore", "workflow"]
+# `organisms/` holds the kept organism the default DAG starts from (params.naive).
+WORKFLOW_FILES = ["Snakefile", "dvc.yaml", "params.yaml", ".dvcignore", "workflow", "organisms"]
 
 
 def env() -> dict[str, str]:
@@ -91,9 +92,10 @@ def load_stage_params(root: Path, params_files: list[str]):
     return namespace["stage_param_keys"]
 
 
-# `all` (the report and everything it needs) and `env_all` (every mapping's env sets, as DVC's
-# `foreach: ${mappings}` builds them).
-SNAKEMAKE_TARGETS = ("all", "env_all")
+# `all` (the report and everything it needs), `env_all` (every mapping's env sets, as DVC's
+# `foreach: ${mappings}` builds them) and `scratch` (the organism pretrained from scratch: DVC's
+# `pretrain` stage, which the default DAG does not need while params.naive is the kept organism).
+SNAKEMAKE_TARGETS = ("all", "env_all", "scratch")
 
 
 def snakemake_stages(root: Path, params_files: list[str] = ("params.yaml",)) -> dict[str, Stage]:

@@ -11,11 +11,17 @@ from typing import Any
 
 from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
+from welfare.model.kept import is_scratch, naive_metrics_dir
 from welfare.model.reading_probe import PROBE_SERIES
 from welfare.report import figures as F
 from welfare.report.html import esc, figure_html, page, table_html
 from welfare.report.load import dig, finite, numbers, read_json, read_tsv
-from welfare.report.paper import HEADLINE
+from welfare.report.paper import (
+    HEADLINE,
+    PAPER_CONTROL_MIN,
+    PAPER_PRIMARY_SLOPES,
+    PAPER_ROWS,
+)
 from welfare.report.positions import position_comparison, position_headline
 from welfare.report.provenance import code_version, input_hashes, params_yaml
 
@@ -54,11 +60,12 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
         out[f"significant_layers_{which}"] = len(layers) if isinstance(layers, list) else None
     trained = F._pass(data.axis, "trained") or {}
     for concept in ("mold", "gold"):
-        norms = numbers(dig(trained, ["heldout", concept, "norm"]))
         layer = dig(trained, ["layer_star", concept])
-        out[f"norm_v_{concept}"] = (
-            norms[layer] if norms and isinstance(layer, int) and 0 <= layer < len(norms) else None
-        )
+        for key, name in (("norm", "norm_v"), ("auroc", "auroc_v")):
+            # At the concept's steering layer ℓ*: its norm and its held-out AUROC.
+            values = numbers(dig(trained, ["heldout", concept, key]))
+            ok = values and isinstance(layer, int) and 0 <= layer < len(values)
+            out[f"{name}_{concept}"] = values[layer] if ok else None
     out.update(position_headline(data.axis))
     out["emotion_slope_trained"] = finite(dig(data.axis or {}, ["emotions", "trained", "slope"]))
     runs = dig(data.steer or {}, ["runs", "naive"]) or {}
@@ -109,6 +116,75 @@ def headline_table(organisms: dict[str, dict[str, float | None]], paper: bool = 
         )
     columns = ["quantity", *names, *(["paper (primary)", "note"] if paper else [])]
     return F.Table(columns, rows)
+
+
+def _pair(a: Any, b: Any, digits: int = 2) -> str:
+    return f"{F._fmt(a, digits)} / {F._fmt(b, digits)}"
+
+
+def _cos_cell(head: dict[str, float | None], which: str) -> str:
+    value, null, p = (head.get(f"cos_min{k}_{which}") for k in ("", "_null", "_p"))
+    return f"{F._fmt(value, 2)} (null {F._fmt(null, 2)}, p {F._fmt(p, 2)})"
+
+
+def _count(value: Any) -> str:
+    return "—" if value is None else str(int(value))
+
+
+def _organism_cells(row: dict[str, Any], head: dict[str, float | None]) -> list[tuple]:
+    """(column, value, from the paper?) of one organism's row of the organism table."""
+    label, paper_min, paper_avg = PAPER_ROWS.get(
+        (row["algorithm"], row["mapping"]), ("no paper row", "—", "—")
+    )
+    primary = (row["algorithm"], row["mapping"]) == ("drgrpo", "office")
+    slopes = {k: " / ".join(v) if primary else "—" for k, v in PAPER_PRIMARY_SLOPES.items()}
+    return [
+        (
+            "algorithm, adapter, mapping",
+            f"{row['algorithm']}, {row['adapter']}, {row['mapping']}",
+            0,
+        ),
+        ("PAPER Table 1 row", label, 1),
+        ("held-out greedy return", F._fmt(head.get("heldout_greedy_return"), 1), 0),
+        ("min cos(v_Mold, v_Gold) (null, p)", _cos_cell(head, "trained"), 0),
+        ("paper", paper_min, 1),
+        ("layer-average cos", F._fmt(head.get("cos_avg_trained"), 2), 0),
+        ("paper", paper_avg, 1),
+        ("control min cos(u_Mold, u_Gold) (null, p)", _cos_cell(head, "control"), 0),
+        ("paper", PAPER_CONTROL_MIN, 1),
+        (
+            "held-out AUROC v_Mold / v_Gold at ℓ*",
+            _pair(head.get("auroc_v_mold"), head.get("auroc_v_gold")),
+            0,
+        ),
+        ("significant layers", _count(head.get("significant_layers_trained")), 0),
+        (
+            "sentiment slope v_Mold / v_Gold",
+            _pair(head.get("slope_sentiment_v_mold"), head.get("slope_sentiment_v_gold"), 3),
+            0,
+        ),
+        ("paper (primary)", slopes["sentiment"], 1),
+        (
+            "P(True) slope v_Mold / v_Gold",
+            _pair(head.get("slope_p_true_v_mold"), head.get("slope_p_true_v_gold"), 3),
+            0,
+        ),
+        ("paper (primary)", slopes["p_true"], 1),
+    ]
+
+
+def organism_table(
+    params: dict[str, Any], heads: dict[str, dict[str, float | None]], paper: bool = True
+) -> F.Table:
+    """PAPER Table 1 side by side: one row per organism, its measured numbers beside the
+    paper's for the Table 1 row it stands for (Table 7 cosines; slopes of the primary model)."""
+    cells = {
+        name: [c for c in _organism_cells(params["organisms"][name], head) if paper or not c[2]]
+        for name, head in heads.items()
+    }
+    first = next(iter(cells.values()), [])
+    columns = ["organism", *[column for column, _, _ in first]]
+    return F.Table(columns, [[name, *[v for _, v, _ in row]] for name, row in cells.items()])
 
 
 def _write_tsv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -168,9 +244,10 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
         "Training and held-out loss of the organism's own pretraining, and its "
         "acceptance checks (organism scale only).",
     )
-    curve, reason = read_tsv(paths.metrics / "naive" / "pretrain.tsv")
-    summary, _ = read_json(paths.metrics / "naive" / "pretrain.json")
-    acceptance, _ = read_json(paths.metrics / "naive" / "acceptance.json")
+    naive = _naive_metrics(paths, params)
+    curve, reason = read_tsv(naive / "pretrain.tsv")
+    summary, _ = read_json(naive / "pretrain.json")
+    acceptance, _ = read_json(naive / "acceptance.json")
     if curve:
         plt = F._pyplot()
         fig, ax = plt.subplots(figsize=(5, 2.6))
@@ -193,12 +270,26 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
             if isinstance(check, dict):
                 rows.append([f"acceptance: {name}", F._fmt(check.get("value"))])
     if rows:
+        rows.insert(0, ["organism", _naive_source(params)])
         pre.table = F.Table(["quantity", "value"], rows)
     if not pre.available:
         pre.missing.append(reason)
     figs.append(pre)
-    figs.append(_reading_probe_figure(paths, params.get("pretrain", {})))
+    figs.append(_reading_probe_figure(naive, params.get("pretrain", {})))
     return figs
+
+
+def _naive_metrics(paths: ReportPaths, params: dict[str, Any]) -> Path:
+    """This run's pretraining metrics, or those kept with the organism (params.naive)."""
+    if is_scratch(params):
+        return paths.metrics / "naive"
+    return paths.root / naive_metrics_dir(params)
+
+
+def _naive_source(params: dict[str, Any]) -> str:
+    if is_scratch(params):
+        return "pretrained in this run (models/naive)"
+    return f"kept: {params['naive']} (not pretrained in this run)"
 
 
 def phase_starts(pretrain: dict[str, Any]) -> list[int]:
@@ -210,7 +301,7 @@ def phase_starts(pretrain: dict[str, Any]) -> list[int]:
     return [step for step in starts if step > 0]
 
 
-def _reading_probe_figure(paths: ReportPaths, pretrain: dict[str, Any]) -> F.Figure:
+def _reading_probe_figure(naive: Path, pretrain: dict[str, Any]) -> F.Figure:
     """Held-out reading as the organism pretrained, every try of the restart rule."""
     fig_data = F.Figure(
         "pretrain-reading",
@@ -223,7 +314,7 @@ def _reading_probe_figure(paths: ReportPaths, pretrain: dict[str, Any]) -> F.Fig
         "per try of the restart rule (organism scale only). Dashed: where the fresh rows change "
         "(the end of the binding curriculum, then each of pretrain.fresh.phases).",
     )
-    probes, reason = read_tsv(paths.metrics / "naive" / "reading_probe.tsv")
+    probes, reason = read_tsv(naive / "reading_probe.tsv")
     if not probes:
         fig_data.missing.append(reason if probes is None else "reading_probe.tsv has no rows")
         return fig_data
@@ -294,13 +385,26 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
                 intro + "\n".join(figure_html(f) for f in figs),
             )
         )
+    paper = params["report"]["paper_column"]
+    sections.append(
+        (
+            "organisms",
+            "The organisms side by side (PAPER Table 1)",
+            "<p>One row per organism, each beside the paper's numbers for the Table 1 row it "
+            "stands for (cosines: PAPER Table 7; steering slopes per unit α: the primary model "
+            "only). Every cosine stands beside its label-shuffled null and p; held-out AUROCs "
+            "are along each vector at its steering layer ℓ*; the control is the maze-naive "
+            f"organism ({esc(_naive_source(params))}) on the row's mapping.</p>"
+            + table_html(organism_table(params, heads, paper)),
+        )
+    )
     sections.append(
         (
             "headline",
             "Headline numbers beside the paper's",
             "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
             "scale only the signs and the trained-vs-control contrast are comparable.</p>"
-            + table_html(headline_table(heads, params["report"]["paper_column"])),
+            + table_html(headline_table(heads, paper)),
         )
     )
     deviations = params["report"]["deviations"]

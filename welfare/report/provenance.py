@@ -3,7 +3,6 @@ the inputs as DVC records them (dvc.lock) beside their hashes now."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import yaml
 
 from welfare import __version__
+from welfare.io import file_digest
 
 
 def code_version(root: Path) -> dict[str, str]:
@@ -47,11 +47,7 @@ def code_version(root: Path) -> dict[str, str]:
 
 def md5_file(path: Path) -> str:
     """MD5 of the bytes, which is DVC 3's hash of a file."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def dvc_lock_hashes(root: Path) -> dict[str, str]:

@@ -20,7 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="checkpoint directory (default models/ORGANISM)")
     parser.add_argument("--metrics", type=Path, help="metrics directory (default metrics/ORGANISM)")
     parser.add_argument(
-        "--base", help="model to start from (default: the organism's `base`; naive = models/naive)"
+        "--base",
+        help="model to start from (default: the organism's `base`; naive = params.naive)",
     )
     parser.add_argument(
         "--env",
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
 
     from welfare.io import exclusive
-    from welfare.rl.trainer import NAIVE_MODEL, RunPaths, train
+    from welfare.rl.trainer import RunPaths, train
 
     organisms = params["organisms"]
     if args.organism not in organisms:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     paths = RunPaths(
         out=args.out or Path("models") / args.organism,
         metrics=args.metrics or Path("metrics") / args.organism,
-        base=NAIVE_MODEL if base == "naive" else base,
+        base=Path(params["naive"]) if base == "naive" else base,
         env=args.env or Path("data/env") / row["mapping"],
     )
     with exclusive(paths.out):  # a second `welfare train` of the same --out fails at once

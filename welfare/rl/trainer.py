@@ -52,8 +52,6 @@ from welfare.rl.update import PolicyGradientConfig, policy_update, reference_log
 
 log = logging.getLogger(__name__)
 
-NAIVE_MODEL = Path("models/naive")
-
 
 @dataclass(frozen=True)
 class RunPaths:

@@ -6,7 +6,9 @@
 # (as each stage's `params:`) must follow.
 
 import json
+from pathlib import Path
 
+from welfare.model.kept import METRICS_FILES, SCRATCH
 from welfare.model.organism import is_organism_dir
 
 # The params keys each stage reads. `{organism}`/`{mapping}` are the rule's wildcards (an
@@ -89,13 +91,41 @@ def params_args(wildcards, input):
 IMPORTED = "models/imported/"
 
 
+def naive_model():
+    """`params.naive`: the kept reference organism (a tracked directory, an input with its hash)
+    or models/naive, the pretrain rule's output (pretraining from scratch in this run)."""
+    return PARAMS["naive"]
+
+
+def naive_model_files():
+    """The maze-naive organism as job inputs: the pretrain rule's output directory, or every file
+    of the kept organism (Snakemake compares file times, and a directory's own time does not
+    change when a file in it is rewritten in place; DVC hashes the directory, dvc.yaml)."""
+    path = naive_model()
+    if path == SCRATCH:
+        return [SCRATCH]
+    return sorted(str(p) for p in Path(path).iterdir() if p.is_file())
+
+
+def check_naive_model():
+    """A kept organism must exist before any job runs (one line naming the key)."""
+    path = naive_model()
+    uses = any(row["base"] == "naive" for row in PARAMS["organisms"].values())
+    if uses and path != SCRATCH and not is_organism_dir(path):
+        raise ValueError(
+            f"params: naive: {path!r} is not an organism directory (no organism.json); "
+            f"name a kept organism, or {SCRATCH} to pretrain one"
+        )
+
+
 def base_model_input(wildcards):
-    """The base model a job needs as a file input: the pipeline's organism, an imported real LM
-    (`models/imported/{name}`, rule import_model), or nothing for an HF directory / hub id given
-    in the organism row (read by the CLI, outside the DAG)."""
+    """The base model a job needs as a file input: the maze-naive organism (params.naive: the
+    kept one or the pretrain rule's output), an imported real LM (`models/imported/{name}`, rule
+    import_model), or nothing for an HF directory / hub id given in the organism row (read by
+    the CLI, outside the DAG)."""
     base = organism(wildcards)["base"]
     if base == "naive":
-        return ["models/naive"]
+        return naive_model_files()
     return [base.rstrip("/")] if base.startswith(IMPORTED) else []
 
 
@@ -130,7 +160,7 @@ def corpus_files(wildcards):
 
 def base_model_arg(wildcards):
     base = organism(wildcards)["base"]
-    return "models/naive" if base == "naive" else base
+    return naive_model() if base == "naive" else base
 
 
 def uses_gpu():
@@ -164,7 +194,15 @@ def res(stage, key):
 
 
 def model_threads():
-    # Torch on a CPU uses every core it is given; on a GPU node a few feed the device.
+    # On a GPU node a few cores feed the device. On a CPU the organism's jobs (RL rollouts, recording,
+    # steering of a 225 k-parameter model) are latency-bound: a second thread cut a train job from
+    # ~90 to 79 s (bench/workflow.md), so one thread each lets `--cores 2` run two organisms' jobs
+    # side by side, which the organism table needs to fit the default run's 15 minutes.
+    return 4 if uses_gpu() else 1
+
+
+def pretrain_threads():
+    # Pretraining's larger batches do use a second core (6 steps/s at 2 threads).
     return 4 if uses_gpu() else 2
 
 
@@ -172,7 +210,10 @@ def report_inputs(wildcards):
     """Everything the report reads: the metrics of every stage for every organism."""
     files = [f"metrics/env/{m}/class_balance.json" for m in used_mappings()]
     if any(row["base"] == "naive" for row in PARAMS["organisms"].values()):
-        files += ["metrics/naive/pretrain.json", "metrics/naive/acceptance.json"]
+        # The organism's pretraining metrics: this run's, or those kept with the organism.
+        files += naive_model_files()
+        if naive_model() == SCRATCH:
+            files += [f"metrics/naive/{name}" for name in METRICS_FILES]
     for name in organism_names():
         files += [
             f"metrics/{name}/train.tsv",
