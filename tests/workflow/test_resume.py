@@ -79,7 +79,10 @@ def test_a_killed_train_job_reruns_with_its_whole_curve(tmp_path: Path) -> None:
     proc.wait()
     assert not (killed / "metrics/tiny/eval.json").exists()
 
-    wh.run(cmd, killed, timeout=900)  # the rerun resumes from the newest checkpoint
+    # A killed Snakemake leaves its lock (the user's `--unlock`); the rerun resumes from the
+    # newest checkpoint.
+    wh.run([*cmd, "--unlock"], killed)
+    wh.run(cmd, killed, timeout=900)
     log = (killed / "logs/train/tiny.log").read_text()
     assert "resuming tiny" in log
 
