@@ -27,11 +27,10 @@ def _dry_run(root: Path, *configfiles: str) -> set[str]:
     return set(re.findall(r"^(?:local)?rule (\w+):$", out, re.M))
 
 
-@pytest.fixture(scope="module")
-def done(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workflow copy whose every output exists and is recorded as current."""
-    root = wh.copy_workflow(tmp_path_factory.mktemp("rerun"))
-    out = wh.run(["snakemake", "-n", "--forceall", "--nolock", "--cores", "1"], root)
+def _all_current(root: Path, *configfiles: str) -> Path:
+    """Stand-ins for every output of the DAG of `configfiles`, recorded as current."""
+    overlays = ["--configfile", *configfiles] if configfiles else []
+    out = wh.run(["snakemake", "-n", "--forceall", "--nolock", "--cores", "1", *overlays], root)
     outputs = {
         path.strip()
         for line in re.findall(r"^    output: (.*)$", out, re.M)
@@ -44,9 +43,24 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.touch()
-    wh.run(["snakemake", "--touch", "--forceall", "--nolock", "--cores", "1"], root)
-    assert _dry_run(root) == set(), "the stand-in outputs should be current"
+    wh.run(["snakemake", "--touch", "--forceall", "--nolock", "--cores", "1", *overlays], root)
+    assert _dry_run(root, *configfiles) == set(), "the stand-in outputs should be current"
     return root
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workflow copy whose every output exists and is recorded as current (the default DAG:
+    the kept reference organism, no pretraining)."""
+    return _all_current(wh.copy_workflow(tmp_path_factory.mktemp("rerun")))
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same for a DAG that pretrains its organism (`naive: models/naive`)."""
+    root = wh.copy_workflow(tmp_path_factory.mktemp("rerun-scratch"))
+    (root / "scratch.yaml").write_text("naive: models/naive\n")
+    return _all_current(root, "params.yaml", "scratch.yaml")
 
 
 def test_an_overlay_changing_train_reruns_only_train_and_what_follows(done: Path) -> None:
@@ -60,8 +74,17 @@ def test_an_overlay_repeating_the_defaults_reruns_nothing(done: Path) -> None:
     assert _dry_run(done, "params.yaml", "same.yaml") == set()
 
 
-def test_an_overlay_changing_the_corpus_reruns_pretraining(done: Path) -> None:
-    (done / "corpus.yaml").write_text("corpus: {seed: 1}\n")
-    ran = _dry_run(done, "params.yaml", "corpus.yaml")
+def test_an_overlay_changing_the_corpus_reruns_pretraining(scratch: Path) -> None:
+    (scratch / "corpus.yaml").write_text("corpus: {seed: 1}\n")
+    ran = _dry_run(scratch, "params.yaml", "scratch.yaml", "corpus.yaml")
     assert {"corpus", "tokenizer", "pretrain", "train"} <= ran
     assert "env" not in ran
+
+
+def test_the_kept_organism_does_not_hang_on_the_corpus(done: Path) -> None:
+    # The default rows start from organisms/reference: a new corpus changes the held-out
+    # prompts the steering stage reads, never the organism or its training.
+    (done / "corpus.yaml").write_text("corpus: {seed: 1}\n")
+    ran = _dry_run(done, "params.yaml", "corpus.yaml")
+    assert "corpus" in ran
+    assert not ran & {"tokenizer", "pretrain", "train", "env", "activations_final"}
