@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from welfare import __version__
+from welfare.activations.store import open_activations, verify_store
+from welfare.axis.corpus_probes import model_emotion_vectors, model_sentiment_vectors
 from welfare.axis.emotions import emotion_pcs, pc_loadings, scatter_alignment
 from welfare.axis.geometry import summarise_pass
 from welfare.axis.logit_lens import logit_lens
@@ -20,6 +23,9 @@ from welfare.axis.positions import AxisPositions, check_store_positions
 from welfare.axis.sentiment import sentiment_cosines
 from welfare.axis.vectors import CONCEPTS
 from welfare.axis.vectors_file import vectors_dataset, write_vectors
+from welfare.config import params_hash
+from welfare.io import write_json
+from welfare.model import load_model
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +66,6 @@ def store_passes(
     inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None, position: str = "letter"
 ) -> dict:
     """Both stores read once at `position` (`run_axis` verifies them beforehand)."""
-    from welfare.activations.store import open_activations
-
     passes: dict[str, StorePass] = {}
     for role, store in (("trained", inputs.trained_store), ("control", inputs.naive_store)):
         log.info("%s store %s at the %s position", role, store, position)
@@ -150,9 +154,6 @@ def lens_metrics(
 
 
 def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
-    from welfare.activations.store import verify_store
-    from welfare.io import write_json
-
     axis = params["axis"]
     positions = AxisPositions.from_params(axis)
     stores = {"trained": inputs.trained_store, "control": inputs.naive_store}
@@ -160,7 +161,7 @@ def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
     for store in stores.values():
         verify_store(store)
     check_store_positions(stores, positions)
-    workers = int(params["runtime"].get("threads") or 0) or None
+    workers = params["runtime"]["threads"] or None
     analyses = {p: analyse_position(inputs, axis, workers, p) for p in positions.positions}
     main = analyses[positions.steer]
     summaries = main.summaries
@@ -229,16 +230,12 @@ def model_geometry(
         "max_batch_tokens": params["activations"]["max_batch_tokens"],
     }
     if inputs.model:
-        from welfare.model import load_model
-
         model, tokenizer = load_model(inputs.model, runtime)
         out["logit_lens"]["v"] = lens_metrics(model, tokenizer, v, lens_layer, axis)
         del model
     else:
         out["logit_lens"]["v"] = {"skipped": "no --model"}
     if inputs.naive_model:
-        from welfare.model import load_model
-
         naive, tokenizer = load_model(inputs.naive_model, runtime)
         out["logit_lens"]["u"] = lens_metrics(naive, tokenizer, u, lens_layer, axis)
         out["emotions"], out["sentiment"], sentiment_vectors = _corpus_geometry(
@@ -253,9 +250,6 @@ def model_geometry(
 def vectors_attrs(
     inputs: AxisInputs, params: Mapping[str, Any], main: PositionAnalysis, position: str
 ) -> dict[str, Any]:
-    from welfare import __version__
-    from welfare.config import params_hash
-
     passes = main.passes
     attrs = {
         "baseline": params["axis"]["baseline"],
@@ -275,8 +269,6 @@ def vectors_attrs(
 
 
 def _corpus_geometry(naive, tokenizer, inputs, axis, batch, v, u, emotion_layer):
-    from welfare.axis.corpus_probes import model_emotion_vectors, model_sentiment_vectors
-
     corpus_file = None
     if inputs.corpus is not None:
         corpus_file = Path(inputs.corpus) / f"{axis['emotion']['corpus_split']}.jsonl"

@@ -275,7 +275,7 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
     if not pre.available:
         pre.missing.append(reason)
     figs.append(pre)
-    figs.append(_reading_probe_figure(naive, params.get("pretrain", {})))
+    figs.append(_reading_probe_figure(naive, params["pretrain"]))
     return figs
 
 

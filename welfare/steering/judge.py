@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from welfare.steering.generate import GenerationSettings, generate_responses
 from welfare.steering.scorers import BACKTRACKING_CLASSES, REFUSAL_CLASSES
 from welfare.steering.text import compress_trailing_repeats, deterministic_backtracking_label
 
@@ -153,8 +154,6 @@ class LLMJudge:
 
     def judge(self, task: Task, prompts: Sequence[str], responses: Sequence[str]) -> list:
         """One verdict per (prompt, response): an int score, a class name, or None (unparseable)."""
-        from welfare.steering.generate import GenerationSettings, generate_responses
-
         verdicts: list[Any] = [None] * len(responses)
         ask: list[int] = []
         for i, response in enumerate(responses):
@@ -180,8 +179,6 @@ class LLMJudge:
     ) -> list[str | None]:
         """SimpleQA-style grades (CORRECT / INCORRECT / NOT_ATTEMPTED, None if unparseable) of
         answers against gold targets (PAPER §4.8: correctness of the phase-0 answers)."""
-        from welfare.steering.generate import GenerationSettings, generate_responses
-
         chats = [
             [{"role": "user", "content": GRADER_RUBRIC.format(prompt=q, target=t, response=a)}]
             for q, t, a in zip(questions, targets, answers, strict=True)
