@@ -1,6 +1,7 @@
 """`welfare axis` end to end: at each token position of `axis.positions`, two store passes
 (trained → v, maze-naive → u) and their statistics; then, for the steering position, the
-model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics."""
+model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics
+(`metrics/{organism}/axis.json`, its layout: `AxisMetrics`, docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -28,6 +29,112 @@ from welfare.io import write_json
 from welfare.model import load_model
 
 log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- axis.json (the contract)
+# After `json_safe`: arrays are lists (one entry per layer), NaN/inf are None.
+
+PerLayer = list[float | None]
+
+
+class CosineSummary(TypedDict):
+    """The layer average or minimum of cos(v_mold, v_gold), beside its null."""
+
+    value: float
+    ci: NotRequired[list[float]]  # bootstrap 95% (with n_bootstrap)
+    null_mean: NotRequired[float]  # with n_permutations
+    null_ci: NotRequired[list[float]]
+    p: NotRequired[float]  # lower-tail permutation p
+
+
+class CosineStats(TypedDict):
+    per_layer: PerLayer
+    ci_low: NotRequired[PerLayer]
+    ci_high: NotRequired[PerLayer]
+    boot_mean: NotRequired[PerLayer]
+    null_mean: NotRequired[PerLayer]
+    null_low: NotRequired[PerLayer]
+    null_high: NotRequired[PerLayer]
+    z: NotRequired[PerLayer]
+    p_raw: NotRequired[PerLayer]
+    p_fwer: NotRequired[PerLayer]
+    avg: CosineSummary
+    min: CosineSummary
+    argmin: int
+
+
+class HeldoutStats(TypedDict):
+    """Held-out separation along one concept's vector."""
+
+    auroc: PerLayer
+    abs_d: PerLayer
+    overlap: PerLayer
+    layer_star: int
+    auroc_p: PerLayer
+    auroc_p_holm: PerLayer
+    norm: PerLayer
+    norm_at_layer_star: float
+    auroc_ci_low: NotRequired[PerLayer]  # with n_bootstrap_auroc
+    auroc_ci_high: NotRequired[PerLayer]
+
+
+class PassSummary(TypedDict):
+    """One store's statistics (`welfare.axis.geometry.summarise_pass`): trained or control."""
+
+    counts: dict[str, int]  # mold, gold, path (training split)
+    n_heldout: int
+    n_permutations: int
+    n_bootstrap: int
+    cos: CosineStats
+    cos_other_baselines: dict[str, CosineStats]
+    heldout: dict[str, HeldoutStats]  # mold, gold
+    layers: dict[str, Any]  # cos_beats_null, auroc_above_chance.{mold,gold}, significant
+    # layer; mold_gold, mold_path, gold_path: {value, ci, null_mean, p_lower}
+    tile_means: dict[str, Any]
+    layer_star: dict[str, int]
+
+
+class RoleHeadline(TypedDict):
+    """`headline()`: the numbers of PAPER §5 for one store, each beside its null."""
+
+    min_cos: float
+    min_cos_layer: int
+    min_cos_null_mean: float | None
+    min_cos_p: float | None
+    avg_cos: float
+    avg_cos_null_mean: float | None
+    avg_cos_p: float | None
+    significant_layers: list[int]
+    layer_star: dict[str, int]
+    norm_at_layer_star: dict[str, float]
+    tile_mold_gold: float
+    tile_mold_gold_p: float | None
+
+
+class PositionMetrics(TypedDict):
+    headline: dict[str, RoleHeadline]  # trained, control
+    trained: PassSummary
+    control: PassSummary
+
+
+class AxisMetrics(TypedDict):
+    """`metrics/{organism}/axis.json`. `headline`, `trained`, `control` are the steering
+    position's (they repeat `positions[steer_position]`); `logit_lens`, `emotions` and
+    `sentiment` are `{"skipped": reason}` without the model or corpus they need."""
+
+    organism: str
+    baseline: str
+    alpha: float
+    n_layers: int
+    d_model: int
+    steer_position: str
+    headline: dict[str, RoleHeadline]
+    trained: PassSummary
+    control: PassSummary
+    positions: dict[str, PositionMetrics]
+    logit_lens: dict[str, Any]  # layer; v|u: {concept: {raw|final_norm: {promoted, suppressed}}}
+    emotions: dict[str, Any]  # layer, names, ...; trained|control: {cos, slope, r, ...}
+    sentiment: dict[str, Any]  # methods; cos_v|cos_u: {method: {concept: per layer}}
 
 
 @dataclass(frozen=True)
@@ -154,6 +261,8 @@ def lens_metrics(
 
 
 def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Write the vectors file and axis.json (`AxisMetrics`); return the metrics (before
+    `json_safe`)."""
     axis = params["axis"]
     positions = AxisPositions.from_params(axis)
     stores = {"trained": inputs.trained_store, "control": inputs.naive_store}
