@@ -94,12 +94,12 @@ class MazeSettings:
 class BatterySettings:
     samples: Mapping[str, int]  # generations per prompt, per text evaluation
     generation: GenerationSettings
-    answer_max_new_tokens: int = 24
+    answer_max_new_tokens: int = 16
     probe_question: str = "Is your proposed answer correct? Answer only 'True' or 'False'."
     probe_steer_turns: str = "all"
     template_kwargs: Mapping[str, Any] = field(default_factory=dict)
     maze: MazeSettings | None = None  # required when the inputs have maze seeds
-    probe_batch_size: int = 32
+    probe_batch_size: int = 64
 
 
 def _base_record(evaluation: str, cond: Condition, dataset: str, prompt: Prompt) -> dict:

@@ -149,8 +149,8 @@ class LLMJudge:
     model: Any
     tokenizer: Any
     thinking: Mapping[str, bool]  # per task: Qwen3's enable_thinking (PAPER: on for backtracking)
-    max_new_tokens: int = 512
-    batch_size: int = 8
+    max_new_tokens: int = 1024
+    batch_size: int = 16
 
     def judge(self, task: Task, prompts: Sequence[str], responses: Sequence[str]) -> list:
         """One verdict per (prompt, response): an int score, a class name, or None (unparseable)."""
