@@ -168,7 +168,7 @@ class LLMJudge:
         settings = GenerationSettings(
             max_new_tokens=self.max_new_tokens, temperature=0.0, batch_size=self.batch_size
         )
-        kwargs = {"enable_thinking": bool(self.thinking.get(task, False))}
+        kwargs = {"enable_thinking": bool(self.thinking[task])}
         replies = generate_responses(self.model, self.tokenizer, chats, 1, {}, settings, kwargs)
         for i, reply in zip(ask, replies, strict=True):
             verdicts[i] = parse_verdict(task, reply[0])
@@ -186,6 +186,6 @@ class LLMJudge:
         settings = GenerationSettings(
             max_new_tokens=self.max_new_tokens, temperature=0.0, batch_size=self.batch_size
         )
-        kwargs = {"enable_thinking": bool(self.thinking.get("grade", False))}
+        kwargs = {"enable_thinking": False}  # steer.paper.judge_thinking has no grader switch
         replies = generate_responses(self.model, self.tokenizer, chats, 1, {}, settings, kwargs)
         return [parse_verdict("grade", r[0]) for r in replies]
