@@ -20,6 +20,7 @@ from welfare.io import atomic_path, write_json
 from welfare.steering import plots
 from welfare.steering.agreement import record_agreement
 from welfare.steering.battery import (
+    TEXT_EVALS,
     BatteryInputs,
     BatterySettings,
     MazeSettings,
@@ -44,8 +45,6 @@ from welfare.steering.vectors import (
 )
 
 log = logging.getLogger(__name__)
-
-TEXT_SAMPLED = ("sentiment", "backtracking", "refusal")
 
 
 # ---------------------------------------------------------------- steer.json (the contract)
@@ -201,7 +200,7 @@ class SteerConfig:
 
 def battery_settings(steer: Mapping[str, Any], maze: MazeSettings, sweep: bool) -> BatterySettings:
     """How the battery generates and probes (the sweep: one sample per prompt by default)."""
-    samples = {e: steer[e]["samples"] for e in TEXT_SAMPLED}
+    samples = {e: steer[e]["samples"] for e in TEXT_EVALS}
     if sweep:
         samples = dict.fromkeys(samples, steer["layer_sweep"]["samples"])
     return BatterySettings(
