@@ -117,7 +117,7 @@ def _message(exc: BaseException) -> str:
 def offline(params: dict) -> None:
     """No downloads unless `allow_downloads: true` (then the environment decides): the HF
     libraries read these variables, and `load_model` passes `local_files_only` from them."""
-    if not params.get("allow_downloads"):
+    if not params["allow_downloads"]:
         for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
             os.environ[name] = "1"
 

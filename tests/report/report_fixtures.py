@@ -253,7 +253,12 @@ def write_metrics(
     for mapping in ("office", "office_swap"):
         _json(
             metrics / "env" / mapping / "class_balance.json",
-            {"counts": {"mold": 15, "gold": 15, "path": 15}},
+            {  # welfare.env.balance.class_balance's layout (the part the report reads)
+                "final_direction_count": {
+                    c: {"N": 3, "E": 4, "S": 4, "W": 4} for c in ("mold", "gold", "path")
+                },
+                "n_trajectories": 45,
+            },
         )
     _tsv(
         root / naive / "pretrain.tsv",

@@ -48,6 +48,12 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     assert headline["reinforce"]["tracking_d_trained"] == pytest.approx(1.8)
     assert "−0.947" in html and "-0.91" in html
     assert "impossible" in _figure(html, "logit-lens-reinforce")
+    # class_balance.json as welfare.env writes it: trajectories per class from the final
+    # direction counts.
+    balance = re.sub(r"\s+", "", _figure(html, "env-balance"))
+    assert "<td>office</td><td>15</td><td>15</td><td>15</td>" in balance
+    tracking = _figure(html, "tracking-reinforce")
+    assert "trained · maze · v_gold" in tracking and "1.8" in tracking
     # Both token positions side by side, each with its null's p and held-out AUROC.
     positions = _figure(html, "positions-reinforce")
     assert "<svg" in positions and "letter: trained (v)" in positions

@@ -70,7 +70,7 @@ def test_paper_scale_battery_with_judge(tmp_path, tiny_model_dir):
     rc = main(
         [
             "steer", "--params", str(params), "--vectors", str(vectors),
-            "--naive-model", str(tiny_model_dir), "--out", str(out),
+            "--naive-model", str(tiny_model_dir), "--mapping", "office", "--out", str(out),
         ]
     )  # fmt: skip
     assert rc == 0

@@ -39,7 +39,8 @@ def test_track_cli(tmp_path):
     params.write_text(yaml.safe_dump(base, allow_unicode=True))
     out = tmp_path / "track.json"
     track(params, vectors, trained, naive, env, out,
-          "--corpus", str(corpus), "--plots", str(tmp_path / "plots"))  # fmt: skip
+          "--corpus", str(corpus), "--organism", "reinforce",
+          "--plots", str(tmp_path / "plots"))  # fmt: skip
     result = json.loads(out.read_text())
     assert set(result["trained"]["maze"]) == {"v_mold", "v_gold"}
     assert set(result["naive"]["maze"]) == {"v_mold", "v_gold", "u_mold", "u_gold"}
@@ -74,10 +75,24 @@ def test_track_cli_builtin_correctness_needs_no_corpus(tmp_path, monkeypatch):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True))
     out = tmp_path / "track.json"
-    track(path, vectors, naive, naive, env, out)
+    track(path, vectors, naive, naive, env, out, "--mapping", "office")
     result = json.loads(out.read_text())
     assert result["correctness_source"] == "builtin"
     corr = result["naive"]["correctness"]["v_gold"]
     assert corr["n_correct"] + corr["n_incorrect"] == 8
     # the rate is the model's own greedy answers graded against the built-in answers
     assert 0 <= result["naive"]["correctness_rate"] <= 1
+
+
+def test_track_without_a_mapping_is_a_one_line_error(tmp_path, capsys):
+    """No --organism and no --mapping: no silent fallback to a default mapping."""
+    rc = main(
+        [
+            "track", "--vectors", str(tmp_path / "v.nc"), "--model", "m", "--naive-model", "n",
+            "--out", str(tmp_path / "track.json"),
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "\n" not in err
+    assert "no tile mapping" in err and "--organism" in err and "--mapping" in err
+    assert not (tmp_path / "track.json").exists()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from welfare.activations.blocks import find_decoder_blocks
 from welfare.activations.record import record_chats
 from welfare.activations.render import RenderedChat
 from welfare.activations.store import ActivationStoreWriter, StoreLayout, blosc_codec
@@ -78,8 +79,6 @@ def capture_to_store(
 ) -> Path:
     """Record `chats` (already in store order) into the store at `out`; resume if possible."""
     from tqdm.auto import tqdm
-
-    from welfare.activations.blocks import find_decoder_blocks
 
     n_layers = len(find_decoder_blocks(model))
     layout = StoreLayout(

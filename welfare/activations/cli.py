@@ -13,6 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from welfare import __version__
+from welfare.activations.capture import (
+    ActivationSettings,
+    capture_to_store,
+    store_order,
+    weights_fingerprint,
+)
+from welfare.activations.render import render_chat
+from welfare.config import params_hash
+from welfare.env import render_trajectory_messages
+from welfare.io import exclusive, read_table, remove_leftovers
+from welfare.model import load_model
+
 log = logging.getLogger(__name__)
 
 COORD_COLUMNS = ("trajectory_id", "maze_seed", "n_steps", "final_tile", "split", "render_seed")
@@ -42,8 +55,6 @@ def _sample_coords(table: Any) -> dict[str, np.ndarray]:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    from welfare.io import exclusive, remove_leftovers
-
     # One writer of the store (and its partial sibling) at a time, refused before any work.
     with exclusive(args.out):
         remove_leftovers(args.out.parent, args.out.name)
@@ -54,21 +65,8 @@ def _record(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from welfare import __version__
-    from welfare.activations.capture import (
-        ActivationSettings,
-        capture_to_store,
-        store_order,
-        weights_fingerprint,
-    )
-    from welfare.activations.render import render_chat
-    from welfare.config import params_hash
-    from welfare.env import render_trajectory_messages
-    from welfare.io import read_table
-    from welfare.model import load_model
-
     settings = ActivationSettings.from_params(params["activations"])
-    if params["runtime"].get("threads"):
+    if params["runtime"]["threads"]:
         torch.set_num_threads(int(params["runtime"]["threads"]))
     table = read_table(args.env, required=(*COORD_COLUMNS, "actions"))
     if args.limit:

@@ -11,6 +11,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from welfare.axis.stage import AxisInputs, run_axis
+from welfare.io import InputError
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trained", required=True, type=Path, help="trained checkpoint's store")
@@ -35,9 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
 
-    from welfare.axis.stage import AxisInputs, run_axis
-
-    if params["runtime"].get("threads"):
+    if params["runtime"]["threads"]:
         torch.set_num_threads(int(params["runtime"]["threads"]))
     check_inputs(args, params)
     run_axis(
@@ -59,8 +60,6 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 def check_inputs(args: argparse.Namespace, params: dict[str, Any]) -> None:
     """Refuse, before any work, a corpus that is not there (a typo would otherwise skip the
     emotion geometry with only a note in axis.json). The stores are verified by `run_axis`."""
-    from welfare.io import InputError
-
     if args.corpus is not None:
         split = params["axis"]["emotion"]["corpus_split"]
         corpus_file = Path(args.corpus) / f"{split}.jsonl"

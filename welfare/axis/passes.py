@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from welfare.activations.store import open_activations
 from welfare.axis.positions import position_activations
 from welfare.axis.resample import ResamplePlan
 from welfare.axis.vectors import (
@@ -107,6 +108,87 @@ def _in_groups(tasks: list, size: int, scheduler: dict) -> Iterator[Any]:
         yield from dask.compute(*tasks[start : start + size], **scheduler)
 
 
+@dataclass
+class _Accumulators:
+    """The outputs a pass fills block by block (observed and resampled statistics)."""
+
+    class_means: np.ndarray  # (3, L, d)
+    vectors: np.ndarray  # (2, L, d) for the chosen baseline
+    resample_cos: dict[str, np.ndarray]  # baseline -> (R, L)
+    tile_cos: np.ndarray  # (R, 3)
+    projection: np.ndarray  # (n_h, 2, L)
+    cosines: np.ndarray  # (n_h, 2, L)
+
+    @classmethod
+    def empty(cls, n_resamples: int, n_layers: int, d_model: int, n_held: int) -> _Accumulators:
+        projection = np.empty((n_held, 2, n_layers), dtype=np.float32)
+        return cls(
+            class_means=np.empty((3, n_layers, d_model), dtype=np.float32),
+            vectors=np.empty((2, n_layers, d_model), dtype=np.float32),
+            resample_cos={b: np.empty((n_resamples, n_layers)) for b in BASELINES},
+            tile_cos=np.full((n_resamples, 3), np.nan),
+            projection=projection,
+            cosines=np.empty_like(projection),
+        )
+
+    def add_block(
+        self,
+        sums: np.ndarray,
+        counts: np.ndarray,
+        block: slice,
+        baseline: Baseline,
+        tile_layer: int,
+    ) -> None:
+        """Class means, resampled cosines, the vectors and (at the tile layer) the tile-mean
+        cosines of one layer block from its weighted sums (R, 3, Lb, d)."""
+        n_resamples = sums.shape[0]
+        self.class_means[:, block] = sums[0] / counts[0][:, None, None]
+        for b in BASELINES:
+            # A few resamples at a time: the vector algebra of all R at once would need several
+            # R·block temporaries.
+            for r in range(0, n_resamples, RESAMPLE_SLICE):
+                part = slice(r, r + RESAMPLE_SLICE)
+                vecs = concept_vectors(sums[part], counts[part], b)  # (r, 2, Lb, d)
+                self.resample_cos[b][part, block] = cosine(vecs[:, 0], vecs[:, 1])
+                if b == baseline and r == 0:
+                    self.vectors[:, block] = vecs[0]
+        if block.start <= tile_layer < block.stop:
+            centred = centred_class_means(sums[:, :, [tile_layer - block.start]], counts)[:, :, 0]
+            idx = {name: i for i, name in enumerate(CLASSES)}
+            for k, (a, c) in enumerate(TILE_PAIRS):
+                self.tile_cos[:, k] = cosine(centred[:, idx[a]], centred[:, idx[c]])
+
+    def add_heldout(
+        self, result: tuple[np.ndarray, ...], rows: np.ndarray, block: slice, safe_v: np.ndarray
+    ) -> None:
+        """Projections and cosines of one chunk's held-out rows on the block's vectors."""
+        dots, h_norm = result
+        self.projection[rows, :, block] = dots / safe_v[None]
+        denom = h_norm[:, None, :] * safe_v[None]
+        self.cosines[rows, :, block] = np.divide(
+            dots, denom, out=np.zeros_like(dots), where=denom > 0
+        )
+
+
+def _open_position(store: str | Path | Any, position: str) -> tuple[Any, Any]:
+    """(dataset, its (sample, layer, d_model) activations at `position`)."""
+    ds = open_activations(store) if isinstance(store, (str, Path)) else store
+    acts = position_activations(ds, position, store if isinstance(store, (str, Path)) else "store")
+    if acts.dims != ("sample", "layer", "d_model"):
+        raise ValueError(f"axis needs a (sample, layer, d_model) store, got dims {acts.dims}")
+    return ds, acts
+
+
+def _splits(ds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(split per sample, class labels, train indices, held-out indices); both splits needed."""
+    split = np.array([str(s) for s in ds["split"].values])
+    labels = class_labels(ds["final_tile"].values)
+    train_idx, held_idx = np.flatnonzero(split == "train"), np.flatnonzero(split != "train")
+    if len(held_idx) == 0 or len(train_idx) == 0:
+        raise ValueError("the store needs both a train and a held-out split")
+    return split, labels, train_idx, held_idx
+
+
 def run_store_pass(
     store: str | Path | Any,
     *,
@@ -124,17 +206,8 @@ def run_store_pass(
     import dask
     from tqdm.auto import tqdm
 
-    from welfare.activations.store import open_activations
-
-    ds = open_activations(store) if isinstance(store, (str, Path)) else store
-    acts = position_activations(ds, position, store if isinstance(store, (str, Path)) else "store")
-    if acts.dims != ("sample", "layer", "d_model"):
-        raise ValueError(f"axis needs a (sample, layer, d_model) store, got dims {acts.dims}")
-    split = np.array([str(s) for s in ds["split"].values])
-    labels = class_labels(ds["final_tile"].values)
-    train_idx, held_idx = np.flatnonzero(split == "train"), np.flatnonzero(split != "train")
-    if len(held_idx) == 0 or len(train_idx) == 0:
-        raise ValueError("the store needs both a train and a held-out split")
+    ds, acts = _open_position(store, position)
+    split, labels, train_idx, held_idx = _splits(ds)
     n_layers, d_model = acts.sizes["layer"], acts.sizes["d_model"]
     tile_layer = (2 * n_layers) // 3 if tile_layer is None else min(tile_layer, n_layers - 1)
 
@@ -151,13 +224,7 @@ def run_store_pass(
     sample_ranges = layer_blocks(data.chunks[0])
     held_pos = np.full(len(split), -1)
     held_pos[held_idx] = np.arange(len(held_idx))
-
-    resample_cos = {b: np.empty((R, n_layers)) for b in BASELINES}
-    class_means = np.empty((3, n_layers, d_model), dtype=np.float32)
-    vectors = np.empty((2, n_layers, d_model), dtype=np.float32)
-    tile_cos = np.full((R, 3), np.nan)
-    projection = np.empty((len(held_idx), 2, n_layers), dtype=np.float32)
-    cosines = np.empty_like(projection)
+    acc = _Accumulators.empty(R, n_layers, d_model, len(held_idx))
     # Only the chunks holding samples of a split are read for it (the store keeps splits apart).
     train_chunks = [i for i, rows in enumerate(sample_ranges) if is_train[rows].any()]
     held_chunks = [i for i, rows in enumerate(sample_ranges) if (~is_train[rows]).any()]
@@ -191,55 +258,33 @@ def run_store_pass(
         tasks = train_tasks(j) if block is not None else []
         n_train = len(tasks)
         if pending is not None:
-            tasks += held_tasks(j - 1, vectors[:, pending[0]])
+            tasks += held_tasks(j - 1, acc.vectors[:, pending[0]])
         n_block = 0 if block is None else block.stop - block.start
         sums = np.zeros((R * 3, n_block * d_model))
         for k, result in enumerate(_in_groups(tasks, group, scheduler)):
             if k < n_train:
                 sums += result
                 continue
-            held_block, safe_v = pending
-            dots, h_norm = result
             sel = sample_ranges[held_chunks[k - n_train]]
-            rows = held_pos[sel][~is_train[sel]]
-            projection[rows, :, held_block] = dots / safe_v[None]
-            denom = h_norm[:, None, :] * safe_v[None]
-            cosines[rows, :, held_block] = np.divide(
-                dots, denom, out=np.zeros_like(dots), where=denom > 0
-            )
+            acc.add_heldout(result, held_pos[sel][~is_train[sel]], *pending)  # type: ignore[misc]
         if block is None:
             break
-        sums = sums.reshape(R, 3, n_block, d_model)
-        class_means[:, block] = sums[0] / counts[0][:, None, None]
-        for b in BASELINES:
-            # A few resamples at a time: the vector algebra of all R at once would need several
-            # R·block temporaries.
-            for r in range(0, R, RESAMPLE_SLICE):
-                part = slice(r, r + RESAMPLE_SLICE)
-                vecs = concept_vectors(sums[part], counts[part], b)  # (r, 2, Lb, d)
-                resample_cos[b][part, block] = cosine(vecs[:, 0], vecs[:, 1])
-                if b == baseline and r == 0:
-                    vectors[:, block] = vecs[0]
-        if block.start <= tile_layer < block.stop:
-            centred = centred_class_means(sums[:, :, [tile_layer - block.start]], counts)[:, :, 0]
-            idx = {name: i for i, name in enumerate(CLASSES)}
-            for k, (a, c) in enumerate(TILE_PAIRS):
-                tile_cos[:, k] = cosine(centred[:, idx[a]], centred[:, idx[c]])
-        v_norm = np.linalg.norm(vectors[:, block], axis=-1)  # (2, Lb)
+        acc.add_block(sums.reshape(R, 3, n_block, d_model), counts, block, baseline, tile_layer)
+        v_norm = np.linalg.norm(acc.vectors[:, block], axis=-1)  # (2, Lb)
         pending = (block, np.where(v_norm > 0, v_norm, 1.0))
 
     return StorePass(
         n_layers=n_layers,
         d_model=d_model,
         counts=counts[0],
-        class_means=class_means,
-        vectors=vectors,
-        resample_cos=resample_cos,
+        class_means=acc.class_means,
+        vectors=acc.vectors,
+        resample_cos=acc.resample_cos,
         tile_layer=tile_layer,
-        tile_cos=tile_cos,
+        tile_cos=acc.tile_cos,
         heldout_labels=labels[held_idx],
-        heldout_projection=projection,
-        heldout_cosine=cosines,
+        heldout_projection=acc.projection,
+        heldout_cosine=acc.cosines,
         plan=plan,
         attrs=dict(ds.attrs),
     )

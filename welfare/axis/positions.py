@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from welfare.activations.store import open_activations
+
 LETTER = "letter"
 
 
@@ -56,8 +58,6 @@ def position_activations(ds: Any, position: str, source: str | Path = "store") -
 def check_store_positions(stores: Mapping[str, str | Path], positions: AxisPositions) -> None:
     """Fail before any work if a store lacks one of the requested positions (the stores are
     verified by the caller)."""
-    from welfare.activations.store import open_activations
-
     for path in stores.values():
         held = store_positions(open_activations(path, verify=False))
         missing = [p for p in positions.positions if p not in held]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from welfare.axis.selection import auroc
+
 
 @dataclass(frozen=True)
 class PermutationTest:
@@ -82,8 +84,6 @@ def bootstrap_auroc(
     scores: np.ndarray, positive: np.ndarray, n_bootstrap: int, seed: int
 ) -> np.ndarray:
     """(B, L) AUROCs of held-out scores resampled within class (trajectories with replacement)."""
-    from welfare.axis.selection import auroc
-
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(positive), np.flatnonzero(~np.asarray(positive, dtype=bool))
     out = []

@@ -1,6 +1,7 @@
 """`welfare axis` end to end: at each token position of `axis.positions`, two store passes
 (trained → v, maze-naive → u) and their statistics; then, for the steering position, the
-model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics."""
+model-dependent geometry (logit lens, emotions, sentiment), the vectors file and metrics
+(`metrics/{organism}/axis.json`, its layout: `AxisMetrics`, docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
+from welfare import __version__
+from welfare.activations.store import open_activations, verify_store
+from welfare.axis.corpus_probes import model_emotion_vectors, model_sentiment_vectors
 from welfare.axis.emotions import emotion_pcs, pc_loadings, scatter_alignment
 from welfare.axis.geometry import summarise_pass
 from welfare.axis.logit_lens import logit_lens
@@ -20,8 +24,117 @@ from welfare.axis.positions import AxisPositions, check_store_positions
 from welfare.axis.sentiment import sentiment_cosines
 from welfare.axis.vectors import CONCEPTS
 from welfare.axis.vectors_file import vectors_dataset, write_vectors
+from welfare.config import params_hash
+from welfare.io import write_json
+from welfare.model import load_model
 
 log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- axis.json (the contract)
+# After `json_safe`: arrays are lists (one entry per layer), NaN/inf are None.
+
+PerLayer = list[float | None]
+
+
+class CosineSummary(TypedDict):
+    """The layer average or minimum of cos(v_mold, v_gold), beside its null."""
+
+    value: float
+    ci: NotRequired[list[float]]  # bootstrap 95% (with n_bootstrap)
+    null_mean: NotRequired[float]  # with n_permutations
+    null_ci: NotRequired[list[float]]
+    p: NotRequired[float]  # lower-tail permutation p
+
+
+class CosineStats(TypedDict):
+    per_layer: PerLayer
+    ci_low: NotRequired[PerLayer]
+    ci_high: NotRequired[PerLayer]
+    boot_mean: NotRequired[PerLayer]
+    null_mean: NotRequired[PerLayer]
+    null_low: NotRequired[PerLayer]
+    null_high: NotRequired[PerLayer]
+    z: NotRequired[PerLayer]
+    p_raw: NotRequired[PerLayer]
+    p_fwer: NotRequired[PerLayer]
+    avg: CosineSummary
+    min: CosineSummary
+    argmin: int
+
+
+class HeldoutStats(TypedDict):
+    """Held-out separation along one concept's vector."""
+
+    auroc: PerLayer
+    abs_d: PerLayer
+    overlap: PerLayer
+    layer_star: int
+    auroc_p: PerLayer
+    auroc_p_holm: PerLayer
+    norm: PerLayer
+    norm_at_layer_star: float
+    auroc_ci_low: NotRequired[PerLayer]  # with n_bootstrap_auroc
+    auroc_ci_high: NotRequired[PerLayer]
+
+
+class PassSummary(TypedDict):
+    """One store's statistics (`welfare.axis.geometry.summarise_pass`): trained or control."""
+
+    counts: dict[str, int]  # mold, gold, path (training split)
+    n_heldout: int
+    n_permutations: int
+    n_bootstrap: int
+    cos: CosineStats
+    cos_other_baselines: dict[str, CosineStats]
+    heldout: dict[str, HeldoutStats]  # mold, gold
+    layers: dict[str, Any]  # cos_beats_null, auroc_above_chance.{mold,gold}, significant
+    # layer; mold_gold, mold_path, gold_path: {value, ci, null_mean, p_lower}
+    tile_means: dict[str, Any]
+    layer_star: dict[str, int]
+
+
+class RoleHeadline(TypedDict):
+    """`headline()`: the numbers of PAPER §5 for one store, each beside its null."""
+
+    min_cos: float
+    min_cos_layer: int
+    min_cos_null_mean: float | None
+    min_cos_p: float | None
+    avg_cos: float
+    avg_cos_null_mean: float | None
+    avg_cos_p: float | None
+    significant_layers: list[int]
+    layer_star: dict[str, int]
+    norm_at_layer_star: dict[str, float]
+    tile_mold_gold: float
+    tile_mold_gold_p: float | None
+
+
+class PositionMetrics(TypedDict):
+    headline: dict[str, RoleHeadline]  # trained, control
+    trained: PassSummary
+    control: PassSummary
+
+
+class AxisMetrics(TypedDict):
+    """`metrics/{organism}/axis.json`. `headline`, `trained`, `control` are the steering
+    position's (they repeat `positions[steer_position]`); `logit_lens`, `emotions` and
+    `sentiment` are `{"skipped": reason}` without the model or corpus they need."""
+
+    organism: str
+    baseline: str
+    alpha: float
+    n_layers: int
+    d_model: int
+    steer_position: str
+    headline: dict[str, RoleHeadline]
+    trained: PassSummary
+    control: PassSummary
+    positions: dict[str, PositionMetrics]
+    logit_lens: dict[str, Any]  # layer; v|u: {concept: {raw|final_norm: {promoted, suppressed}}}
+    emotions: dict[str, Any]  # layer, names, ...; trained|control: {cos, slope, r, ...}
+    sentiment: dict[str, Any]  # methods; cos_v|cos_u: {method: {concept: per layer}}
 
 
 @dataclass(frozen=True)
@@ -60,8 +173,6 @@ def store_passes(
     inputs: AxisInputs, axis: Mapping[str, Any], workers: int | None, position: str = "letter"
 ) -> dict:
     """Both stores read once at `position` (`run_axis` verifies them beforehand)."""
-    from welfare.activations.store import open_activations
-
     passes: dict[str, StorePass] = {}
     for role, store in (("trained", inputs.trained_store), ("control", inputs.naive_store)):
         log.info("%s store %s at the %s position", role, store, position)
@@ -150,9 +261,8 @@ def lens_metrics(
 
 
 def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
-    from welfare.activations.store import verify_store
-    from welfare.io import write_json
-
+    """Write the vectors file and axis.json (`AxisMetrics`); return the metrics (before
+    `json_safe`)."""
     axis = params["axis"]
     positions = AxisPositions.from_params(axis)
     stores = {"trained": inputs.trained_store, "control": inputs.naive_store}
@@ -160,7 +270,7 @@ def run_axis(inputs: AxisInputs, params: Mapping[str, Any]) -> dict[str, Any]:
     for store in stores.values():
         verify_store(store)
     check_store_positions(stores, positions)
-    workers = int(params["runtime"].get("threads") or 0) or None
+    workers = params["runtime"]["threads"] or None
     analyses = {p: analyse_position(inputs, axis, workers, p) for p in positions.positions}
     main = analyses[positions.steer]
     summaries = main.summaries
@@ -229,16 +339,12 @@ def model_geometry(
         "max_batch_tokens": params["activations"]["max_batch_tokens"],
     }
     if inputs.model:
-        from welfare.model import load_model
-
         model, tokenizer = load_model(inputs.model, runtime)
         out["logit_lens"]["v"] = lens_metrics(model, tokenizer, v, lens_layer, axis)
         del model
     else:
         out["logit_lens"]["v"] = {"skipped": "no --model"}
     if inputs.naive_model:
-        from welfare.model import load_model
-
         naive, tokenizer = load_model(inputs.naive_model, runtime)
         out["logit_lens"]["u"] = lens_metrics(naive, tokenizer, u, lens_layer, axis)
         out["emotions"], out["sentiment"], sentiment_vectors = _corpus_geometry(
@@ -253,9 +359,6 @@ def model_geometry(
 def vectors_attrs(
     inputs: AxisInputs, params: Mapping[str, Any], main: PositionAnalysis, position: str
 ) -> dict[str, Any]:
-    from welfare import __version__
-    from welfare.config import params_hash
-
     passes = main.passes
     attrs = {
         "baseline": params["axis"]["baseline"],
@@ -275,8 +378,6 @@ def vectors_attrs(
 
 
 def _corpus_geometry(naive, tokenizer, inputs, axis, batch, v, u, emotion_layer):
-    from welfare.axis.corpus_probes import model_emotion_vectors, model_sentiment_vectors
-
     corpus_file = None
     if inputs.corpus is not None:
         corpus_file = Path(inputs.corpus) / f"{axis['emotion']['corpus_split']}.jsonl"

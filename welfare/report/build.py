@@ -28,6 +28,14 @@ from welfare.report.provenance import code_version, input_hashes, params_yaml
 log = logging.getLogger(__name__)
 
 
+STEER_HEADLINE = {
+    "sentiment": "sentiment",
+    "backtracking": "backtracking",
+    "refusal": "refusal_benign",
+    "p_true": "p_true",
+}
+
+
 @dataclass
 class ReportPaths:
     root: Path  # the repository / working directory the paths below are relative to
@@ -40,54 +48,43 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for which in ("trained", "control"):
         p = F._pass(data.axis, which) or {}
-        per_layer = numbers(dig(p, ["cos", "per_layer"]))
-        out[f"cos_min_{which}"] = (
-            finite(dig(p, ["cos", "min", "value"]))
-            if dig(p, ["cos", "min", "value"]) is not None
-            else (min(per_layer) if per_layer else None)
-        )
-        out[f"cos_avg_{which}"] = (
-            finite(dig(p, ["cos", "avg", "value"]))
-            if dig(p, ["cos", "avg", "value"]) is not None
-            else (sum(per_layer) / len(per_layer) if per_layer else None)
-        )
-        out[f"tile_mold_gold_{which}"] = finite(dig(p, ["tile_means", "mold_gold", "value"]))
+        out[f"cos_min_{which}"] = finite(dig(p, "cos", "min", "value"))
+        out[f"cos_avg_{which}"] = finite(dig(p, "cos", "avg", "value"))
+        out[f"tile_mold_gold_{which}"] = finite(dig(p, "tile_means", "mold_gold", "value"))
         # Every cosine stands beside its null: a minimum near −0.9 can be pure one-vs-rest noise.
-        summary = dig(data.axis or {}, ["headline", which]) or {}
+        summary = dig(data.axis or {}, "headline", which) or {}
         out[f"cos_min_null_{which}"] = finite(summary.get("min_cos_null_mean"))
         out[f"cos_min_p_{which}"] = finite(summary.get("min_cos_p"))
         layers = summary.get("significant_layers")
         out[f"significant_layers_{which}"] = len(layers) if isinstance(layers, list) else None
     trained = F._pass(data.axis, "trained") or {}
     for concept in ("mold", "gold"):
-        layer = dig(trained, ["layer_star", concept])
+        layer = dig(trained, "layer_star", concept)
         for key, name in (("norm", "norm_v"), ("auroc", "auroc_v")):
             # At the concept's steering layer ℓ*: its norm and its held-out AUROC.
-            values = numbers(dig(trained, ["heldout", concept, key]))
+            values = numbers(dig(trained, "heldout", concept, key))
             ok = values and isinstance(layer, int) and 0 <= layer < len(values)
             out[f"{name}_{concept}"] = values[layer] if ok else None
     out.update(position_headline(data.axis))
-    out["emotion_slope_trained"] = finite(dig(data.axis or {}, ["emotions", "trained", "slope"]))
-    runs = dig(data.steer or {}, ["runs", "naive"]) or {}
-    for metric in ("sentiment", "backtracking", "refusal", "p_true"):
-        key = metric if metric in runs else ("refusal_benign" if metric == "refusal" else metric)
+    out["emotion_slope_trained"] = finite(dig(data.axis or {}, "emotions", "trained", "slope"))
+    runs = dig(data.steer or {}, "runs", "naive") or {}
+    # steer.json's metric for each headline slope (refusal: of benign requests)
+    for metric, key in STEER_HEADLINE.items():
         for concept in ("mold", "gold"):
-            out[f"slope_{metric}_v_{concept}"] = finite(dig(runs, [key, f"v_{concept}", "slope"]))
+            out[f"slope_{metric}_v_{concept}"] = finite(dig(runs, key, f"v_{concept}", "slope"))
     for which in ("trained", "naive"):
         # track.json: {trained|naive: {maze: {v_gold: {d, ...}}, correctness: {...}}}
-        out[f"tracking_d_{which}"] = finite(dig(data.track or {}, [which, "maze", "v_gold", "d"]))
+        out[f"tracking_d_{which}"] = finite(dig(data.track or {}, which, "maze", "v_gold", "d"))
     if data.train:
         out["final_return_mean"] = finite(data.train[-1].get("return_mean"))
-    out["heldout_greedy_return"] = finite(
-        dig(data.evaluation or {}, ["final", "greedy_mean_return"])
-    )
+    out["heldout_greedy_return"] = finite(dig(data.evaluation or {}, "final", "greedy_mean_return"))
     # The same held-out mazes before training (its naive self) and under reference policies.
     first = (data.eval_curve or [{}])[0]
     naive = first.get("greedy_mean_return") if first.get("step") in (0, "0") else None
     out["heldout_greedy_return_step0"] = finite(naive)
     for name in ("random", "greedy_oracle"):
         out[f"heldout_return_{name}"] = finite(
-            dig(data.evaluation or {}, ["references", name, "mean_return"])
+            dig(data.evaluation or {}, "references", name, "mean_return")
         )
     return out
 
@@ -217,14 +214,23 @@ def _plots(
             )
 
 
+def _total(per_direction: Any) -> Any:
+    """Trajectories of one class: the sum of its final-direction counts ("—" if absent)."""
+    if not isinstance(per_direction, dict):
+        return "—"
+    return sum(int(n) for n in per_direction.values())
+
+
 def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure]:
     figs = []
     balance_rows = []
     for mapping in params["mappings"]:
         data, _ = read_json(paths.metrics / "env" / mapping / "class_balance.json")
-        counts = dig(data or {}, ["counts"], ["n"], ["per_class"])
+        # class_balance.json (welfare.env.balance): final_direction_count[class][direction]
+        counts = dig(data or {}, "final_direction_count")
         if isinstance(counts, dict):
-            balance_rows.append([mapping, *[counts.get(c, "—") for c in ("mold", "gold", "path")]])
+            totals = [_total(counts.get(c)) for c in ("mold", "gold", "path")]
+            balance_rows.append([mapping, *totals])
         elif data is not None:
             balance_rows.append([mapping, "see class_balance.json", "", ""])
     env_fig = F.Figure(
@@ -275,7 +281,7 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
     if not pre.available:
         pre.missing.append(reason)
     figs.append(pre)
-    figs.append(_reading_probe_figure(naive, params.get("pretrain", {})))
+    figs.append(_reading_probe_figure(naive, params["pretrain"]))
     return figs
 
 
@@ -344,49 +350,51 @@ def _reading_probe_figure(naive: Path, pretrain: dict[str, Any]) -> F.Figure:
     return fig_data
 
 
-def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
-    """Write `index.html`, `metrics.json` and `plots/` under `paths.out`; return the headline."""
-    organisms = [
-        F.OrganismData.load(name, row, paths.metrics) for name, row in params["organisms"].items()
+@dataclass
+class OrganismSection:
+    """One organism's part of the report: its section, headline and tidy tables."""
+
+    section: tuple[str, str, str]
+    headline: dict[str, float | None]
+    cosines: list
+    steering: list
+
+
+def organism_section(data: F.OrganismData, params: dict[str, Any]) -> OrganismSection:
+    cos_fig, cosines = F.cosine_per_layer(data)
+    steer_fig, steering = F.steering_dose_response(data, params["report"]["max_steering_panels"])
+    figs = [
+        F.training_curves(data),
+        cos_fig,
+        position_comparison(data),
+        F.tile_means(data),
+        F.logit_lens(data),
+        F.emotion_scatter(data),
+        F.sentiment_alignment(data),
+        steer_fig,
+        F.layer_sweep(data),
+        F.tracking_densities(data),
     ]
-    sections = []
-    heads: dict[str, dict[str, float | None]] = {}
-    cosines: dict[str, list] = {}
-    steering: dict[str, list] = {}
-    per_organism = []
-    for data in organisms:
-        heads[data.name] = headline(data)
-        cos_fig, cosines[data.name] = F.cosine_per_layer(data)
-        steer_fig, steering[data.name] = F.steering_dose_response(
-            data, params["report"]["max_steering_panels"]
-        )
-        figs = [
-            F.training_curves(data),
-            cos_fig,
-            position_comparison(data),
-            F.tile_means(data),
-            F.logit_lens(data),
-            F.emotion_scatter(data),
-            F.sentiment_alignment(data),
-            steer_fig,
-            F.layer_sweep(data),
-            F.tracking_densities(data),
-        ]
-        row = data.row
-        intro = (
-            f"<p>base <code>{esc(row.get('base'))}</code>, {esc(row.get('algorithm'))}, "
-            f"{esc(row.get('adapter'))}, mapping <code>{esc(row.get('mapping'))}</code>, "
-            f"seed {esc(row.get('seed'))}</p>"
-        )
-        per_organism.append(
-            (
-                f"organism-{data.name}",
-                f"Organism {data.name}",
-                intro + "\n".join(figure_html(f) for f in figs),
-            )
-        )
+    row = data.row
+    intro = (
+        f"<p>base <code>{esc(row.get('base'))}</code>, {esc(row.get('algorithm'))}, "
+        f"{esc(row.get('adapter'))}, mapping <code>{esc(row.get('mapping'))}</code>, "
+        f"seed {esc(row.get('seed'))}</p>"
+    )
+    section = (
+        f"organism-{data.name}",
+        f"Organism {data.name}",
+        intro + "\n".join(figure_html(f) for f in figs),
+    )
+    return OrganismSection(section, headline(data), cosines, steering)
+
+
+def summary_sections(
+    params: dict[str, Any], heads: dict[str, dict[str, float | None]]
+) -> list[tuple[str, str, str]]:
+    """The organisms side by side, the headline table and the settings that differ."""
     paper = params["report"]["paper_column"]
-    sections.append(
+    sections = [
         (
             "organisms",
             "The organisms side by side (PAPER Table 1)",
@@ -396,17 +404,15 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
             "are along each vector at its steering layer ℓ*; the control is the maze-naive "
             f"organism ({esc(_naive_source(params))}) on the row's mapping.</p>"
             + table_html(organism_table(params, heads, paper)),
-        )
-    )
-    sections.append(
+        ),
         (
             "headline",
             "Headline numbers beside the paper's",
             "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
             "scale only the signs and the trained-vs-control contrast are comparable.</p>"
             + table_html(headline_table(heads, paper)),
-        )
-    )
+        ),
+    ]
     deviations = params["report"]["deviations"]
     if deviations:
         rows = [[d["setting"], d["here"], d["paper"]] for d in deviations]
@@ -418,15 +424,11 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
                 + table_html(F.Table(["setting", "this run", "paper"], rows)),
             )
         )
-    sections += per_organism
-    sections.append(
-        (
-            "pipeline",
-            "Pipeline inputs",
-            "\n".join(figure_html(f) for f in _global_figures(paths, params)),
-        )
-    )
+    return sections
 
+
+def provenance_section(paths: ReportPaths, params: dict[str, Any]) -> tuple[str, str, str]:
+    """Code version, params hash, every input's DVC hash and the validated params."""
     inputs = (
         sorted(p for p in paths.metrics.rglob("*") if p.is_file()) if paths.metrics.exists() else []
     )
@@ -451,13 +453,29 @@ def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
         "<h3>Params (validated, defaults filled)</h3>",
         f"<pre>{esc(params_yaml(params))}</pre>",
     ]
-    sections.append(("provenance", "Provenance", "\n".join(prov)))
+    return ("provenance", "Provenance", "\n".join(prov))
+
+
+def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
+    """Write `index.html`, `metrics.json` and `plots/` under `paths.out`; return the headline."""
+    organisms = [
+        F.OrganismData.load(name, row, paths.metrics) for name, row in params["organisms"].items()
+    ]
+    parts = {data.name: organism_section(data, params) for data in organisms}
+    heads = {name: part.headline for name, part in parts.items()}
+    sections = summary_sections(params, heads)
+    sections += [part.section for part in parts.values()]
+    global_figs = _global_figures(paths, params)
+    sections.append(("pipeline", "Pipeline inputs", "\n".join(figure_html(f) for f in global_figs)))
+    sections.append(provenance_section(paths, params))
 
     out = paths.out
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "index.html") as tmp:
         tmp.write_text(page(params["report"]["title"], sections), encoding="utf-8")
     write_json(out / "metrics.json", heads)
+    cosines = {name: part.cosines for name, part in parts.items()}
+    steering = {name: part.steering for name, part in parts.items()}
     _plots(out / "plots", organisms, cosines, steering)
     log.info("report: %s (%d organisms)", out / "index.html", len(organisms))
     return heads

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from welfare.report.build import ReportPaths, build_report
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="report", type=Path, help="report directory")
@@ -24,8 +26,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    from welfare.report.build import ReportPaths, build_report
-
     root = args.root.resolve()
     metrics = args.metrics if args.metrics.is_absolute() else root / args.metrics
     out = args.out if args.out.is_absolute() else Path.cwd() / args.out

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from welfare.report.load import dig, finite, numbers, read_json, read_tsv
 
 CONCEPT_COLOURS = {"mold": "#b2182b", "gold": "#1a9850", "path": "#7f7f7f"}
@@ -176,9 +178,9 @@ def training_curves(data: OrganismData) -> Figure:
 
 
 def _pass(axis: dict[str, Any] | None, which: str) -> Any:
-    """The axis stage's summary of one store: `trained` (v) or `control` (u, maze-naive)."""
-    names = ("trained", "v") if which == "trained" else ("control", "naive", "u")
-    return dig(axis or {}, *[[n] for n in names], *[["passes", n] for n in names])
+    """The axis stage's summary of one store (at the steering position): `trained` (v) or
+    `control` (u, maze-naive)."""
+    return dig(axis or {}, which)
 
 
 def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
@@ -190,7 +192,7 @@ def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
     )
     series = {}
     for which in ("trained", "control"):
-        values = numbers(dig(_pass(data.axis, which) or {}, ["cos", "per_layer"], ["cos"]))
+        values = numbers(dig(_pass(data.axis, which) or {}, "cos", "per_layer"))
         if values:
             series[which] = values
     if not series:
@@ -211,7 +213,7 @@ def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
             color=colour,
             label="v (trained)" if which == "trained" else "u (maze-naive control)",
         )
-        cos = dig(_pass(data.axis, which) or {}, ["cos"]) or {}
+        cos = dig(_pass(data.axis, which) or {}, "cos") or {}
         low, high = numbers(cos.get("ci_low")), numbers(cos.get("ci_high"))
         if low and high and len(low) == len(ys):
             ax.fill_between(layers, low, high, color=colour, alpha=0.2)
@@ -246,11 +248,11 @@ def tile_means(data: OrganismData) -> Figure:
     pairs: dict[str, dict[str, float]] = {}
     layer = None
     for which in ("trained", "control"):
-        tm = dig(_pass(data.axis, which) or {}, ["tile_means"]) or {}
+        tm = dig(_pass(data.axis, which) or {}, "tile_means") or {}
         layer = layer if layer is not None else tm.get("layer")
         for key, entry in tm.items():
-            value = finite(entry.get("value") if isinstance(entry, dict) else entry)
-            if key != "layer" and value is not None:
+            value = finite(dig(entry, "value"))  # every pair's entry; `layer` is a number
+            if value is not None:
                 pairs.setdefault(key, {})[which] = value
     if not pairs:
         fig_.missing.append(data.reasons.get("axis") or "axis.json has no tile means")
@@ -286,7 +288,7 @@ def logit_lens(data: OrganismData) -> Figure:
     )
     # axis.json: logit_lens = {layer, v|u: {concept: {raw|final_norm: {promoted, suppressed}}}},
     # each list of [token, logit] pairs.
-    lens = dig(data.axis or {}, ["logit_lens"])
+    lens = dig(data.axis or {}, "logit_lens")
     rows = []
     if isinstance(lens, dict):
         layer = lens.get("layer", "—")
@@ -298,10 +300,7 @@ def logit_lens(data: OrganismData) -> Figure:
                     for direction in ("promoted", "suppressed"):
                         tokens = (entry or {}).get(direction) if isinstance(entry, dict) else None
                         if isinstance(tokens, list) and tokens:
-                            shown = [
-                                t[0] if isinstance(t, (list, tuple)) else str(t)
-                                for t in tokens[:12]
-                            ]
+                            shown = [t[0] for t in tokens[:12]]  # [token, logit] pairs
                             rows.append(
                                 [
                                     f"{vectors}_{concept}",
@@ -327,13 +326,8 @@ def emotion_scatter(data: OrganismData) -> Figure:
     )
     panels = {}
     for which in ("trained", "control"):
-        em = dig(
-            data.axis or {},
-            ["emotions", which],
-            ["emotions", "v" if which == "trained" else "u"],
-            [which, "emotions"],
-        )
-        cos = dig(em or {}, ["cos"])
+        em = dig(data.axis or {}, "emotions", which)
+        cos = dig(em or {}, "cos")
         if (
             isinstance(cos, dict)
             and isinstance(cos.get("mold"), dict)
@@ -374,7 +368,7 @@ def sentiment_alignment(data: OrganismData) -> Figure:
         "Cosine of each sentiment vector (prompt-contrast and counterfactual) with v_Mold / v_Gold "
         "(solid) and the maze-naive u (dashed), per layer (PAPER §4.5: about 0.2 at most).",
     )
-    sentiment = dig(data.axis or {}, ["sentiment"]) or {}
+    sentiment = dig(data.axis or {}, "sentiment") or {}
     series = []
     for vectors, style in (("cos_v", "-"), ("cos_u", "--")):
         for method, per_concept in sorted((sentiment.get(vectors) or {}).items()):
@@ -469,7 +463,7 @@ def steering_dose_response(
         "α; mean ± s.e. per α. The paper's signature is an X: v_Mold and v_Gold move each score in "
         "opposite directions while the controls stay flat.",
     )
-    runs = dig(data.steer or {}, ["runs", "naive"])
+    runs = dig(data.steer or {}, "runs", "naive")
     if not isinstance(runs, dict) or not runs:
         fig_.missing.append(data.reasons.get("steer") or "steer.json has no naive run")
         return fig_, []
@@ -538,7 +532,7 @@ def layer_sweep(data: OrganismData) -> Figure:
         f"Layer sweep — {data.name}",
         "Steering slope per unit α when v is taken and added at each layer (PAPER §4.13).",
     )
-    sweep = dig(data.steer or {}, ["layer_sweep", "naive"])
+    sweep = dig(data.steer or {}, "layer_sweep", "naive")
     grid: dict[str, dict[int, float]] = {}
     if isinstance(sweep, dict):
         for metric, per_vector in sweep.items():
@@ -550,8 +544,6 @@ def layer_sweep(data: OrganismData) -> Figure:
     if not grid:
         fig_.missing.append(data.reasons.get("steer") or "steer.json has no layer sweep")
         return fig_
-    import numpy as np
-
     labels = sorted(grid)
     layers = sorted({layer for row in grid.values() for layer in row})
     values = np.array([[grid[r].get(layer, np.nan) for layer in layers] for r in labels])
@@ -578,31 +570,28 @@ def tracking_densities(data: OrganismData) -> Figure:
         "Projection onto the axis of goal-achieved vs goal-failed contexts, trained vs maze-naive "
         "(PAPER §4.11); d is the standardised difference of means.",
     )
+    # track.json: {trained|naive: {maze: {vector: {d, projection_sd: {mold, gold}}},
+    # correctness: {vector: {d, ...}}}} (welfare.steering.track_stage.TrackMetrics)
     track = data.track or {}
     groups: dict[str, dict[str, list[float]]] = {}
     effects = []
-
-    def collect(prefix: str, node: Any) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            label = f"{prefix}{key}"
-            values = numbers(value) if isinstance(value, list) else None
-            if values and len(values) > 2 and prefix:
-                groups.setdefault(prefix.rstrip(" ·"), {})[key] = values
-            elif isinstance(value, dict):
-                d = finite(value.get("d", value.get("cohens_d")))
+    for model in ("trained", "naive"):
+        for goal in ("maze", "correctness"):
+            cells = dig(track, model, goal)
+            for vector, cell in (cells if isinstance(cells, dict) else {}).items():
+                label = f"{model} · {goal} · {vector}"
+                d = finite(dig(cell, "d"))
                 if d is not None:
-                    effects.append([label, _fmt(d), _fmt(value.get("auroc"))])
-                collect(f"{label} · ", value)
-
-    collect("", track)
+                    effects.append([label, _fmt(d)])
+                projections = dig(cell, "projection_sd")
+                for tile, values in (projections if isinstance(projections, dict) else {}).items():
+                    values = numbers(values)
+                    if values and len(values) > 2:
+                        groups.setdefault(f"{label} · projection_sd", {})[tile] = values
     if not groups and not effects:
         fig_.missing.append(data.reasons.get("track") or "track.json has no projections")
         return fig_
     if groups:
-        import numpy as np
-
         plt = _pyplot()
         shown = list(groups.items())[:6]
         fig, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 2.5), squeeze=False)
@@ -615,5 +604,5 @@ def tracking_densities(data: OrganismData) -> Figure:
         fig.tight_layout()
         fig_.svg = to_svg(fig, fig_.key)
     if effects:
-        fig_.table = Table(["comparison", "d", "AUROC"], effects)
+        fig_.table = Table(["comparison", "d"], effects)
     return fig_

@@ -7,7 +7,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,25 +49,19 @@ def to_number(value: Any) -> Any:
         return value
 
 
-def dig(data: Any, *paths: Sequence[str | int]) -> Any:
-    """The value at the first key path that exists in `data` (None if none does)."""
-    for path in paths:
-        value = data
-        for key in path:
-            in_dict = isinstance(value, dict) and key in value
-            in_list = (
-                isinstance(value, list)
-                and isinstance(key, int)
-                and (-len(value) <= key < len(value))
-            )
-            if in_dict or in_list:
-                value = value[key]
-            else:
-                value = None
-                break
-        if value is not None:
-            return value
-    return None
+def dig(data: Any, *path: str | int) -> Any:
+    """The value at the key path `path` in `data` (None where the path does not exist): one
+    path per value, the layout its writer declares (docs/metrics.md)."""
+    value = data
+    for key in path:
+        in_dict = isinstance(value, dict) and key in value
+        in_list = (
+            isinstance(value, list) and isinstance(key, int) and (-len(value) <= key < len(value))
+        )
+        if not (in_dict or in_list):
+            return None
+        value = value[key]
+    return value
 
 
 def numbers(values: Any) -> list[float] | None:

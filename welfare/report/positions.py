@@ -40,9 +40,9 @@ def position_rows(axis: dict[str, Any], names: list[str]) -> list[list[Any]]:
     for label, cell in quantities:
         row: list[Any] = [label]
         for name in names:
-            entry = dig(axis, ["positions", name]) or {}
+            entry = dig(axis, "positions", name) or {}
             for role, _ in ROLES:
-                head = dig(entry, ["headline", role]) or {}
+                head = dig(entry, "headline", role) or {}
                 row.append(cell(head, entry.get(role) or {}))
         rows.append(row)
     return rows
@@ -60,7 +60,7 @@ def _layers(layers: Any) -> str:
 
 
 def _auroc(summary: dict, concept: str) -> str:
-    value, layer = _best(numbers(dig(summary, ["heldout", concept, "auroc"])))
+    value, layer = _best(numbers(dig(summary, "heldout", concept, "auroc")))
     return "—" if value is None else f"{_fmt(value)} ({layer})"
 
 
@@ -71,7 +71,8 @@ def _star(head: dict) -> str:
 
 def position_comparison(data: OrganismData) -> Figure:
     axis = data.axis or {}
-    steer = axis.get("steer_position", "letter")
+    steer = dig(axis, "steer_position")
+    uses = f" Steering and tracking use the {steer} position's vectors." if steer else ""
     fig_ = Figure(
         f"positions-{data.name}",
         f"The axis at each token position — {data.name}",
@@ -79,7 +80,7 @@ def position_comparison(data: OrganismData) -> Figure:
         "its permutation null's 95% band, maze-naive u dashed). Right: held-out AUROC of v_Gold "
         "(solid) and v_Mold (dotted) per layer; 0.5 is chance. letter = token −1, the final "
         "direction letter (PAPER §3.1); decision = the chat-template token before it, where the "
-        f"move is chosen. Steering and tracking use the {steer} position's vectors.",
+        "move is chosen." + uses,
     )
     positions = axis.get("positions")
     if not isinstance(positions, dict) or not positions:
@@ -105,7 +106,7 @@ def _position_plot(positions: dict[str, Any], names: list[str], key: str) -> str
     for i, name in enumerate(names):
         colour = POSITION_COLOURS[i % len(POSITION_COLOURS)]
         for role, style in (("trained", "-"), ("control", "--")):
-            cos = dig(positions, [name, role, "cos"]) or {}
+            cos = dig(positions, name, role, "cos") or {}
             ys = numbers(cos.get("per_layer"))
             if not ys:
                 continue
@@ -117,7 +118,7 @@ def _position_plot(positions: dict[str, Any], names: list[str], key: str) -> str
             if role == "trained" and low and high and len(low) == len(ys):
                 left.fill_between(layers, low, high, color=colour, alpha=0.12)
         for concept, style in (("gold", "-"), ("mold", ":")):
-            auroc = numbers(dig(positions, [name, "trained", "heldout", concept, "auroc"]))
+            auroc = numbers(dig(positions, name, "trained", "heldout", concept, "auroc"))
             if auroc:
                 drawn = True
                 label = f"{name}: v_{concept.capitalize()}"
@@ -141,10 +142,10 @@ def _position_plot(positions: dict[str, Any], names: list[str], key: str) -> str
 def position_headline(axis: dict[str, Any] | None) -> dict[str, float | None]:
     """Min cos and its p, and the best held-out Gold AUROC, per position (report metrics)."""
     out: dict[str, float | None] = {}
-    for name, entry in (dig(axis or {}, ["positions"]) or {}).items():
-        head = dig(entry, ["headline", "trained"]) or {}
+    for name, entry in (dig(axis or {}, "positions") or {}).items():
+        head = dig(entry, "headline", "trained") or {}
         out[f"cos_min_trained_{name}"] = finite(head.get("min_cos"))
         out[f"cos_min_p_trained_{name}"] = finite(head.get("min_cos_p"))
-        best, _ = _best(numbers(dig(entry, ["trained", "heldout", "gold", "auroc"])))
+        best, _ = _best(numbers(dig(entry, "trained", "heldout", "gold", "auroc")))
         out[f"auroc_gold_trained_{name}"] = best
     return out

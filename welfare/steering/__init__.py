@@ -5,7 +5,9 @@ Modules: `layers` (find decoder blocks), `masks` (assistant-turn masks in absolu
 controls), `generate` (batched steered generation and the P(True) probe), `text` / `scorers`
 (the organism's lexicon) / `natural` (English) / `judge` / `agreement` (scoring), `stats` (OLS
 slopes, Cohen's d), `datasets` (organism corpus, paper-scale loaders, built-in English sets),
-`battery` (the α grid), `maze_eval`, `tracking`, and the two CLIs.
+`battery` (the α grid), `inputs` (its prompt sets), `maze_eval`, `tracking`; the stages
+`stage` (`welfare steer`) and `track_stage` (`welfare track`), what they share (`runtime`), and
+the two CLIs that only parse (`cli`, `track_cli`). See docs/steering.md.
 """
 
 from welfare.steering.hooks import steering

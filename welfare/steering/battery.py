@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from tqdm import tqdm
@@ -30,6 +30,7 @@ from welfare.steering.generate import (
     next_token_logits,
     p_true,
 )
+from welfare.steering.maze_eval import maze_rates
 from welfare.steering.scorers import REFUSALS, is_degenerate
 from welfare.steering.stats import ols_slope
 from welfare.steering.vectors import SteeringVector
@@ -78,16 +79,27 @@ class BatteryInputs:
     maze_seeds: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
+class MazeSettings:
+    """How the maze evaluation plays: the maze and mapping params `play` reads, and decoding."""
+
+    params: Mapping[str, Any]  # validated params (maze, env, mappings: `welfare.rl.rollout.play`)
+    mapping: str
+    greedy: bool
+    temperature: float
+    seed: int
+
+
+@dataclass(frozen=True)
 class BatterySettings:
     samples: Mapping[str, int]  # generations per prompt, per text evaluation
     generation: GenerationSettings
-    answer_max_new_tokens: int = 24
+    answer_max_new_tokens: int = 16
     probe_question: str = "Is your proposed answer correct? Answer only 'True' or 'False'."
     probe_steer_turns: str = "all"
     template_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    maze: Mapping[str, Any] = field(default_factory=dict)  # params, mapping, greedy, temperature
-    probe_batch_size: int = 32
+    maze: MazeSettings | None = None  # required when the inputs have maze seeds
+    probe_batch_size: int = 64
 
 
 def _base_record(evaluation: str, cond: Condition, dataset: str, prompt: Prompt) -> dict:
@@ -198,21 +210,21 @@ def collect_confidence(model, tokenizer, inputs, answers, cond, settings) -> lis
 
 
 def collect_maze(model, tokenizer, inputs, cond, settings) -> list[dict]:
-    from welfare.steering.maze_eval import maze_rates
-
     if not inputs.maze_seeds:
         return []
     maze = settings.maze
+    if maze is None:
+        raise ValueError("maze seeds given without BatterySettings.maze")
     rates = maze_rates(
         model,
         tokenizer,
         inputs.maze_seeds,
-        maze["params"],
-        maze["mapping"],
+        maze.params,
+        maze.mapping,
         cond.additions(),
-        greedy=bool(maze.get("greedy", True)),
-        temperature=float(maze.get("temperature", 0.7)),
-        seed=int(maze.get("seed", 0)),
+        greedy=maze.greedy,
+        temperature=maze.temperature,
+        seed=maze.seed,
     )
     records = []
     for i, seed in enumerate(inputs.maze_seeds):
@@ -395,6 +407,30 @@ def metrics_for(records: Sequence[dict]) -> dict[str, Metric]:
     return out
 
 
+class AlphaPoint(TypedDict):
+    """One α of a metric's dose-response (α = 0 from the shared unsteered baseline)."""
+
+    alpha: float
+    mean: float | None  # None in the JSON where no value (NaN)
+    se: float | None
+    n: int  # values (parseable responses)
+    n_responses: int
+    incoherent_rate: float | None
+    masked: bool  # incoherent_rate above steer.incoherent_mask_threshold (kept in the data)
+
+
+class MetricSummary(TypedDict):
+    """One metric for one vector: the pooled OLS slope on α and the per-α points."""
+
+    layer: int
+    kind: str  # trained | control | random | extra
+    slope: float | None
+    se: float | None
+    intercept: float | None
+    n: int
+    points: list[AlphaPoint]
+
+
 def _mean_se(values: Sequence[float]) -> tuple[float, float]:
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -447,9 +483,9 @@ def summarize(
     vectors: Sequence[SteeringVector],
     mask_threshold: float = 0.9,
     slope_alphas: Iterable[float] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, MetricSummary]]:
     """metric → vector name → {slope, se, intercept, n, layer, kind, points}."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, MetricSummary]] = {}
     for name, metric in metrics_for(records).items():
         out[name] = {}
         for vector in vectors:

@@ -17,10 +17,10 @@ Chat = Sequence[Message]
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    max_new_tokens: int = 48
+    max_new_tokens: int = 32
     temperature: float = 1.0  # 0: greedy. The paper does not state its decoding temperature.
     top_p: float = 1.0
-    batch_size: int = 32  # rows (prompts × samples) per generate call
+    batch_size: int = 160  # rows (prompts × samples) per generate call
     seed: int = 0
 
     @classmethod

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from welfare.steering.generate import GenerationSettings, generate_responses
 from welfare.steering.scorers import BACKTRACKING_CLASSES, REFUSAL_CLASSES
 from welfare.steering.text import compress_trailing_repeats, deterministic_backtracking_label
 
@@ -148,13 +149,11 @@ class LLMJudge:
     model: Any
     tokenizer: Any
     thinking: Mapping[str, bool]  # per task: Qwen3's enable_thinking (PAPER: on for backtracking)
-    max_new_tokens: int = 512
-    batch_size: int = 8
+    max_new_tokens: int = 1024
+    batch_size: int = 16
 
     def judge(self, task: Task, prompts: Sequence[str], responses: Sequence[str]) -> list:
         """One verdict per (prompt, response): an int score, a class name, or None (unparseable)."""
-        from welfare.steering.generate import GenerationSettings, generate_responses
-
         verdicts: list[Any] = [None] * len(responses)
         ask: list[int] = []
         for i, response in enumerate(responses):
@@ -169,7 +168,7 @@ class LLMJudge:
         settings = GenerationSettings(
             max_new_tokens=self.max_new_tokens, temperature=0.0, batch_size=self.batch_size
         )
-        kwargs = {"enable_thinking": bool(self.thinking.get(task, False))}
+        kwargs = {"enable_thinking": bool(self.thinking[task])}
         replies = generate_responses(self.model, self.tokenizer, chats, 1, {}, settings, kwargs)
         for i, reply in zip(ask, replies, strict=True):
             verdicts[i] = parse_verdict(task, reply[0])
@@ -180,8 +179,6 @@ class LLMJudge:
     ) -> list[str | None]:
         """SimpleQA-style grades (CORRECT / INCORRECT / NOT_ATTEMPTED, None if unparseable) of
         answers against gold targets (PAPER §4.8: correctness of the phase-0 answers)."""
-        from welfare.steering.generate import GenerationSettings, generate_responses
-
         chats = [
             [{"role": "user", "content": GRADER_RUBRIC.format(prompt=q, target=t, response=a)}]
             for q, t, a in zip(questions, targets, answers, strict=True)
@@ -189,6 +186,6 @@ class LLMJudge:
         settings = GenerationSettings(
             max_new_tokens=self.max_new_tokens, temperature=0.0, batch_size=self.batch_size
         )
-        kwargs = {"enable_thinking": bool(self.thinking.get("grade", False))}
+        kwargs = {"enable_thinking": False}  # steer.paper.judge_thinking has no grader switch
         replies = generate_responses(self.model, self.tokenizer, chats, 1, {}, settings, kwargs)
         return [parse_verdict("grade", r[0]) for r in replies]

@@ -28,6 +28,7 @@ class TurnSteerLayout:
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Any) -> TurnSteerLayout:
+        # welfare.rl imports transformers (~0.5 s): lazy, so `welfare steer --help` stays fast.
         from welfare.rl.chat import TurnFormat
         from welfare.rl.policy import direction_ids
 
@@ -83,7 +84,7 @@ def maze_rates(
     seed: int = 0,
 ) -> MazeRates:
     """Play every maze once under `additions` on assistant-turn tokens; per-episode rates."""
-    from welfare.rl.rollout import play
+    from welfare.rl.rollout import play  # lazy: see TurnSteerLayout.from_tokenizer
 
     layout = TurnSteerLayout.from_tokenizer(tokenizer)
     current: dict[str, torch.Tensor] = {}

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from welfare.io import atomic_path
+
 COLORS = {"mold": "#8c564b", "gold": "#d4a017"}
 STYLES = {"trained": "-", "control": "--", "random": ":", "extra": "-."}
 
@@ -25,8 +27,6 @@ def _pyplot():
 
 
 def _save(fig: Any, path: Path) -> Path:
-    from welfare.io import atomic_path
-
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     return path

@@ -12,11 +12,46 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
+from welfare.activations.record import capture_width, record_chats
+from welfare.activations.render import render_chat
 from welfare.steering.stats import cohens_d, standardize
+
+
+class MazeCell(TypedDict):
+    """One vector's maze-goal tracking (track.json `{model}.maze.{vector}`); projections in SDs
+    from the mean over both classes."""
+
+    layer: int
+    d: float | None  # Cohen's d of the vector's own class against the other
+    mean_sd_mold: float | None
+    mean_sd_gold: float | None
+    n_mold: int
+    n_gold: int
+    projection_sd: dict[str, list[float]]  # mold, gold: every trajectory's projection
+
+
+class Tertile(TypedDict):
+    tertile: int  # 0, 1, 2
+    p_true_range: list[float]
+    d: float | None
+    n_correct: int
+    n_incorrect: int
+
+
+class CorrectnessCell(TypedDict):
+    """One vector's correctness tracking (track.json `{model}.correctness.{vector}`)."""
+
+    layer: int
+    d: float | None  # correct against incorrect
+    mean_sd_correct: float | None
+    mean_sd_incorrect: float | None
+    n_correct: int
+    n_incorrect: int
+    tertiles: NotRequired[list[Tertile]]  # within P(True) tertiles (track.correctness.tertiles)
 
 
 def block_activations(
@@ -29,9 +64,6 @@ def block_activations(
 ) -> np.ndarray:
     """Block outputs (n, P, len(sorted layers), d) via the activations stage's recorder; NaN
     where a chat's template is shorter than P. `position`: "last" or "assistant_template"."""
-    from welfare.activations.record import capture_width, record_chats
-    from welfare.activations.render import render_chat
-
     rendered = [render_chat(tokenizer, list(m)) for m in chats]
     order = sorted(range(len(rendered)), key=lambda i: rendered[i].n_tokens)
     ordered = [rendered[i] for i in order]
@@ -79,7 +111,7 @@ def maze_goal_tracking(
     final_tiles: Sequence[str],
     vectors: Mapping[str, tuple[int, np.ndarray]],
     layers: Sequence[int],
-) -> dict[str, Any]:
+) -> dict[str, MazeCell]:
     """vectors: name → (layer, vector); activations (n, 1, len(layers), d) at the last token."""
     tiles = np.asarray(final_tiles)
     column = {layer: i for i, layer in enumerate(sorted(set(layers)))}
@@ -115,7 +147,7 @@ def correctness_tracking(
     p_true: np.ndarray | None,
     vectors: Mapping[str, tuple[int, np.ndarray]],
     layers: Sequence[int],
-) -> dict[str, Any]:
+) -> dict[str, CorrectnessCell]:
     """activations (n, P, len(layers), d) over the final template (NaN-padded)."""
     correct = np.asarray(correct, dtype=bool)
     column = {layer: i for i, layer in enumerate(sorted(set(layers)))}

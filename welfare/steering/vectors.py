@@ -17,6 +17,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from welfare.axis import load_vectors
+from welfare.io import InputError, reading
+
 log = logging.getLogger(__name__)
 
 VectorKind = Literal["trained", "control", "random", "extra"]
@@ -66,9 +69,6 @@ def random_direction(d_model: int, norm: float, seed: int) -> torch.Tensor:
 def load_vectors_file(path: str | Path):
     """Read `vectors/{organism}.nc` through the axis stage's reader (docs/conventions.md); a
     missing, truncated or non-finite file is an InputError naming it."""
-    from welfare.axis import load_vectors
-    from welfare.io import InputError, reading
-
     with reading(path, "vectors file"):
         ds = load_vectors(path)
     for name in ("v", "u"):
@@ -79,8 +79,6 @@ def load_vectors_file(path: str | Path):
 
 def check_vectors_fit(ds: Any, path: str | Path, model: Any) -> None:
     """Refuse, before any generation, vectors of another model shape (layers, d_model)."""
-    from welfare.io import InputError
-
     config = model.config
     layers, width = int(config.num_hidden_layers), int(config.hidden_size)
     got_layers, got_width = ds.sizes["layer"], ds.sizes["d_model"]
