@@ -43,4 +43,4 @@ bench: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
 
 clean-results:
-	rm -rf data models activations vectors metrics report logs benchmarks .snakemake
+	rm -rf data models activations vectors metrics report logs .snakemake
