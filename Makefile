@@ -1,4 +1,5 @@
-# The two README commands: `make run` (the default organism DAG) and `make test`.
+# The two README commands: `make run` (the default organism DAG) and `make test`; `make bench`
+# runs the quick benchmarks (bench/README.md).
 # Both create .venv if missing and install the pinned dependencies (CPU torch==2.13.0).
 PY      ?= python3
 VENV    ?= .venv
@@ -39,8 +40,12 @@ lint: setup
 	$(BIN)/ruff check welfare tests bench workflow/scripts
 	$(BIN)/snakemake --lint
 
+# The committed benchmarks that need no pipeline output, no GPU and no extra package (about 4
+# CPU-minutes); the others need a model, a GPU, TRL or hours: bench/README.md.
 bench: setup
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
+	$(BIN)/python bench/maze_bench.py
+	$(BIN)/python bench/activations_throughput.py
+	$(BIN)/python bench/steering.py --skip-battery
 
 clean-results:
-	rm -rf data models activations vectors metrics report logs benchmarks .snakemake
+	rm -rf data models activations vectors metrics report logs .snakemake

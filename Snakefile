@@ -17,7 +17,7 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
-# Validate before any work (schema: workflow/schemas/params.schema.yaml); a bad key stops the run
+# Validate before any work (schema: welfare/schemas/params.schema.yaml); a bad key stops the run
 # with one line naming it. The stages read the same files, in the same order (later wins).
 # `configfile:` above adds params.yaml by absolute path and `--configfile` may name it again:
 # keep each file once, relative to the working directory, so the commands match dvc.yaml's.

@@ -401,3 +401,22 @@ def test_defaults_fill_in_without_jsonschema_as_validation_fills_them():
     files = [REPO_ROOT / "params.yaml", REPO_ROOT / "params" / "paper.yaml"]
     assert fill_defaults(merge_params(files)) == load_params(files)
     assert fill_defaults(merge_params(files[:1])) == load_params(files[:1])
+
+
+def test_schemas_ship_inside_the_package() -> None:
+    """The schema files are package data (pyproject), so a wheel, not only a checkout, validates:
+    `pip wheel --no-deps .` and a `load_params` from the installed copy (docs/conventions.md)."""
+    import fnmatch
+    import tomllib
+
+    import welfare
+
+    package = Path(welfare.__file__).resolve().parent
+    assert SCHEMA_DIR.is_relative_to(package)
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["welfare"]
+    files = sorted(SCHEMA_DIR.glob("*.schema.yaml"))
+    assert len(files) > 10
+    for file in files:
+        relative = file.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative

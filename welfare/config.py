@@ -1,10 +1,11 @@
 """Load and validate `params.yaml`, the only experiment configuration.
 
-The schema lives in `workflow/schemas/`: `params.schema.yaml` is the root and each top-level
-section has its own file (`maze.schema.yaml`, ...) referenced by `$ref`, so one stage's keys are
-defined in one place. Validation happens before any work; every error is one line naming the key
-path and what was expected, e.g. ``params.yaml: maze.size: expected integer ≥ 20, got "big"``.
-Defaults declared in the schema are filled in, so a partial file (a paper-scale overlay) works.
+The schema lives in `welfare/schemas/`, package data, so an installed wheel validates too:
+`params.schema.yaml` is the root and each top-level section has its own file (`maze.schema.yaml`,
+...) referenced by `$ref`, so one stage's keys are defined in one place. Validation happens
+before any work; every error is one line naming the key path and what was expected, e.g.
+``params.yaml: maze.size: expected integer ≥ 20, got "big"``. Defaults declared in the schema
+are filled in, so a partial file (a paper-scale overlay) works.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout (tests, benchmarks)
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 ROOT_SCHEMA = "params.schema.yaml"
 DEFAULT_PARAMS = Path("params.yaml")
 # Top-level tables an overlay file replaces instead of merging into: a paper-scale overlay's

@@ -64,7 +64,7 @@ def test_dry_run_lists_the_whole_dag() -> None:
         if job["rule"] == "env":
             assert job["wildcards"].split("=", 1)[1] in used, job
         assert job.get("log", "").startswith("logs/"), job
-        assert job.get("benchmark", "").startswith("benchmarks/"), job
+        assert job.get("benchmark", "").startswith("logs/benchmarks/"), job
         resources = dict(kv.split("=", 1) for kv in job["resources"].split(", "))
         assert {"mem_mb", "runtime", "gpu"} <= set(resources), job
         assert resources["gpu"] == "0", job  # organism scale runs on CPUs

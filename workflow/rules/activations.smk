@@ -15,7 +15,7 @@ rule activations_final:
     log:
         "logs/activations/{organism}/final.log",
     benchmark:
-        "benchmarks/activations/{organism}/final.tsv"
+        "logs/benchmarks/activations/{organism}/final.tsv"
     threads: model_threads()
     resources:
         mem_mb=res("activations", "mem_mb"),
@@ -42,7 +42,7 @@ rule activations_naive:
     log:
         "logs/activations/{organism}/naive.log",
     benchmark:
-        "benchmarks/activations/{organism}/naive.tsv"
+        "logs/benchmarks/activations/{organism}/naive.tsv"
     threads: model_threads()
     resources:
         mem_mb=res("activations", "mem_mb"),

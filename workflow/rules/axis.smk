@@ -20,7 +20,7 @@ rule axis:
     log:
         "logs/axis/{organism}.log",
     benchmark:
-        "benchmarks/axis/{organism}.tsv"
+        "logs/benchmarks/axis/{organism}.tsv"
     threads: 1
     resources:
         mem_mb=res("axis", "mem_mb"),

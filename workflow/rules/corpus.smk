@@ -15,7 +15,7 @@ rule corpus:
     log:
         "logs/corpus.log",
     benchmark:
-        "benchmarks/corpus.tsv"
+        "logs/benchmarks/corpus.tsv"
     threads: 1
     resources:
         mem_mb=res("corpus", "mem_mb"),
@@ -38,7 +38,7 @@ rule tokenizer:
     log:
         "logs/tokenizer.log",
     benchmark:
-        "benchmarks/tokenizer.tsv"
+        "logs/benchmarks/tokenizer.tsv"
     threads: 1
     resources:
         mem_mb=res("tokenizer", "mem_mb"),
@@ -67,7 +67,7 @@ rule pretrain:
     log:
         "logs/pretrain.log",
     benchmark:
-        "benchmarks/pretrain.tsv"
+        "logs/benchmarks/pretrain.tsv"
     threads: pretrain_threads()
     resources:
         mem_mb=res("pretrain", "mem_mb"),

@@ -13,7 +13,7 @@ rule env:
     log:
         "logs/env/{mapping}.log",
     benchmark:
-        "benchmarks/env/{mapping}.tsv"
+        "logs/benchmarks/env/{mapping}.tsv"
     threads: 1
     resources:
         mem_mb=res("env", "mem_mb"),

@@ -14,7 +14,7 @@ rule import_model:
     log:
         "logs/import/{name}.log",
     benchmark:
-        "benchmarks/import/{name}.tsv"
+        "logs/benchmarks/import/{name}.tsv"
     threads: 1
     resources:
         mem_mb=res("import_model", "mem_mb"),

@@ -14,7 +14,7 @@ rule report:
     log:
         "logs/report.log",
     benchmark:
-        "benchmarks/report.tsv"
+        "logs/benchmarks/report.tsv"
     threads: 1
     resources:
         mem_mb=res("report", "mem_mb"),

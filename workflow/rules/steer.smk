@@ -19,7 +19,7 @@ rule steer:
     log:
         "logs/steer/{organism}.log",
     benchmark:
-        "benchmarks/steer/{organism}.tsv"
+        "logs/benchmarks/steer/{organism}.tsv"
     threads: model_threads()
     resources:
         mem_mb=res("steer", "mem_mb"),
@@ -50,7 +50,7 @@ rule track:
     log:
         "logs/track/{organism}.log",
     benchmark:
-        "benchmarks/track/{organism}.tsv"
+        "logs/benchmarks/track/{organism}.tsv"
     threads: model_threads()
     resources:
         mem_mb=res("track", "mem_mb"),

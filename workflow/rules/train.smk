@@ -20,7 +20,7 @@ rule train:
     log:
         "logs/train/{organism}.log",
     benchmark:
-        "benchmarks/train/{organism}.tsv"
+        "logs/benchmarks/train/{organism}.tsv"
     threads: model_threads()
     resources:
         mem_mb=res("train", "mem_mb"),

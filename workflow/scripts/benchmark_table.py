@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Summarise Snakemake's `benchmarks/` (one TSV per job) as a Markdown table for bench/workflow.md.
+"""Summarise Snakemake's `logs/benchmarks/` (one TSV per job) as a Markdown table.
 
-    python workflow/scripts/benchmark_table.py [benchmarks/]
+    python workflow/scripts/benchmark_table.py [logs/benchmarks/]
 
 Columns: job (rule file path without .tsv), wall seconds, CPU seconds (user+system as Snakemake's
 benchmark records them, `cpu_time`), peak RSS in MB. Rows in pipeline order, then a total.
@@ -52,7 +52,7 @@ def rows(root: Path) -> list[tuple[str, float, float, float]]:
 
 
 def main() -> int:
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks")
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "logs/benchmarks")
     table = rows(root)
     print("| job | wall (s) | CPU (s) | peak RSS (MB) |")
     print("|---|---:|---:|---:|")
