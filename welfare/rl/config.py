@@ -1,7 +1,7 @@
 """An organism's effective training configuration as typed values.
 
 Effective config = ``deep_merge(params["train"], organism["train"])``; keys and defaults are
-defined once, in ``workflow/schemas/train.schema.yaml`` (validation fills them in), so this module
+defined once, in ``welfare/schemas/train.schema.yaml`` (validation fills them in), so this module
 only converts, it never invents defaults.
 """
 
