@@ -18,19 +18,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from welfare.io import InputError
-from welfare.maze.tiles import DIRECTIONS
+# Re-exported: `welfare.model.ModelLoadError` and friends are what callers import.
+from welfare.lm import ModelLoadError, check_tokenizer, direction_token_ids
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "ModelLoadError",
+    "check_tokenizer",
+    "direction_token_ids",
+    "load_model",
+    "resolve_device",
+    "wrap_lora",
+]
 
 # "owner/name" (optionally "name" alone): what a hub id looks like, as opposed to a local path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 _ADAPTER_FILES = ("adapter_model.safetensors",)
-
-
-class ModelLoadError(InputError, ValueError):
-    """A model or tokenizer that cannot be used: one line saying what is wrong."""
 
 
 def downloads_allowed() -> bool:
@@ -71,60 +76,6 @@ def _source(path_or_id: str | Path) -> tuple[str, bool]:
     if looks_local or not _HUB_ID.match(text):
         raise ModelLoadError(f"{text}: no such model directory")
     return text, False
-
-
-def direction_token_ids(tokenizer: Any) -> dict[str, int]:
-    """Token id of each direction letter, as the chat template encodes an assistant answer.
-
-    The answer is read where the template puts it: encode a one-turn prompt with the generation
-    prompt, then the same conversation with the letter as the assistant's reply, and take the
-    first token after the common prefix. Raises ModelLoadError unless each letter is one token.
-    """
-    probe = [{"role": "user", "content": "Where do you move?"}]
-    prompt = _chat_ids(tokenizer, probe, add_generation_prompt=True)
-    ids: dict[str, int] = {}
-    for letter in DIRECTIONS:
-        plain = tokenizer.encode(letter, add_special_tokens=False)
-        if len(plain) != 1:
-            raise ModelLoadError(
-                f"tokenizer: direction {letter!r} is {len(plain)} tokens {plain}, expected 1"
-            )
-        if tokenizer.unk_token_id is not None and plain[0] == tokenizer.unk_token_id:
-            raise ModelLoadError(f"tokenizer: direction {letter!r} is the unknown token")
-        full = _chat_ids(tokenizer, probe + [{"role": "assistant", "content": letter}])
-        if full[: len(prompt)] != prompt or full[len(prompt)] != plain[0]:
-            # Some templates (e.g. thinking blocks) insert text before the answer: trust the
-            # plain encoding, which is what action masking uses.
-            log.warning(
-                "chat template puts text before the answer; using the plain id of %s", letter
-            )
-        ids[letter] = plain[0]
-    if len(set(ids.values())) != len(ids):
-        raise ModelLoadError(f"tokenizer: direction letters share token ids {ids}")
-    return ids
-
-
-def _chat_ids(
-    tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False
-) -> list[int]:
-    return list(
-        tokenizer.apply_chat_template(
-            messages, add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=False
-        )
-    )
-
-
-def check_tokenizer(tokenizer: Any, vocab_rows: int | None = None) -> dict[str, int]:
-    """Refuse a tokenizer that does not fit: no chat template, ids beyond the embedding, or
-    multi-token directions. Returns the direction token ids."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelLoadError("tokenizer: no chat template (tokenizer_config.json chat_template)")
-    if vocab_rows is not None and len(tokenizer) > vocab_rows:
-        raise ModelLoadError(
-            f"tokenizer: {len(tokenizer)} tokens but the model's embedding has {vocab_rows} rows "
-            "(tokenizer and model do not match)"
-        )
-    return direction_token_ids(tokenizer)
 
 
 def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
