@@ -9,6 +9,7 @@
 # OLD_TREE, NEW_TREE: checkouts of the package (PYTHONPATH); WORKDIR: holds data/corpus (the
 # default corpus, `welfare corpus --out WORKDIR/data/corpus`) and gets one output folder per tree
 # and overlay. The tokenizer is the kept organism's (organisms/reference). Exit 1 on a difference.
+# KEEP_OLD=1 reuses the old tree's outputs of an earlier call (the old code does not change).
 set -euo pipefail
 old=$(realpath "$1") new=$(realpath "$2") work=$(realpath "$3")
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +47,9 @@ for overlay in "${overlays[@]}"; do
   params=("--params" "$here/bench/overlays/pretrain_short.yaml")
   [ "$overlay" = pretrain_short ] || params+=("--params" "$here/bench/overlays/$overlay.yaml")
   start=$(date +%s)
-  run "$old" "old-$overlay" "${params[@]}"
+  if [ "${KEEP_OLD:-0}" != 1 ] || [ ! -f "$work/old-$overlay/metrics/acceptance.json" ]; then
+    run "$old" "old-$overlay" "${params[@]}"
+  fi
   mid=$(date +%s)
   run "$new" "new-$overlay" "${params[@]}"
   end=$(date +%s)

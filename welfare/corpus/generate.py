@@ -63,7 +63,7 @@ def split_sizes(n: int, heldout_fraction: float) -> dict[str, int]:
 def _genre_config(name: str, corpus: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
     cfg = dict(corpus["genres"][name])
     mappings = params["mappings"]
-    chosen = cfg.get("mappings") or list(mappings)
+    chosen = cfg.get("mappings") or list(mappings)  # only some genres draw mappings
     cfg["mappings"] = {m: mappings[m] for m in chosen}
     cfg["tile_symbols"] = tile_symbols(mappings)
     cfg["maze_seed_base"] = MAZE_SEED_BASE

@@ -36,6 +36,22 @@ __all__ = [
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 _ADAPTER_FILES = ("adapter_model.safetensors",)
+# The schema's defaults (workflow/schemas/train.schema.yaml `lora`, runtime.schema.yaml;
+# tests/test_defaults.py holds them equal): what a key missing from a partial dict means.
+# Validated params hold every key; tests and benchmarks pass partial dicts.
+LORA_DEFAULTS: dict[str, Any] = {
+    "rank": 32,
+    "alpha": 64,
+    "dropout": 0.0,
+    "top_layers": 0,
+    "target_modules": "all-linear",
+}
+RUNTIME_DEFAULTS: dict[str, Any] = {
+    "device": "auto",
+    "dtype": "float32",
+    "threads": 0,
+    "trust_remote_code": False,
+}
 
 
 def downloads_allowed() -> bool:
@@ -84,10 +100,9 @@ def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
     import torch
     from peft import LoraConfig
 
-    # Callers pass a validated `train.lora`; the fallbacks are the schema's defaults (tests pass
-    # partial dicts).
-    target = lora.get("target_modules", "all-linear")
-    top = int(lora.get("top_layers", 0))
+    lora = LORA_DEFAULTS | dict(lora)
+    target = lora["target_modules"]
+    top = int(lora["top_layers"])
     layers = model.get_decoder().layers
     if top > len(layers):
         raise ModelLoadError(f"train.lora.top_layers: {top} but the model has {len(layers)} layers")
@@ -100,9 +115,9 @@ def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
             }
         )
     return LoraConfig(
-        r=int(lora.get("rank", 32)),
-        lora_alpha=float(lora.get("alpha", 64)),
-        lora_dropout=float(lora.get("dropout", 0.0)),
+        r=int(lora["rank"]),
+        lora_alpha=float(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
         target_modules=target if isinstance(target, str) else list(target),
         layers_to_transform=list(range(len(layers) - top, len(layers))) if top else None,
         task_type="CAUSAL_LM",
@@ -133,12 +148,13 @@ def load_model(
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     source, local = _source(path_or_id)
-    threads = int(runtime.get("threads", 0) or 0)
+    runtime = RUNTIME_DEFAULTS | dict(runtime)
+    threads = int(runtime["threads"] or 0)
     if threads > 0:
         torch.set_num_threads(threads)
-    device = resolve_device(str(runtime.get("device", "auto")))
-    dtype = _resolve_dtype(str(runtime.get("dtype", "float32")))
-    trust = bool(runtime.get("trust_remote_code", False))
+    device = resolve_device(str(runtime["device"]))
+    dtype = _resolve_dtype(str(runtime["dtype"]))
+    trust = bool(runtime["trust_remote_code"])
     common: dict[str, Any] = {
         "trust_remote_code": trust,
         "local_files_only": local or not downloads_allowed(),

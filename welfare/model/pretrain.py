@@ -117,13 +117,11 @@ def pretrain(
         progress.record(step + 1, tokens, cfg.learning_rate(step), loss)
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-        step += 1
-        accuracy = None
-        if probe is not None and (prober.due(step, cfg) or cfg.restart.check_at(step) is not None):
-            accuracy = prober.measure(run, progress)
-        failed = [] if accuracy is None else cfg.restart.failed(step, accuracy, progress.tries)
+        done = step + 1  # steps this try has trained
+        accuracy = prober.measure(run, progress) if prober.due(done, cfg) else None
+        failed = [] if accuracy is None else cfg.restart.failed(done, accuracy, progress.tries)
         if failed:
-            _log_restart(failed, accuracy, cfg.restart, step, progress.tries)
+            _log_restart(failed, accuracy, cfg.restart, done, progress.tries)
             run.batches.close()  # the prefetch thread must not use the old try's rows
             progress.next_try()
             run = start_try(progress.tries)
@@ -144,19 +142,7 @@ def pretrain(
         write_curve(progress.curve, curve_path)
     if not keep_resume:
         discard_resume(out)
-    result = PretrainResult(
-        progress.step,
-        progress.tokens,
-        wall,
-        progress.loss,
-        heldout,
-        progress.curve,
-        n_params,
-        progress.probes,
-        progress.tries,
-        run.seed,
-    )
-    return run.model, result
+    return run.model, progress.result(wall, heldout, n_params, run.seed)
 
 
 @dataclass
@@ -219,6 +205,22 @@ class Progress:
         row = {"step": step, "tokens": self.tokens, "lr": lr, "train_loss": loss}
         self.curve.append({**row, "elapsed_s": self.elapsed()})
 
+    def result(
+        self, wall: float, heldout: dict[str, float], n_params: int, seed: int
+    ) -> PretrainResult:
+        return PretrainResult(
+            self.step,
+            self.tokens,
+            wall,
+            self.loss,
+            heldout,
+            self.curve,
+            n_params,
+            self.probes,
+            self.tries,
+            seed,
+        )
+
     def next_try(self) -> None:
         self.tries += 1
         self.step, self.tokens, self.curve = 0, 0, []
@@ -256,9 +258,11 @@ class Prober:
     judged: Sequence[Mapping[str, Any]]
     tokenizer: Any
 
-    @staticmethod
-    def due(step: int, cfg: PretrainConfig) -> bool:
-        return bool(cfg.probe.every) and step % cfg.probe.every == 0
+    def due(self, step: int, cfg: PretrainConfig) -> bool:
+        """Whether to probe after `step` steps: every `cfg.probe.every` and at restart checks."""
+        every = cfg.probe.every
+        periodic = bool(every) and step % every == 0
+        return self.probe is not None and (periodic or cfg.restart.check_at(step) is not None)
 
     def measure(self, run: Try, progress: Progress) -> dict[str, float]:
         assert self.probe is not None
