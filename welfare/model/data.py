@@ -277,8 +277,10 @@ class BatchSource:
     ) -> None:
         self.cfg, self.seed, self.pad_id = cfg, seed, pad_id
         self.n_fresh = fresh.n_blocks if fresh is not None else 0
-        # The fresh rows' seed keeps its offset from the try's (pretrain.seed + 2 on the first).
-        self.fresh = fresh.reseeded(seed + FRESH_SEED_OFFSET) if fresh is not None else None
+        # The fresh rows' seed keeps its offset from the try's (`fresh_blocks`: pretrain.seed + 2
+        # on the first try).
+        offset = seed - cfg.seed
+        self.fresh = fresh.reseeded(fresh.seed + offset) if fresh is not None else None
         self.streams: dict[tuple[str, ...] | None, BlockSchedule] = {}
         self.offsets: list[int] = []  # per phase: its stream's index is step - offset
         drawn: dict[tuple[str, ...] | None, int] = {}
@@ -311,7 +313,7 @@ class BatchSource:
         return self.streams.get(None) or next(iter(self.streams.values()))
 
     def batch(self, step: int) -> Blocks:
-        index = max(i for i, p in enumerate(self.cfg.phases) if p.start <= step)
+        index = self.cfg.phase_index(step)
         stream = self.streams[self.cfg.phases[index].corpus_genres]
         blocks = stream.batch_blocks(step - self.offsets[index])
         if self.fresh is None:

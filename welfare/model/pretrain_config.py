@@ -186,8 +186,12 @@ class PretrainConfig:
             section=cfg,
         )
 
+    def phase_index(self, step: int) -> int:
+        """The index in `phases` of the phase `step` belongs to."""
+        return max(i for i, phase in enumerate(self.phases) if phase.start <= step)
+
     def phase_at(self, step: int) -> Phase:
-        return [phase for phase in self.phases if phase.start <= step][-1]
+        return self.phases[self.phase_index(step)]
 
     def learning_rate(self, step: int) -> float:
         """Linear warmup, then cosine from `lr` down to `lr · min_lr_ratio`."""
