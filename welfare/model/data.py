@@ -276,6 +276,7 @@ class BatchSource:
         seed: int,
     ) -> None:
         self.cfg, self.seed, self.pad_id = cfg, seed, pad_id
+        fresh = fresh if fresh is not None and fresh.n_blocks else None
         self.n_fresh = fresh.n_blocks if fresh is not None else 0
         # The fresh rows' seed keeps its offset from the try's (`fresh_blocks`: pretrain.seed + 2
         # on the first try).
