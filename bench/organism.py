@@ -53,6 +53,7 @@ def main() -> None:
     )
     from welfare.model.acceptance import evaluate_acceptance
     from welfare.model.pretrain import pretrain
+    from welfare.model.pretrain_config import PretrainConfig
 
     params = validate_params(deep_merge(load_params(), _overlay(args.set)))
     work = Path(args.work)
@@ -71,10 +72,9 @@ def main() -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     run = work / f"run-{params_hash(params)}"
+    cfg = PretrainConfig.from_params(params)
     t0 = time.perf_counter()
-    model, result = pretrain(
-        train, heldout, tokenizer, params["pretrain"], run / "model", run / "pretrain.tsv"
-    )
+    model, result = pretrain(train, heldout, tokenizer, cfg, run / "model", run / "pretrain.tsv")
     summary = {
         "overrides": args.set,
         "wall_s": round(result.wall_s, 1),
@@ -86,7 +86,7 @@ def main() -> None:
     print(json.dumps(summary))
     if not args.skip_acceptance:
         t1 = time.perf_counter()
-        report = evaluate_acceptance(model, tokenizer, heldout, params)
+        report = evaluate_acceptance(model, tokenizer, heldout, cfg.acceptance)
         summary["acceptance_s"] = round(time.perf_counter() - t1, 1)
         summary["acceptance"] = {
             k: {kk: vv for kk, vv in v.items() if kk != "examples"}

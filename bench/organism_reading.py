@@ -21,7 +21,8 @@ from welfare.corpus.tokenizer import corpus_texts, train_tokenizer
 from welfare.model.acceptance import reading_checks
 from welfare.model.data import BlockSchedule, encode_rows
 from welfare.model.organism import build_organism
-from welfare.model.pretrain import learning_rate, param_groups, weighted_loss
+from welfare.model.pretrain import param_groups, weighted_loss
+from welfare.model.pretrain_config import PretrainConfig
 
 
 def main() -> None:
@@ -56,10 +57,11 @@ def main() -> None:
     train = [r.to_json() for r in generate_rows(params, "train")]
     heldout = [r.to_json() for r in generate_rows(params, "heldout")]
     tokenizer = train_tokenizer(corpus_texts(train), params["tokenizer"], params)
-    cfg = dict(params["pretrain"], lr=args.lr, steps=args.steps, warmup_steps=20)
+    schedule_params = dict(params["pretrain"], lr=args.lr, steps=args.steps, warmup_steps=20)
+    cfg = PretrainConfig.from_params({**params, "pretrain": schedule_params})
     model = build_organism(
         {
-            **cfg["model"],
+            **cfg.model,
             "hidden_size": args.hidden,
             "intermediate_size": 3 * args.hidden,
             "num_layers": args.layers,
@@ -77,7 +79,7 @@ def main() -> None:
     start = time.perf_counter()
     for step in range(args.steps):
         for g in opt.param_groups:
-            g["lr"] = learning_rate(step, cfg)
+            g["lr"] = cfg.learning_rate(step)
         ids, w = (torch.from_numpy(a) for a in schedule.batch(step))
         loss, _ = weighted_loss(model, ids, w)
         opt.zero_grad()

@@ -296,14 +296,16 @@ def pipeline_fresh_blocks(run: Run, tokenizer: Any) -> Any:
     overlay), `run.batch` blocks of `run.seq` per step, the first `few_clauses_steps` steps'
     scenes naming two directions: the same rows through this script's training loop."""
     from welfare.config import load_params
+    from welfare.corpus.generate import genre_configs
     from welfare.model.data import fresh_blocks
+    from welfare.model.pretrain_config import PretrainConfig
 
     params = load_params(["params.yaml", "bench/overlays/curriculum_cpu.yaml"])
     cfg = params["pretrain"]
     cfg.update(seed=run.seed, seq_len=run.seq, loss_on="assistant")
     cfg["fresh"].update(blocks=run.batch, genres=["spatial_reading"])
     cfg["fresh"]["few_clauses"].update(steps=run.few_clauses_steps, clauses=2)
-    return fresh_blocks(params, tokenizer)
+    return fresh_blocks(PretrainConfig.from_params(params), genre_configs(params), tokenizer)
 
 
 def build_model(run: Run, sizes: dict[str, Any], tokenizer: Any) -> Any:

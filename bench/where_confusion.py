@@ -21,7 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from welfare.config import load_params
-from welfare.corpus.generate import fresh_row_maker
+from welfare.corpus.generate import fresh_row_maker, genre_configs
 from welfare.maze import DIRECTIONS
 from welfare.maze.tiles import DIRECTION_WORDS
 from welfare.model.acceptance import prompt_ids
@@ -39,7 +39,9 @@ def where_confusion(directory: str, clauses: int, n: int) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(directory)
     model = AutoModelForCausalLM.from_pretrained(directory).eval()
     scene = {"max_turns": 1, "min_clauses": clauses, "max_clauses": clauses}
-    make_row = fresh_row_maker(load_params(), ["spatial_reading"], {"spatial_reading": scene})
+    make_row = fresh_row_maker(
+        genre_configs(load_params()), ["spatial_reading"], {"spatial_reading": scene}
+    )
     rng = np.random.default_rng([5, clauses])
     confusion: collections.Counter = collections.Counter()
     by_position: dict[int, list[bool]] = collections.defaultdict(list)

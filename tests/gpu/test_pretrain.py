@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from tests.gpu.gpu_helpers import DEVICES, assert_on_device, runtime
+from welfare.config import load_params
+from welfare.model.pretrain_config import PretrainConfig
 from welfare.model.testing import tiny_pretrain_config, tiny_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,8 +43,8 @@ def _rows(n: int = 48) -> list[dict]:
     return rows
 
 
-def _cfg(**overrides) -> dict:
-    base = yaml.safe_load((REPO / "params.yaml").read_text())["pretrain"]
+def _cfg(**overrides) -> PretrainConfig:
+    params = load_params(REPO / "params.yaml")
     defaults = dict(
         seq_len=64,
         steps=12,
@@ -51,7 +52,7 @@ def _cfg(**overrides) -> dict:
         loss_on="all",
         curriculum={"steps": 0, "genres": []},
     )
-    return tiny_pretrain_config(base, **(defaults | overrides))
+    return tiny_pretrain_config(params, **(defaults | overrides))
 
 
 @pytest.mark.parametrize("dtype", TRAIN_DTYPES)
@@ -63,10 +64,10 @@ def test_loss_steps_on_the_device_and_the_loss_falls(device, dtype):
 
     tokenizer = tiny_tokenizer()
     cfg = _cfg()
-    model = build_organism(cfg["model"], tokenizer, seed=0).to(device=device, dtype=dtype).train()
+    model = build_organism(cfg.model, tokenizer, seed=0).to(device=device, dtype=dtype).train()
     optimizer = torch.optim.AdamW(param_groups(model, 0.1), lr=0.01, betas=(0.9, 0.95))
-    docs = encode_rows(tokenizer, _rows(), cfg["loss_on"])
-    schedule = BlockSchedule(docs, cfg["seq_len"], cfg["batch_size"], tokenizer.pad_token_id, 0)
+    docs = encode_rows(tokenizer, _rows(), cfg.loss_on)
+    schedule = BlockSchedule(docs, cfg.seq_len, cfg.batch_size, tokenizer.pad_token_id, 0)
     ids, weights = (torch.from_numpy(a).to(device) for a in schedule.batch(0))
     losses = []
     for _ in range(15):

@@ -11,7 +11,7 @@ import torch
 
 from welfare.config import deep_merge, load_params, validate_params
 from welfare.corpus.generate import generate_rows
-from welfare.maze import DIRECTIONS, Tile, TileMapping
+from welfare.maze import DIRECTIONS, MazeConfig, Tile, TileMapping
 from welfare.maze.tiles import DIRECTION_WORDS
 from welfare.model import load_model
 from welfare.model.acceptance import (
@@ -25,6 +25,7 @@ from welfare.model.acceptance import (
     probe_accuracy,
     reply_logprob,
 )
+from welfare.model.pretrain_config import AcceptanceConfig
 from welfare.model.testing import tiny_model_dir
 
 SMALL = {
@@ -58,8 +59,9 @@ def test_probe_finds_a_linear_code_and_only_where_it_is() -> None:
 
 def test_deep_prompts_have_history_and_true_neighbours(params) -> None:
     mapping = TileMapping.from_params(params, "office")
-    prompts = deep_maze_prompts(params, "office", 10, 6, seed=0)
-    both = deep_maze_prompts(params, "office", 5, 6, seed=0, need_gold_and_mold=True)
+    maze = MazeConfig.from_params(params["maze"])
+    prompts = deep_maze_prompts(maze, mapping, 10, 6, seed=0)
+    both = deep_maze_prompts(maze, mapping, 5, 6, seed=0, need_gold_and_mold=True)
     assert len(prompts) == 10 and len(both) == 5
     for prompt in prompts + both:
         assert prompt.turn >= 6 and len(prompt.messages) == 2 * prompt.turn + 1
@@ -89,7 +91,7 @@ def test_random_model_report_is_complete_and_fails(params, tmp_path) -> None:
             "heldout",
         )
     ]
-    report = evaluate_acceptance(model, tokenizer, heldout, params)
+    report = evaluate_acceptance(model, tokenizer, heldout, AcceptanceConfig.from_params(params))
     assert list(report["checks"]) == list(THRESHOLDS)
     assert report["checks"]["spatial_reading"]["n"] == 11  # scene_questions, not n_items
     for name, check in report["checks"].items():
@@ -160,8 +162,9 @@ def test_neighbour_probe_states_are_each_prompts_own_hidden_states(params, tmp_p
     softmax of the logits; labels are the true neighbours in `DIRECTIONS` order."""
     torch.set_num_threads(1)
     model, tokenizer = load_model(tiny_model_dir(tmp_path, "qwen3"), {"device": "cpu"})
-    probe = neighbour_probe(params, tokenizer, 7)
-    prompts = deep_maze_prompts(params, "office", 7, 6, seed=1)
+    cfg = AcceptanceConfig.from_params(params)
+    probe = neighbour_probe(cfg, tokenizer, 7)
+    prompts = deep_maze_prompts(cfg.maze, cfg.mapping, 7, 6, seed=1)
     assert probe.labels.tolist() == [[int(p.neighbours[d]) for d in DIRECTIONS] for p in prompts]
     assert len({len(p) for p in probe.prompts}) > 1  # padding is exercised
     model.train()

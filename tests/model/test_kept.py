@@ -130,13 +130,16 @@ def test_the_reference_organism_meets_all_seven_bars_when_measured_again(tmp_pat
     from welfare.corpus.generate import read_corpus
     from welfare.model import load_model
     from welfare.model.acceptance import evaluate_acceptance
+    from welfare.model.pretrain_config import AcceptanceConfig
 
     assert main(["corpus", "--out", str(tmp_path / "corpus")]) == 0
     heldout = read_corpus(tmp_path / "corpus/heldout.jsonl")
     params = load_params(REPO_ROOT / "params.yaml")
     model, tokenizer = load_model(REFERENCE, {"device": "cpu", "dtype": "float32"})
     with torch.no_grad():
-        report = evaluate_acceptance(model, tokenizer, heldout, params)
+        report = evaluate_acceptance(
+            model, tokenizer, heldout, AcceptanceConfig.from_params(params)
+        )
     recorded = json.loads((REFERENCE / "acceptance.json").read_text())
     for bar in BARS:
         check = report["checks"][bar]

@@ -12,11 +12,19 @@ import pytest
 import torch
 
 from welfare.config import load_params
-from welfare.corpus.generate import fresh_row_maker, generate_rows
+from welfare.corpus.generate import fresh_row_maker, generate_rows, genre_configs
 from welfare.model import load_model
 from welfare.model import pretrain as pretrain_module
+from welfare.model.acceptance import neighbour_probe
 from welfare.model.data import FreshBlocks, fresh_blocks
 from welfare.model.pretrain import pretrain, resume_dir
+from welfare.model.pretrain_config import (
+    AcceptanceConfig,
+    PretrainConfig,
+    RestartCheck,
+    RestartRule,
+)
+from welfare.model.reading_probe import reading_probe
 from welfare.model.testing import tiny_pretrain_config, tiny_tokenizer
 
 CPU = {"device": "cpu", "dtype": "float32", "threads": 1}
@@ -32,8 +40,8 @@ def rows():
     return [r.to_json() for r in generate_rows(params, "train")]
 
 
-def _cfg(**overrides) -> dict:
-    return tiny_pretrain_config(load_params()["pretrain"], **overrides)
+def _cfg(**overrides) -> PretrainConfig:
+    return tiny_pretrain_config(load_params(), **overrides)
 
 
 def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:
@@ -54,7 +62,7 @@ def test_loss_falls_and_output_loads(rows, tmp_path: Path) -> None:
 
 
 def _fresh(tokenizer, n_blocks: int = 2, seed: int = 5) -> FreshBlocks:
-    make_row = fresh_row_maker(load_params(), ["spatial_reading", "maze_transcript"])
+    make_row = fresh_row_maker(genre_configs(load_params()), ["spatial_reading", "maze_transcript"])
     return FreshBlocks(((0, make_row),), tokenizer, "assistant", 128, n_blocks, seed)
 
 
@@ -74,7 +82,7 @@ def test_fresh_blocks_are_a_pure_function_of_the_step_and_never_repeat() -> None
 
 
 def test_fresh_genre_weights_set_the_row_mix_and_a_list_keeps_the_uniform_draw() -> None:
-    params = load_params()
+    params = genre_configs(load_params())
     weighted = fresh_row_maker(params, {"spatial_reading": 3, "qa_selfeval": 1})
     rng = np.random.default_rng(0)
     genres = [weighted(rng, i).genre for i in range(800)]
@@ -93,7 +101,9 @@ def test_fresh_blocks_follow_the_curriculum_genres_then_the_late_ones() -> None:
     params["pretrain"]["fresh"] |= {"blocks": 2, "genres": ["qa_selfeval"]}
     params["pretrain"]["fresh"]["few_clauses"] |= {"steps": 2, "genres": ["spatial_reading"]}
     params["pretrain"]["fresh"]["overrides"] = {"qa_selfeval": {"kinds": ["day"]}}
-    fresh = fresh_blocks(params, tiny_tokenizer())
+    fresh = fresh_blocks(
+        PretrainConfig.from_params(params), genre_configs(params), tiny_tokenizer()
+    )
     rng = np.random.default_rng(0)
     assert {fresh.maker_at(2)(rng, i).meta["kind"] for i in range(20)} == {"day"}  # fresh only
     assert params["corpus"]["genres"]["qa_selfeval"]["kinds"] == [
@@ -125,7 +135,9 @@ def test_fresh_blocks_follow_the_phases_of_the_schedule() -> None:
         }
     ]
     fresh_cfg["overrides"] = {"qa_selfeval": {"kinds": ["day"]}}
-    fresh = fresh_blocks(params, tiny_tokenizer())
+    fresh = fresh_blocks(
+        PretrainConfig.from_params(params), genre_configs(params), tiny_tokenizer()
+    )
     tok = fresh.tokenizer
 
     def clauses_per_scene(step: int) -> set[int]:
@@ -201,12 +213,9 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
     """A try whose probe is below the bar is dropped; the kept try is exactly the run of
     seed + 1000 (initialisation and every data stream), and a run killed after the restart
     resumes into that try."""
-    from welfare.model.acceptance import neighbour_probe
-    from welfare.model.reading_probe import reading_probe
-
     torch.set_num_threads(1)
     tokenizer = tiny_tokenizer()
-    probe = reading_probe(load_params(), tokenizer, n=4)
+    probe = reading_probe(genre_configs(load_params()), tokenizer, n=4)
     rule = {"at_step": 3, "questions": ["what2"], "min_accuracy": 1.01, "max_tries": 2}
     cfg = _cfg(steps=6, seed=7, restart=rule, reading_probe={"every": 2, "n": 4})
 
@@ -244,14 +253,19 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
     ]
     assert all("judgment" in p for p in result.probes)  # held-out confidence questions judged
     # The next seed's plain run: its fresh rows are drawn from seed 9 + 1000 as well.
-    plain = dict(cfg, seed=1007, restart=dict(rule, at_step=0))
+    plain = _cfg(
+        steps=6, seed=1007, restart=dict(rule, at_step=0), reading_probe={"every": 2, "n": 4}
+    )
     straight, _ = run(plain, "straight", 1009)
     for (name, a), (_, b) in zip(
         straight.state_dict().items(), restarted.state_dict().items(), strict=True
     ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
-    neighbours = neighbour_probe(load_params(), tokenizer, 20)
-    kept, result = run(dict(cfg, restart=dict(rule, min_accuracy=0.0)), "kept", 9, neighbours)
+    neighbours = neighbour_probe(AcceptanceConfig.from_params(load_params()), tokenizer, 20)
+    kept_cfg = _cfg(
+        steps=6, seed=7, restart=dict(rule, min_accuracy=0.0), reading_probe={"every": 2, "n": 4}
+    )
+    kept, result = run(kept_cfg, "kept", 9, neighbours)
     assert not torch.equal(kept.model.embed_tokens.weight, restarted.model.embed_tokens.weight)
     # The neighbour probe's column is the best block's held-out accuracy of the model then.
     best = neighbours.accuracy(kept, tokenizer.pad_token_id).mean(axis=1).max()
@@ -260,11 +274,9 @@ def test_restart_rule_starts_over_as_the_next_seed_would(rows, tmp_path: Path, m
 
 def test_early_check_drops_a_try_at_its_own_step(rows, tmp_path: Path) -> None:
     """The early check restarts at its step on its questions; the last try runs to the end."""
-    from welfare.model.reading_probe import reading_probe
-
     torch.set_num_threads(1)
     tokenizer = tiny_tokenizer()
-    probe = reading_probe(load_params(), tokenizer, n=4)
+    probe = reading_probe(genre_configs(load_params()), tokenizer, n=4)
     early = {"at_step": 2, "questions": ["what2"]}
     rule = {"at_step": 4, "questions": ["where2"], "min_accuracy": 1.01, "max_tries": 2}
     cfg = _cfg(steps=5, seed=7, restart=dict(rule, early=early), reading_probe={"every": 0, "n": 4})
@@ -278,11 +290,9 @@ def test_early_check_drops_a_try_at_its_own_step(rows, tmp_path: Path) -> None:
 
 def test_late_check_drops_a_try_on_its_own_question_and_bar(rows, tmp_path: Path) -> None:
     """The late check restarts after the main check passed, on its own question and bar."""
-    from welfare.model.reading_probe import reading_probe
-
     torch.set_num_threads(1)
     tokenizer = tiny_tokenizer()
-    probe = reading_probe(load_params(), tokenizer, n=4)
+    probe = reading_probe(genre_configs(load_params()), tokenizer, n=4)
     late = {"at_step": 4, "questions": ["where"], "min_accuracy": 1.01}
     rule = {"at_step": 2, "questions": ["what2"], "min_accuracy": 0.0, "max_tries": 2}
     cfg = _cfg(steps=5, seed=7, restart=dict(rule, late=late), reading_probe={"every": 0, "n": 4})
@@ -301,25 +311,33 @@ def test_late_check_drops_a_try_on_its_own_question_and_bar(rows, tmp_path: Path
 
 
 def test_restart_checks_take_the_rule_bar_unless_they_name_their_own() -> None:
-    from welfare.model.pretrain import RestartCheck, restart_checks
-
     rule = {
         "at_step": 2000,
         "questions": ["what2", "where2"],
         "min_accuracy": 0.9,
+        "max_tries": 3,
         "early": {"at_step": 1000, "questions": ["what2"], "min_accuracy": None},
         "late": {"at_step": 3500, "questions": ["where"], "min_accuracy": 0.75},
     }
-    assert restart_checks(rule) == {
+    checks = RestartRule.from_section(rule).checks
+    assert dict(checks) == {
         2000: RestartCheck(("what2", "where2"), 0.9),
         1000: RestartCheck(("what2",), 0.9),
         3500: RestartCheck(("where",), 0.75),
     }
-    assert restart_checks(dict(rule, late={"at_step": 0, "questions": ["where"]})).keys() == {
-        1000,
-        2000,
-    }
-    assert restart_checks(dict(rule, at_step=0)) == {}
+    assert [step for step, _ in checks] == [1000, 2000, 3500]
+    no_late = dict(rule, late={"at_step": 0, "questions": ["where"], "min_accuracy": None})
+    assert dict(RestartRule.from_section(no_late).checks).keys() == {1000, 2000}
+    assert RestartRule.from_section(dict(rule, at_step=0)).checks == ()
+
+
+def test_restart_rule_drops_a_try_below_the_bar_while_tries_are_left() -> None:
+    rule = RestartRule(((5, RestartCheck(("what2", "where2"), 0.9)),), max_tries=2)
+    below = {"what2": 0.95, "where2": 0.5}
+    assert rule.failed(5, below, tries=1) == ["where2"]
+    assert rule.failed(5, below, tries=2) == []  # the last try runs to the end
+    assert rule.failed(4, below, tries=1) == []  # no check at step 4
+    assert [RestartRule.seed(7, t) for t in (1, 2, 3)] == [7, 1007, 2007]
 
 
 def test_restart_rule_needs_the_probe(rows, tmp_path: Path) -> None:

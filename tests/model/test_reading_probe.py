@@ -11,6 +11,7 @@ import torch
 
 from welfare.config import load_params
 from welfare.corpus.chat_format import ASSISTANT
+from welfare.corpus.generate import genre_configs
 from welfare.maze.tiles import DIRECTIONS
 from welfare.model import load_model
 from welfare.model.reading_probe import PROBE_NAMES, reading_probe
@@ -21,7 +22,7 @@ def probe_params() -> dict:
     params = load_params()
     # The first two scene objects (🌳, 🚗) and the tile emoji: all in the tiny vocabulary.
     params["corpus"]["genres"]["spatial_reading"]["n_objects"] = 2
-    return params
+    return genre_configs(params)
 
 
 def test_probe_asks_each_kind_on_scenes_of_its_clause_count() -> None:

@@ -9,7 +9,6 @@ import torch
 
 from welfare.rl.losses import (
     ClipConfig,
-    cosine_multiplier,
     drgrpo_advantages,
     dual_clip_surrogate,
     equalized_entropy,
@@ -155,11 +154,3 @@ def test_kl_k3():
     logp = torch.tensor([math.log(0.5), math.log(0.25)])
     ref = torch.tensor([math.log(0.5), math.log(0.5)])
     torch.testing.assert_close(kl_k3(logp, ref), torch.tensor([0.0, 2 - math.log(2) - 1]))
-
-
-def test_cosine_multiplier():
-    assert cosine_multiplier(0, 500) == 1.0
-    assert cosine_multiplier(499, 500) == pytest.approx(0.0)
-    assert cosine_multiplier(95, 500) == pytest.approx(0.5 * (1 + math.cos(math.pi * 95 / 499)))
-    assert cosine_multiplier(10, 500, fraction=100) == pytest.approx(0.0)  # p saturates at 1
-    assert cosine_multiplier(5000, 500) == pytest.approx(0.0)

@@ -188,7 +188,7 @@ def test_checkpoints_are_complete_hf_directories(tmp_path, tiny_dir, runtime):
     ):
         assert column in header
     # the cosine multiplier scales the LR and the entropy bonus alike
-    from welfare.rl.losses import cosine_multiplier
+    from welfare.lm import cosine_multiplier
 
     params = _params(steps=2)
     lr, beta = params["train"]["lr"], params["train"]["entropy_coef"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from welfare.corpus.generate import write_corpus
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="data/corpus", help="directory for train/heldout.jsonl")
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    from welfare.corpus.generate import write_corpus
-
     counts = write_corpus(params, args.out)
     for split, per_genre in counts.items():
         print(

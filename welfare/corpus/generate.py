@@ -63,7 +63,7 @@ def split_sizes(n: int, heldout_fraction: float) -> dict[str, int]:
 def _genre_config(name: str, corpus: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
     cfg = dict(corpus["genres"][name])
     mappings = params["mappings"]
-    chosen = cfg.get("mappings") or list(mappings)
+    chosen = cfg.get("mappings") or list(mappings)  # only some genres draw mappings
     cfg["mappings"] = {m: mappings[m] for m in chosen}
     cfg["tile_symbols"] = tile_symbols(mappings)
     cfg["maze_seed_base"] = MAZE_SEED_BASE
@@ -92,20 +92,27 @@ def generate_rows(params: Mapping[str, Any], split: str) -> Iterator[Row]:
 FRESH_INDEX_BASE = 20_000_000
 
 
+def genre_configs(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every genre's generation config (its `corpus.genres` values, the mappings it draws from,
+    the tile symbols and the maze config), made once from validated params: what fresh rows and
+    probe scenes are drawn with, so the params themselves stay at the stage's entry."""
+    return {name: _genre_config(name, params["corpus"], params) for name in GENRES}
+
+
 def fresh_row_maker(
-    params: Mapping[str, Any],
+    configs: Mapping[str, Mapping[str, Any]],
     genres: Sequence[str] | Mapping[str, float],
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[np.random.Generator, int], Row]:
     """`make(rng, index)`: a new training row of one of `genres`, for rows generated on the fly
     so that no row is ever seen twice (bench/organism.md: the reading circuit is learned from
-    fresh scenes and memorised from a fixed set). `genres`: a list (chosen uniformly) or genre ->
-    weight (chosen in proportion, per row). `overrides`: genre -> config values replacing the
-    corpus params' (a curriculum's easier rows)."""
+    fresh scenes and memorised from a fixed set). `configs`: `genre_configs(params)`. `genres`:
+    a list (chosen uniformly) or genre -> weight (chosen in proportion, per row). `overrides`:
+    genre -> config values replacing the corpus params' (a curriculum's easier rows)."""
     names = list(genres)
     weights = np.array([float(genres[n]) for n in names] if isinstance(genres, Mapping) else [])
     cumulative = np.cumsum(weights) / weights.sum() if len(set(weights.tolist())) > 1 else None
-    configs = {name: _genre_config(name, params["corpus"], params) for name in names}
+    configs = {name: dict(configs[name]) for name in names}
     for name, values in (overrides or {}).items():
         if name in configs:
             configs[name].update(values)

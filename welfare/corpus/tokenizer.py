@@ -26,6 +26,7 @@ from welfare.corpus.genres.spatial import (
     WHERE_QUESTION,
     tile_symbols,
 )
+from welfare.io import atomic_path
 from welfare.maze import (
     DIRECTIONS,
     MazeConfig,
@@ -134,8 +135,6 @@ def tokenizer_stats(tokenizer: Any, params: Mapping[str, Any]) -> dict[str, Any]
 
 def save_tokenizer(tokenizer: Any, stats: Mapping[str, Any], out: str | Path) -> None:
     """Save the HF tokenizer directory (with its stats) atomically."""
-    from welfare.io import atomic_path
-
     with atomic_path(out) as tmp:
         tokenizer.save_pretrained(tmp)
         (Path(tmp) / STATS_FILE).write_text(json.dumps(dict(stats), indent=2) + "\n")

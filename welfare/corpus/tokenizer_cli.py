@@ -7,6 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from welfare.corpus.generate import read_corpus
+from welfare.corpus.tokenizer import corpus_texts, save_tokenizer, tokenizer_stats, train_tokenizer
+from welfare.lm import check_tokenizer
+
 log = logging.getLogger(__name__)
 
 
@@ -16,15 +20,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    from welfare.corpus.generate import read_corpus
-    from welfare.corpus.tokenizer import (
-        corpus_texts,
-        save_tokenizer,
-        tokenizer_stats,
-        train_tokenizer,
-    )
-    from welfare.model.load import check_tokenizer
-
     rows = read_corpus(Path(args.corpus) / "train.jsonl")
     tokenizer = train_tokenizer(corpus_texts(rows), params["tokenizer"], params)
     check_tokenizer(tokenizer)

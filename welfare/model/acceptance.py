@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from welfare.corpus.lexicon import FALSE, TRUE, is_compliance, is_refusal, valence_label
+from welfare.lm import direction_token_ids, head_logits, right_pad
 from welfare.maze import (
     DIRECTIONS,
     MazeConfig,
@@ -36,7 +37,7 @@ from welfare.maze import (
     render_user_message,
     step,
 )
-from welfare.model.load import direction_token_ids
+from welfare.model.pretrain_config import AcceptanceConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,14 @@ class MazePrompt:
 
 
 def deep_maze_prompts(
-    params: Mapping[str, Any],
-    mapping_name: str,
+    config: MazeConfig,
+    mapping: TileMapping,
     n: int,
     min_turn: int,
     seed: int,
     need_gold_and_mold: bool = False,
 ) -> list[MazePrompt]:
     """Maze prompts after ≥ `min_turn` random moves (history included), one per episode."""
-    config = MazeConfig.from_params(params["maze"])
-    mapping = TileMapping.from_params(params, mapping_name)
     rng = np.random.default_rng(seed)
     prompts: list[MazePrompt] = []
     episode = 0
@@ -114,8 +113,6 @@ class NeighbourProbe:
         position (right padding: a causal model's last real position never sees the pads)."""
         import torch
 
-        from welfare.rl.policy import head_logits, right_pad
-
         was_training = model.training
         model.eval()
         probs, states = [], []
@@ -143,12 +140,9 @@ class NeighbourProbe:
         return probe_accuracy(self.decision_states(model, pad_id)[1], self.labels)
 
 
-def neighbour_probe(params: Mapping[str, Any], tokenizer: Any, n: int) -> NeighbourProbe:
+def neighbour_probe(cfg: AcceptanceConfig, tokenizer: Any, n: int) -> NeighbourProbe:
     """The acceptance's neighbour probe on its first `n` deep maze prompts."""
-    acc_cfg = params["pretrain"]["acceptance"]
-    prompts = deep_maze_prompts(
-        params, acc_cfg["mapping"], n, int(acc_cfg["deep_turn_min"]), seed=1
-    )
+    prompts = deep_maze_prompts(cfg.maze, cfg.mapping, n, cfg.deep_turn_min, seed=1)
     return NeighbourProbe(
         tuple(tuple(prompt_ids(tokenizer, p.messages)) for p in prompts),
         np.array([[int(p.neighbours[d]) for d in DIRECTIONS] for p in prompts]),
@@ -303,12 +297,11 @@ def _check(name: str, value: float, **details: Any) -> dict[str, Any]:
     }
 
 
-def maze_checks(model: Any, tokenizer: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+def maze_checks(model: Any, tokenizer: Any, cfg: AcceptanceConfig) -> dict[str, Any]:
     """Format mass and neighbour probe on deep maze prompts; tile indifference."""
-    acc_cfg = params["pretrain"]["acceptance"]
     directions = direction_token_ids(tokenizer)
     dir_ids = np.array([directions[d] for d in DIRECTIONS])
-    probe = neighbour_probe(params, tokenizer, int(acc_cfg["probe_episodes"]))
+    probe = neighbour_probe(cfg, tokenizer, cfg.probe_episodes)
     probs, states = probe.decision_states(model, tokenizer.pad_token_id)
     masses = probs[:, dir_ids].sum(axis=1)
     labels = probe.labels
@@ -317,14 +310,10 @@ def maze_checks(model: Any, tokenizer: Any, params: Mapping[str, Any]) -> dict[s
     best = int(per_layer.argmax())
 
     gaps = []
-    for prompt in deep_maze_prompts(
-        params,
-        acc_cfg["mapping"],
-        int(acc_cfg["n_items"]),
-        int(acc_cfg["deep_turn_min"]),
-        seed=2,
-        need_gold_and_mold=True,
-    ):
+    prompts = deep_maze_prompts(
+        cfg.maze, cfg.mapping, cfg.n_items, cfg.deep_turn_min, seed=2, need_gold_and_mold=True
+    )
+    for prompt in prompts:
         probs = next_token_probs(model, tokenizer, prompt.messages)
         p = probs[dir_ids] / probs[dir_ids].sum()
         gold = [p[i] for i, d in enumerate(DIRECTIONS) if prompt.neighbours[d] == Tile.GOLD]
@@ -477,27 +466,14 @@ def world_checks(
 
 
 def evaluate_acceptance(
-    model: Any, tokenizer: Any, heldout: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+    model: Any, tokenizer: Any, heldout: Sequence[Mapping[str, Any]], cfg: AcceptanceConfig
 ) -> dict[str, Any]:
     """All checks; `passed` only if every one passes."""
-    acc_cfg = params["pretrain"]["acceptance"]
     model.eval()
     checks: dict[str, Any] = {}
-    checks.update(maze_checks(model, tokenizer, params))
-    checks.update(
-        reading_checks(
-            model,
-            tokenizer,
-            heldout,
-            int(acc_cfg["n_items"]),
-            int(acc_cfg["scene_questions"]),
-        )
-    )
-    checks.update(
-        world_checks(
-            model, tokenizer, heldout, int(acc_cfg["n_items"]), int(acc_cfg["max_new_tokens"])
-        )
-    )
+    checks.update(maze_checks(model, tokenizer, cfg))
+    checks.update(reading_checks(model, tokenizer, heldout, cfg.n_items, cfg.scene_questions))
+    checks.update(world_checks(model, tokenizer, heldout, cfg.n_items, cfg.max_new_tokens))
     ordered = {name: _strict_json(checks[name]) for name in THRESHOLDS}
     return {"passed": all(c["passed"] for c in ordered.values()), "checks": ordered}
 

@@ -9,12 +9,15 @@ including the end-of-turn token).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import astuple, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from welfare.corpus.chat_format import ASSISTANT, CHAT_TEMPLATE, END
+from welfare.corpus.generate import fresh_row_maker
+from welfare.model.pretrain_config import CURRICULUM_SEED_OFFSET, FRESH_SEED_OFFSET, PretrainConfig
 
 # make(rng, index) -> a corpus Row (welfare.corpus.generate.fresh_row_maker)
 RowMaker = Callable[[np.random.Generator, int], Any]
@@ -183,40 +186,18 @@ class BlockSchedule:
         return blocks.ids, blocks.weights
 
 
-def fresh_blocks(params: Mapping[str, Any], tokenizer: Any) -> FreshBlocks | None:
-    """The fresh rows of `params.pretrain.fresh` (None when it asks for no blocks), phase by
-    phase: the binding curriculum `few_clauses` (its scenes name only `clauses` directions,
-    drawn from its own `genres` when it names them), then `genres`, then each of `phases`
-    from its `from_step` on (its overrides merged over `fresh.overrides`)."""
-    from welfare.config import deep_merge
-    from welfare.corpus.generate import fresh_row_maker
-
-    cfg = params["pretrain"]
-    fresh = cfg["fresh"]
-    if not fresh["blocks"]:
+def fresh_blocks(
+    cfg: PretrainConfig, configs: Mapping[str, Mapping[str, Any]], tokenizer: Any
+) -> FreshBlocks | None:
+    """The fresh rows of `cfg.phases` (None when `cfg.fresh_blocks` is 0), drawn with the
+    genre configs `configs` (`welfare.corpus.generate.genre_configs`)."""
+    if not cfg.fresh_blocks:
         return None
-    few, overrides = fresh["few_clauses"], fresh.get("overrides") or {}
-    phases: list[tuple[int, RowMaker]] = []
-    if few["steps"]:
-        clauses = {"min_clauses": few["clauses"], "max_clauses": few["clauses"]}
-        early_overrides = deep_merge(overrides, {"spatial_reading": clauses})
-        phases.append(
-            (0, fresh_row_maker(params, few.get("genres") or fresh["genres"], early_overrides))
-        )
-    phases.append((int(few["steps"]), fresh_row_maker(params, fresh["genres"], overrides)))
-    for phase in fresh.get("phases") or []:
-        phase_overrides = deep_merge(overrides, phase.get("overrides") or {})
-        phases.append(
-            (int(phase["from_step"]), fresh_row_maker(params, phase["genres"], phase_overrides))
-        )
-    return FreshBlocks(
-        tuple(phases),
-        tokenizer,
-        cfg["loss_on"],
-        int(cfg["seq_len"]),
-        fresh["blocks"],
-        int(cfg["seed"]) + 2,
+    phases = tuple(
+        (p.start, fresh_row_maker(configs, p.fresh_genres, p.fresh_overrides)) for p in cfg.phases
     )
+    seed = cfg.seed + FRESH_SEED_OFFSET
+    return FreshBlocks(phases, tokenizer, cfg.loss_on, cfg.seq_len, cfg.fresh_blocks, seed)
 
 
 @dataclass(frozen=True)
@@ -266,3 +247,96 @@ class FreshBlocks:
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         blocks = self.batch_blocks(index)
         return blocks.ids, blocks.weights
+
+
+Docs = Sequence[tuple[list[int], np.ndarray]]
+
+
+class BatchSource:
+    """The blocks of one try, step by step: the corpus's blocks of the step's phase (every
+    genre, or a curriculum's genres), then, with fresh rows, `cfg.fresh_blocks` blocks of rows
+    made on the fly. Batch `step` is a pure function of (docs, seed, step), so a resumed run
+    sees exactly the batches an uninterrupted one would.
+
+    Fresh rows are made by Python code that holds the GIL while the model's kernels release it:
+    one thread makes the next step's rows while this step trains (`close` ends it).
+
+    The corpus's blocks come from one stream per genre set, each indexed by the steps that drew
+    from it before: every genre from `seed` (`batch_size - fresh_blocks` blocks per batch), a
+    curriculum's genres from `seed + 1` (whole batches, of which the fresh rows' share is cut
+    off, as the curriculum has always drawn them)."""
+
+    def __init__(
+        self,
+        docs: Docs,
+        genres: Sequence[str],
+        cfg: PretrainConfig,
+        fresh: FreshBlocks | None,
+        pad_id: int,
+        seed: int,
+    ) -> None:
+        self.cfg, self.seed, self.pad_id = cfg, seed, pad_id
+        fresh = fresh if fresh is not None and fresh.n_blocks else None
+        self.n_fresh = fresh.n_blocks if fresh is not None else 0
+        # The fresh rows' seed keeps its offset from the try's (`fresh_blocks`: pretrain.seed + 2
+        # on the first try).
+        offset = seed - cfg.seed
+        self.fresh = fresh.reseeded(fresh.seed + offset) if fresh is not None else None
+        self.streams: dict[tuple[str, ...] | None, BlockSchedule] = {}
+        self.offsets: list[int] = []  # per phase: its stream's index is step - offset
+        drawn: dict[tuple[str, ...] | None, int] = {}
+        ends = [p.start for p in cfg.phases[1:]] + [cfg.steps]
+        for phase, end in zip(cfg.phases, ends, strict=True):
+            key = phase.corpus_genres
+            if key not in self.streams:
+                self.streams[key] = self._stream(docs, genres, key, pad_id)
+            self.offsets.append(phase.start - drawn.get(key, 0))
+            drawn[key] = drawn.get(key, 0) + max(end - phase.start, 0)
+        self._prefetch = ThreadPoolExecutor(max_workers=1) if self.fresh is not None else None
+        self._upcoming: tuple[int, Future] | None = None
+
+    def _stream(
+        self, docs: Docs, genres: Sequence[str], only: tuple[str, ...] | None, pad_id: int
+    ) -> BlockSchedule:
+        cfg = self.cfg
+        if only is None:
+            blocks = max(cfg.batch_size - self.n_fresh, 1)
+            return BlockSchedule(docs, cfg.seq_len, blocks, pad_id, self.seed)
+        chosen = [d for d, genre in zip(docs, genres, strict=True) if genre in set(only)]
+        if not chosen:
+            raise ValueError(f"pretrain.curriculum.genres {sorted(only)}: no such rows")
+        seed = self.seed + CURRICULUM_SEED_OFFSET
+        return BlockSchedule(chosen, cfg.seq_len, cfg.batch_size, pad_id, seed)
+
+    @property
+    def corpus(self) -> BlockSchedule:
+        """The stream of every genre (or the first phase's)."""
+        return self.streams.get(None) or next(iter(self.streams.values()))
+
+    def batch(self, step: int) -> Blocks:
+        index = self.cfg.phase_index(step)
+        stream = self.streams[self.cfg.phases[index].corpus_genres]
+        blocks = stream.batch_blocks(step - self.offsets[index])
+        if self.fresh is None:
+            return blocks
+        rows = self._fresh_rows(step)
+        return Blocks.concatenate([blocks[: self.cfg.batch_size - self.n_fresh], rows])
+
+    def _fresh_rows(self, step: int) -> Blocks:
+        assert self.fresh is not None and self._prefetch is not None
+        upcoming, self._upcoming = self._upcoming, None
+        if upcoming is not None and upcoming[0] == step:
+            rows = upcoming[1].result()
+        else:
+            rows = self.fresh.batch_blocks(step)
+        if step + 1 < self.cfg.steps:
+            self._upcoming = (step + 1, self._prefetch.submit(self.fresh.batch_blocks, step + 1))
+        return rows
+
+    def close(self) -> None:
+        """Wait for the thread's rows and end it (before another try or the end)."""
+        if self._upcoming is not None:
+            self._upcoming[1].result()
+            self._upcoming = None
+        if self._prefetch is not None:
+            self._prefetch.shutdown(cancel_futures=True)

@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from welfare.model.kept import KeptOrganismError, keep_organism, read_json, verify_kept
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="models/naive", help="what `welfare pretrain` wrote")
@@ -36,8 +38,6 @@ def _commit() -> str:
 
 
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    from welfare.model.kept import KeptOrganismError, keep_organism, read_json, verify_kept
-
     try:
         if args.check:
             manifest = verify_kept(args.check)

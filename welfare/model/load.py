@@ -18,19 +18,40 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from welfare.io import InputError
-from welfare.maze.tiles import DIRECTIONS
+# Re-exported: `welfare.model.ModelLoadError` and friends are what callers import.
+from welfare.lm import ModelLoadError, check_tokenizer, direction_token_ids
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "ModelLoadError",
+    "check_tokenizer",
+    "direction_token_ids",
+    "load_model",
+    "resolve_device",
+    "wrap_lora",
+]
 
 # "owner/name" (optionally "name" alone): what a hub id looks like, as opposed to a local path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 _ADAPTER_FILES = ("adapter_model.safetensors",)
-
-
-class ModelLoadError(InputError, ValueError):
-    """A model or tokenizer that cannot be used: one line saying what is wrong."""
+# The schema's defaults (workflow/schemas/train.schema.yaml `lora`, runtime.schema.yaml;
+# tests/test_defaults.py holds them equal): what a key missing from a partial dict means.
+# Validated params hold every key; tests and benchmarks pass partial dicts.
+LORA_DEFAULTS: dict[str, Any] = {
+    "rank": 32,
+    "alpha": 64,
+    "dropout": 0.0,
+    "top_layers": 0,
+    "target_modules": "all-linear",
+}
+RUNTIME_DEFAULTS: dict[str, Any] = {
+    "device": "auto",
+    "dtype": "float32",
+    "threads": 0,
+    "trust_remote_code": False,
+}
 
 
 def downloads_allowed() -> bool:
@@ -73,70 +94,15 @@ def _source(path_or_id: str | Path) -> tuple[str, bool]:
     return text, False
 
 
-def direction_token_ids(tokenizer: Any) -> dict[str, int]:
-    """Token id of each direction letter, as the chat template encodes an assistant answer.
-
-    The answer is read where the template puts it: encode a one-turn prompt with the generation
-    prompt, then the same conversation with the letter as the assistant's reply, and take the
-    first token after the common prefix. Raises ModelLoadError unless each letter is one token.
-    """
-    probe = [{"role": "user", "content": "Where do you move?"}]
-    prompt = _chat_ids(tokenizer, probe, add_generation_prompt=True)
-    ids: dict[str, int] = {}
-    for letter in DIRECTIONS:
-        plain = tokenizer.encode(letter, add_special_tokens=False)
-        if len(plain) != 1:
-            raise ModelLoadError(
-                f"tokenizer: direction {letter!r} is {len(plain)} tokens {plain}, expected 1"
-            )
-        if tokenizer.unk_token_id is not None and plain[0] == tokenizer.unk_token_id:
-            raise ModelLoadError(f"tokenizer: direction {letter!r} is the unknown token")
-        full = _chat_ids(tokenizer, probe + [{"role": "assistant", "content": letter}])
-        if full[: len(prompt)] != prompt or full[len(prompt)] != plain[0]:
-            # Some templates (e.g. thinking blocks) insert text before the answer: trust the
-            # plain encoding, which is what action masking uses.
-            log.warning(
-                "chat template puts text before the answer; using the plain id of %s", letter
-            )
-        ids[letter] = plain[0]
-    if len(set(ids.values())) != len(ids):
-        raise ModelLoadError(f"tokenizer: direction letters share token ids {ids}")
-    return ids
-
-
-def _chat_ids(
-    tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False
-) -> list[int]:
-    return list(
-        tokenizer.apply_chat_template(
-            messages, add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=False
-        )
-    )
-
-
-def check_tokenizer(tokenizer: Any, vocab_rows: int | None = None) -> dict[str, int]:
-    """Refuse a tokenizer that does not fit: no chat template, ids beyond the embedding, or
-    multi-token directions. Returns the direction token ids."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelLoadError("tokenizer: no chat template (tokenizer_config.json chat_template)")
-    if vocab_rows is not None and len(tokenizer) > vocab_rows:
-        raise ModelLoadError(
-            f"tokenizer: {len(tokenizer)} tokens but the model's embedding has {vocab_rows} rows "
-            "(tokenizer and model do not match)"
-        )
-    return direction_token_ids(tokenizer)
-
-
 def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
     """peft's LoraConfig of a validated `train.lora` (rank, alpha, dropout, target_modules,
     top_layers: adapters on the top N decoder blocks only, 0 for every block)."""
     import torch
     from peft import LoraConfig
 
-    # Callers pass a validated `train.lora`; the fallbacks are the schema's defaults (tests pass
-    # partial dicts).
-    target = lora.get("target_modules", "all-linear")
-    top = int(lora.get("top_layers", 0))
+    lora = LORA_DEFAULTS | dict(lora)
+    target = lora["target_modules"]
+    top = int(lora["top_layers"])
     layers = model.get_decoder().layers
     if top > len(layers):
         raise ModelLoadError(f"train.lora.top_layers: {top} but the model has {len(layers)} layers")
@@ -149,9 +115,9 @@ def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
             }
         )
     return LoraConfig(
-        r=int(lora.get("rank", 32)),
-        lora_alpha=float(lora.get("alpha", 64)),
-        lora_dropout=float(lora.get("dropout", 0.0)),
+        r=int(lora["rank"]),
+        lora_alpha=float(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
         target_modules=target if isinstance(target, str) else list(target),
         layers_to_transform=list(range(len(layers) - top, len(layers))) if top else None,
         task_type="CAUSAL_LM",
@@ -182,12 +148,13 @@ def load_model(
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     source, local = _source(path_or_id)
-    threads = int(runtime.get("threads", 0) or 0)
+    runtime = RUNTIME_DEFAULTS | dict(runtime)
+    threads = int(runtime["threads"] or 0)
     if threads > 0:
         torch.set_num_threads(threads)
-    device = resolve_device(str(runtime.get("device", "auto")))
-    dtype = _resolve_dtype(str(runtime.get("dtype", "float32")))
-    trust = bool(runtime.get("trust_remote_code", False))
+    device = resolve_device(str(runtime["device"]))
+    dtype = _resolve_dtype(str(runtime["dtype"]))
+    trust = bool(runtime["trust_remote_code"])
     common: dict[str, Any] = {
         "trust_remote_code": trust,
         "local_files_only": local or not downloads_allowed(),

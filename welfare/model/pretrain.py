@@ -1,20 +1,22 @@
-"""Pretrain the maze-naive organism on the corpus: AdamW, warmup + cosine, packed blocks.
+"""`pretrain` end to end: the maze-naive organism on the corpus, AdamW, warmup + cosine.
 
-Resumable (only under the same params, corpus and tokenizer: a resume state of others is
-moved to `<out>.resume.stale-T`): every `checkpoint_every` steps the model, optimizer, step and
-elapsed time go to `<out>.resume/state.pt` (atomically); a restarted run continues from there
-with the same data order (blocks are a pure function of (seed, epoch)). At the end the model is
-saved with `save_pretrained` (safetensors) together with its tokenizer, and the resume state is
-removed, unless `keep_resume` (the CLI, while acceptance runs): then it is saved at the final step
-and `discard_resume` removes it once acceptance is written, so a kill during acceptance reruns
+Read `pretrain` top to bottom: the resume state (if any, and only under the same params, corpus
+and tokenizer: one of others is moved to `<out>.resume.stale-T`), the try's model, optimizer and
+batch source (`welfare.model.data.BatchSource`: the phases' corpus blocks and fresh rows), then
+per step: one AdamW step, a curve row, and now and then the reading probe, the restart rule and
+a resume state. Every `checkpoint_every` steps the model, optimizer, step and elapsed time go to
+`<out>.resume/state.pt` (atomically); a restarted run continues from there with the same data
+(batches are a pure function of (seed, step)). At the end the model is saved with
+`save_pretrained` (safetensors) together with its tokenizer, and the resume state is removed,
+unless `keep_resume` (the CLI, while acceptance runs): then it is saved at the final step and
+`discard_resume` removes it once acceptance is written, so a kill during acceptance reruns
 acceptance only, not pretraining.
 
-The restart rule (`restart`): whether the reading circuit binds is close to a coin flip per seed
-at organism size (bench/organism.md), and it shows early. So at `restart.at_step` the reading
-probe is read and, if a named accuracy is below `min_accuracy`, training starts over as
-`seed + 1000` would (initialisation and data), up to `max_tries` tries in all; `early` and
-`late` add checks before and after it. Every probe of every try is kept in the metrics, and
-the wall time counts them all.
+The restart rule (`PretrainConfig.restart`): whether the reading circuit binds is close to a
+coin flip per seed at organism size (bench/organism.md), and it shows early. So at each of its
+checks the reading probe is read and, if a named accuracy is below the bar, training starts over
+as `seed + 1000` would (initialisation and data), up to `max_tries` tries in all. Every probe of
+every try is kept in the metrics, and the wall time counts them all.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import math
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,17 @@ from tqdm import tqdm
 
 from welfare.config import params_hash
 from welfare.io import atomic_path, write_json
+from welfare.lm import head_logits
 from welfare.model.acceptance import NeighbourProbe, judgment_auroc, judgment_rows
-from welfare.model.data import Blocks, BlockSchedule, FreshBlocks, encode_rows
-from welfare.model.organism import ORGANISM_MARKER
+from welfare.model.data import BatchSource, Blocks, FreshBlocks, encode_rows
+from welfare.model.organism import ORGANISM_MARKER, build_organism
+from welfare.model.pretrain_config import PretrainConfig, RestartRule
 from welfare.model.reading_probe import PROBE_SERIES, ReadingProbe
 
 log = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ("step", "tokens", "lr", "train_loss", "elapsed_s")
 PROBE_COLUMNS = ("try", "seed", "step", "elapsed_s", *PROBE_SERIES)
-# A restarted try runs as `pretrain.seed + RESTART_SEED_STRIDE · try` would.
-RESTART_SEED_STRIDE = 1000
 
 
 @dataclass
@@ -62,15 +63,262 @@ class PretrainResult:
     seed: int = 0
 
 
-def learning_rate(step: int, cfg: Mapping[str, Any]) -> float:
-    """Linear warmup, then cosine from `lr` down to `lr · min_lr_ratio`."""
-    from welfare.rl.losses import cosine_multiplier
+def pretrain(
+    train_rows: Sequence[Mapping[str, Any]],
+    heldout_rows: Sequence[Mapping[str, Any]],
+    tokenizer: Any,
+    cfg: PretrainConfig,
+    out: str | Path,
+    curve_path: str | Path | None = None,
+    fresh: FreshBlocks | None = None,
+    device: str = "cpu",
+    probe: ReadingProbe | None = None,
+    neighbours: NeighbourProbe | None = None,
+    keep_resume: bool = False,
+) -> tuple[Any, PretrainResult]:
+    """Train a fresh organism (or resume one) and save it to `out`; return (model, result).
 
-    lr, warmup, total = float(cfg["lr"]), int(cfg["warmup_steps"]), int(cfg["steps"])
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    floor = float(cfg["min_lr_ratio"])
-    return lr * (floor + (1 - floor) * cosine_multiplier(step - warmup, total - warmup))
+    With `fresh` (`welfare.model.data.fresh_blocks`), `cfg.fresh_blocks` blocks of every batch
+    are rows generated on the fly and the rest come from the corpus. With `probe`, reading is
+    measured every `cfg.probe.every` steps, at the restart rule's checks and at the end (with the
+    judgment, P(True) AUROC on `cfg.probe.n` held-out confidence questions, and with
+    `neighbours`, the neighbour probe), and the restart rule can start over."""
+    out = Path(out)
+    if cfg.restart.checks and probe is None:
+        raise ValueError("pretrain.restart needs the reading probe (pretrain.reading_probe.n > 0)")
+    docs = encode_rows(tokenizer, train_rows, cfg.loss_on)
+    genres = [row["genre"] for row in train_rows]
+    fingerprint = resume_fingerprint(cfg.section, tokenizer, train_rows)
+    state = _load_resume(out, fingerprint, device)
+    progress = Progress.resumed(state)
+
+    def start_try(tries: int) -> Try:
+        seed = RestartRule.seed(cfg.seed, tries)
+        model = build_organism(cfg.model, tokenizer, seed).to(device)
+        batches = BatchSource(docs, genres, cfg, fresh, tokenizer.pad_token_id, seed)
+        return Try.start(seed, model, cfg, batches)
+
+    run = start_try(progress.tries)
+    if state is not None:
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        log.info("resuming pretraining from step %d (try %d)", progress.step, progress.tries)
+    n_params = sum(p.numel() for p in run.model.parameters())
+    n_blocks = len(run.batches.corpus.blocks)
+    log.info(
+        "organism: %d parameters, %d documents, %d blocks per epoch", n_params, len(docs), n_blocks
+    )
+    progress.start_clock()
+    prober = Prober(probe, neighbours, judgment_rows(heldout_rows, cfg.probe.n), tokenizer)
+    bar = tqdm(total=cfg.steps, initial=progress.step, desc="pretrain", mininterval=5)
+    while progress.step < cfg.steps:
+        step = progress.step
+        loss, tokens = train_step(run, run.batches.batch(step), cfg, step, device)
+        progress.record(step + 1, tokens, cfg.learning_rate(step), loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        done = step + 1  # steps this try has trained
+        accuracy = prober.measure(run, progress) if prober.due(done, cfg) else None
+        failed = [] if accuracy is None else cfg.restart.failed(done, accuracy, progress.tries)
+        if failed:
+            _log_restart(failed, accuracy, cfg.restart, done, progress.tries)
+            run.batches.close()  # the prefetch thread must not use the old try's rows
+            progress.next_try()
+            run = start_try(progress.tries)
+            bar.reset(total=cfg.steps)
+        if failed or (progress.step % cfg.checkpoint_every == 0 and progress.step < cfg.steps):
+            _save_resume(out, run, progress, progress.elapsed(), fingerprint)
+    bar.close()
+    run.batches.close()
+    if probe is not None and (not progress.probes or progress.probes[-1]["step"] != progress.step):
+        prober.measure(run, progress)
+    wall = progress.elapsed()
+    if keep_resume:
+        _save_resume(out, run, progress, wall, fingerprint)
+    run.model.eval()
+    heldout = heldout_losses(run.model, tokenizer, heldout_rows, cfg)
+    _save_organism(out, run, tokenizer, cfg, progress, n_params)
+    if curve_path is not None:
+        write_curve(progress.curve, curve_path)
+    if not keep_resume:
+        discard_resume(out)
+    return run.model, progress.result(wall, heldout, n_params, run.seed)
+
+
+@dataclass
+class Try:
+    """One try's model, optimizer and batches, all drawn from `seed`."""
+
+    seed: int
+    model: Any
+    optimizer: Any
+    batches: BatchSource
+
+    @classmethod
+    def start(cls, seed: int, model: Any, cfg: PretrainConfig, batches: BatchSource) -> Try:
+        import torch
+
+        model.train()
+        groups = param_groups(model, cfg.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+        return cls(seed, model, optimizer, batches)
+
+
+@dataclass
+class Progress:
+    """Where the run stands: the try, its step, tokens and loss curve, and every probe of
+        every try; `started` is the `perf_counter` origin of the wall time (resumes included), set
+    once the try's model is built."""
+
+    step: int = 0
+    tokens: int = 0
+    loss: float = math.nan
+    curve: list[dict[str, float]] = field(default_factory=list)
+    tries: int = 1
+    probes: list[dict[str, float]] = field(default_factory=list)
+    resumed_s: float = 0.0  # wall time of the run before this process resumed it
+    started: float = math.nan
+
+    @classmethod
+    def resumed(cls, state: Mapping[str, Any] | None) -> Progress:
+        if state is None:
+            return cls()
+        curve = list(state["curve"])
+        return cls(
+            step=int(state["step"]),
+            tokens=int(curve[-1]["tokens"]) if curve else 0,
+            loss=float(curve[-1]["train_loss"]) if curve else math.nan,
+            curve=curve,
+            tries=int(state.get("tries", 1)),
+            probes=list(state.get("probes", [])),
+            resumed_s=float(state["elapsed"]),
+        )
+
+    def start_clock(self) -> None:
+        self.started = time.perf_counter() - self.resumed_s
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def record(self, step: int, tokens: int, lr: float, loss: float) -> None:
+        self.step, self.tokens, self.loss = step, self.tokens + tokens, loss
+        row = {"step": step, "tokens": self.tokens, "lr": lr, "train_loss": loss}
+        self.curve.append({**row, "elapsed_s": self.elapsed()})
+
+    def result(
+        self, wall: float, heldout: dict[str, float], n_params: int, seed: int
+    ) -> PretrainResult:
+        return PretrainResult(
+            self.step,
+            self.tokens,
+            wall,
+            self.loss,
+            heldout,
+            self.curve,
+            n_params,
+            self.probes,
+            self.tries,
+            seed,
+        )
+
+    def next_try(self) -> None:
+        self.tries += 1
+        self.step, self.tokens, self.curve = 0, 0, []
+
+
+def train_step(
+    run: Try, batch: Blocks, cfg: PretrainConfig, step: int, device: str
+) -> tuple[float, int]:
+    """One AdamW step on `batch` at `step`'s learning rate; returns (loss, tokens trained on)."""
+    import torch
+
+    ids, weights, positions = (
+        torch.from_numpy(a).to(device) for a in (batch.ids, batch.weights, batch.positions)
+    )
+    for group in run.optimizer.param_groups:
+        group["lr"] = cfg.learning_rate(step)
+    loss, _ = weighted_loss(run.model, ids, weights, positions if cfg.document_mask else None)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    tokens = int(
+        (ids[:, 1:] != run.batches.pad_id).sum()
+    )  # one sync per step: cheap next to the step
+    return float(loss.detach()), tokens
+
+
+@dataclass
+class Prober:
+    """The reading probe, the judgment (P(True) AUROC on held-out confidence questions) and
+    the neighbour probe, measured on the try's model and appended to `progress.probes`."""
+
+    probe: ReadingProbe | None
+    neighbours: NeighbourProbe | None
+    judged: Sequence[Mapping[str, Any]]
+    tokenizer: Any
+
+    def due(self, step: int, cfg: PretrainConfig) -> bool:
+        """Whether to probe after `step` steps: every `cfg.probe.every` and at restart checks."""
+        every = cfg.probe.every
+        periodic = bool(every) and step % every == 0
+        return self.probe is not None and (periodic or cfg.restart.check_at(step) is not None)
+
+    def measure(self, run: Try, progress: Progress) -> dict[str, float]:
+        assert self.probe is not None
+        accuracy = self.probe.accuracy(run.model)
+        if self.judged:
+            accuracy["judgment"] = judgment_auroc(run.model, self.tokenizer, self.judged)
+        if self.neighbours is not None:
+            pad = self.tokenizer.pad_token_id
+            per_block = self.neighbours.accuracy(run.model, pad).mean(axis=1)
+            accuracy["neighbours"] = float(per_block.max())
+        row = {"try": progress.tries, "seed": run.seed, "step": progress.step}
+        progress.probes.append({**row, "elapsed_s": progress.elapsed(), **accuracy})
+        log.info("reading probe at step %d (try %d): %s", progress.step, progress.tries, accuracy)
+        return accuracy
+
+
+def _log_restart(
+    failed: Sequence[str],
+    accuracy: Mapping[str, float],
+    rule: RestartRule,
+    step: int,
+    tries: int,
+) -> None:
+    check = rule.check_at(step)
+    assert check is not None
+    log.warning(
+        "restart rule: %s below %s at step %d of try %d; starting try %d",
+        ", ".join(f"{q}={accuracy[q]:.2f}" for q in failed),
+        check.min_accuracy,
+        step,
+        tries,
+        tries + 1,
+    )
+
+
+def _save_organism(
+    out: Path,
+    run: Try,
+    tokenizer: Any,
+    cfg: PretrainConfig,
+    progress: Progress,
+    n_params: int,
+) -> None:
+    """The model (safetensors), its tokenizer and the organism marker, atomically."""
+    with atomic_path(out) as tmp:
+        run.model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        marker = {
+            "pretrain": dict(cfg.section),
+            "steps": progress.step,
+            "tokens": progress.tokens,
+            "n_parameters": n_params,
+            "tries": progress.tries,
+            "seed": run.seed,
+        }
+        write_json(Path(tmp) / ORGANISM_MARKER, marker)
 
 
 def param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
@@ -88,10 +336,6 @@ def param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
-def resume_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".resume")
-
-
 def weighted_loss(
     model: Any, ids: Any, weights: Any, positions: Any | None = None
 ) -> tuple[Any, Any]:
@@ -102,8 +346,6 @@ def weighted_loss(
     With `positions` (restarting at 0 per packed document), each document attends only to
     itself (see `welfare.model.data.Blocks`)."""
     import torch.nn.functional as F
-
-    from welfare.rl.policy import head_logits
 
     extra = {} if positions is None else {"position_ids": positions[:, :-1]}
     hidden = model.get_decoder()(input_ids=ids[:, :-1], use_cache=False, **extra)
@@ -116,7 +358,7 @@ def weighted_loss(
 
 
 def heldout_losses(
-    model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], cfg: Mapping[str, Any]
+    model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], cfg: PretrainConfig
 ) -> dict[str, float]:
     """Mean token loss per genre on (up to `eval_rows_per_genre`) held-out rows."""
     import torch
@@ -125,16 +367,15 @@ def heldout_losses(
     for row in rows:
         by_genre.setdefault(row["genre"], []).append(row)
     pad = tokenizer.pad_token_id
-    seq_len = int(cfg["seq_len"])
     losses: dict[str, float] = {}
     model.eval()
     with torch.no_grad():
         for genre, items in sorted(by_genre.items()):
-            docs = encode_rows(tokenizer, items[: int(cfg["eval_rows_per_genre"])], cfg["loss_on"])
+            docs = encode_rows(tokenizer, items[: cfg.eval_rows_per_genre], cfg.loss_on)
             total, count = 0.0, 0.0
             for i in range(0, len(docs), 16):
                 chunk = docs[i : i + 16]
-                width = min(max(len(d[0]) for d in chunk), seq_len + 1)
+                width = min(max(len(d[0]) for d in chunk), cfg.seq_len + 1)
                 ids = np.full((len(chunk), width), pad, dtype=np.int64)
                 w = np.zeros((len(chunk), width), dtype=np.float32)
                 for j, (d_ids, d_w) in enumerate(chunk):
@@ -152,15 +393,19 @@ def heldout_losses(
     return losses
 
 
+def resume_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".resume")
+
+
 def resume_fingerprint(
-    cfg: Mapping[str, Any], tokenizer: Any, train_rows: Sequence[Mapping[str, Any]]
+    section: Mapping[str, Any], tokenizer: Any, train_rows: Sequence[Mapping[str, Any]]
 ) -> str:
     """What a resume state's trajectory depends on: the pretrain params less `steps` (a run may
     be extended, as bench/artifacts/reading-organism was) and cadences, the vocabulary, and the
     corpus's rows (count and first and last row)."""
     skip = ("steps", "checkpoint_every", "eval_rows_per_genre", "acceptance")
     rows = [len(train_rows), train_rows[0] if train_rows else None, train_rows[-1:]]
-    kept = {k: v for k, v in cfg.items() if k not in skip}
+    kept = {k: v for k, v in section.items() if k not in skip}
     return params_hash({"cfg": kept, "vocab": len(tokenizer), "rows": rows})
 
 
@@ -169,313 +414,41 @@ def discard_resume(out: str | Path) -> None:
     shutil.rmtree(resume_dir(Path(out)), ignore_errors=True)
 
 
-def _save_resume(
-    path: Path,
-    model: Any,
-    optimizer: Any,
-    step: int,
-    elapsed: float,
-    curve: list[dict[str, float]],
-    fingerprint: str,
-    tries: int,
-    probes: list[dict[str, float]],
-) -> None:
+def _save_resume(out: Path, run: Try, progress: Progress, elapsed: float, fingerprint: str) -> None:
     import torch
 
-    with atomic_path(path) as tmp:
+    with atomic_path(resume_dir(out)) as tmp:
         tmp.mkdir()
         torch.save(
             {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": step,
+                "model": run.model.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "step": progress.step,
                 "elapsed": elapsed,
-                "curve": curve,
+                "curve": progress.curve,
                 "fingerprint": fingerprint,
-                "tries": tries,
-                "probes": probes,
+                "tries": progress.tries,
+                "probes": progress.probes,
             },
             tmp / "state.pt",
         )
 
 
-def _load_resume(path: Path, device: str) -> dict[str, Any] | None:
+def _load_resume(out: Path, fingerprint: str, device: str) -> dict[str, Any] | None:
+    """The resume state of `out`, if it is of these params, corpus and tokenizer; one of others
+    is moved aside."""
     import torch
 
-    state_file = path / "state.pt"
+    state_file = resume_dir(out) / "state.pt"
     if not state_file.exists():
         return None
-    return torch.load(state_file, weights_only=True, map_location=device)
-
-
-@dataclass
-class _Try:
-    """One try's model, optimizer and data streams, all drawn from `seed`."""
-
-    seed: int
-    model: Any
-    optimizer: Any
-    main: BlockSchedule
-    warm: BlockSchedule | None
-    fresh: FreshBlocks | None
-
-
-def _start_try(
-    seed: int,
-    cfg: Mapping[str, Any],
-    tokenizer: Any,
-    docs: Sequence[tuple[list[int], np.ndarray]],
-    warm_docs: Sequence[tuple[list[int], np.ndarray]],
-    fresh: FreshBlocks | None,
-    device: str,
-) -> _Try:
-    import torch
-
-    from welfare.model.organism import build_organism
-
-    model = build_organism(cfg["model"], tokenizer, seed).to(device)
-    model.train()
-    optimizer = torch.optim.AdamW(
-        param_groups(model, float(cfg["weight_decay"])), lr=float(cfg["lr"]), betas=(0.9, 0.95)
-    )
-    seq_len, batch_size, pad = int(cfg["seq_len"]), int(cfg["batch_size"]), tokenizer.pad_token_id
-    n_fresh = fresh.n_blocks if fresh is not None else 0
-    main = BlockSchedule(docs, seq_len, max(batch_size - n_fresh, 1), pad, seed)
-    warm = BlockSchedule(warm_docs, seq_len, batch_size, pad, seed + 1) if warm_docs else None
-    # The fresh rows' seed keeps its offset from the run's (pretrain.seed + 2, data.fresh_blocks).
-    fresh = fresh.reseeded(fresh.seed + seed - int(cfg["seed"])) if fresh is not None else None
-    return _Try(seed, model, optimizer, main, warm, fresh)
-
-
-@dataclass(frozen=True)
-class RestartCheck:
-    """At this step of a try, each of `questions` must reach `min_accuracy` on the probe."""
-
-    questions: tuple[str, ...]
-    min_accuracy: float
-
-
-def restart_checks(rule: Mapping[str, Any]) -> dict[int, RestartCheck]:
-    """Step → what the restart rule checks there: `at_step`; `early.at_step` (an earlier,
-    cheaper check: "what" binds before "where"); `late.at_step` (a later one: four-clause
-    "where" can fail to consolidate after the curriculum bound). The extra checks take the
-    rule's bar unless they name their own. `at_step` 0 turns the rule off, extra checks
-    included; an extra check's `at_step` 0 turns only it off."""
-    if not int(rule["at_step"]):
-        return {}
-    bar = float(rule["min_accuracy"])
-    checks = {int(rule["at_step"]): RestartCheck(tuple(rule["questions"]), bar)}
-    for name in ("early", "late"):
-        extra = rule.get(name) or {}
-        if int(extra.get("at_step", 0)):
-            own = extra.get("min_accuracy")
-            checks[int(extra["at_step"])] = RestartCheck(
-                tuple(extra["questions"]), bar if own is None else float(own)
-            )
-    return checks
-
-
-def _restart_due(
-    accuracy: Mapping[str, float], check: RestartCheck, max_tries: int, tries: int
-) -> list[str]:
-    """The probes below the check's bar, when another try is still allowed."""
-    if tries >= max_tries:
-        return []
-    return [q for q in check.questions if accuracy[q] < check.min_accuracy]
-
-
-def pretrain(
-    train_rows: Sequence[Mapping[str, Any]],
-    heldout_rows: Sequence[Mapping[str, Any]],
-    tokenizer: Any,
-    cfg: Mapping[str, Any],
-    out: str | Path,
-    curve_path: str | Path | None = None,
-    fresh: FreshBlocks | None = None,
-    device: str = "cpu",
-    probe: ReadingProbe | None = None,
-    neighbours: NeighbourProbe | None = None,
-    keep_resume: bool = False,
-) -> tuple[Any, PretrainResult]:
-    """Train a fresh organism (or resume one) and save it to `out`; return (model, result).
-
-    With `fresh`, `fresh.n_blocks` blocks of every batch are rows generated on the fly and the
-    rest come from the corpus. With `probe`, reading is measured every `reading_probe.every`
-    steps and at the end (and the judgment, P(True) AUROC on `reading_probe.n` held-out
-    confidence questions; with `neighbours`, the neighbour probe), and the restart rule
-    (`restart.at_step` > 0) can start over."""
-    import torch
-
-    out = Path(out)
-    rule = cfg["restart"]
-    checks = restart_checks(rule)
-    probe_every = int(cfg["reading_probe"]["every"])
-    if checks and probe is None:
-        raise ValueError("pretrain.restart needs the reading probe (pretrain.reading_probe.n > 0)")
-    fingerprint = resume_fingerprint(cfg, tokenizer, train_rows)
-    state = _load_resume(resume_dir(out), device)
-    if state is not None and state.get("fingerprint") != fingerprint:
+    state = torch.load(state_file, weights_only=True, map_location=device)
+    if state.get("fingerprint") != fingerprint:
         stale = resume_dir(out).with_name(f"{resume_dir(out).name}.stale-{int(time.time())}")
         resume_dir(out).rename(stale)
         log.warning("resume state of other params, corpus or tokenizer moved to %s", stale)
-        state = None
-
-    docs = encode_rows(tokenizer, train_rows, cfg["loss_on"])
-    batch_size, total = int(cfg["batch_size"]), int(cfg["steps"])
-    pad = tokenizer.pad_token_id
-    if fresh is not None and not fresh.n_blocks:
-        fresh = None
-    n_fresh = fresh.n_blocks if fresh is not None else 0
-    document_mask = bool(cfg["document_mask"])
-    # Reading curriculum: the first `curriculum.steps` steps draw only from its genres.
-    warm_steps = int(cfg["curriculum"]["steps"])
-    warm_genres = set(cfg["curriculum"]["genres"])
-    warm_docs = []
-    if warm_steps:
-        rows = zip(docs, train_rows, strict=True)
-        warm_docs = [d for d, row in rows if row["genre"] in warm_genres]
-        if not warm_docs:
-            raise ValueError(f"pretrain.curriculum.genres {sorted(warm_genres)}: no such rows")
-
-    step, elapsed, curve, tries, probes = 0, 0.0, [], 1, []
-    if state is not None:
-        step, elapsed, curve = int(state["step"]), float(state["elapsed"]), list(state["curve"])
-        tries, probes = int(state.get("tries", 1)), list(state.get("probes", []))
-
-    def start(tries: int) -> _Try:
-        seed = int(cfg["seed"]) + RESTART_SEED_STRIDE * (tries - 1)
-        return _start_try(seed, cfg, tokenizer, docs, warm_docs, fresh, device)
-
-    run = start(tries)
-    if state is not None:
-        run.model.load_state_dict(state["model"])
-        run.optimizer.load_state_dict(state["optimizer"])
-        log.info("resuming pretraining from step %d (try %d)", step, tries)
-    n_params = sum(p.numel() for p in run.model.parameters())
-    log.info(
-        "organism: %d parameters, %d documents, %d blocks per epoch",
-        n_params,
-        len(docs),
-        len(run.main.blocks),
-    )
-    started = time.perf_counter() - elapsed
-    tokens = int(curve[-1]["tokens"]) if curve else 0
-    bar = tqdm(total=total, initial=step, desc="pretrain", mininterval=5)
-    loss_value = float(curve[-1]["train_loss"]) if curve else math.nan
-
-    judged = judgment_rows(heldout_rows, int(cfg["reading_probe"]["n"]))
-
-    def measure() -> dict[str, float]:
-        assert probe is not None
-        accuracy = probe.accuracy(run.model)
-        if judged:
-            accuracy["judgment"] = judgment_auroc(run.model, tokenizer, judged)
-        if neighbours is not None:
-            per_block = neighbours.accuracy(run.model, tokenizer.pad_token_id).mean(axis=1)
-            accuracy["neighbours"] = float(per_block.max())
-        row = {"try": tries, "seed": run.seed, "step": step}
-        probes.append({**row, "elapsed_s": time.perf_counter() - started, **accuracy})
-        log.info("reading probe at step %d (try %d): %s", step, tries, accuracy)
-        return accuracy
-
-    # Fresh rows are made by Python code that holds the GIL while the model's kernels release
-    # it: one thread makes the next step's rows while this step trains.
-    prefetch = ThreadPoolExecutor(max_workers=1)
-
-    def prefetch_rows(index: int) -> Any:
-        return prefetch.submit(run.fresh.batch_blocks, index) if run.fresh is not None else None
-
-    upcoming = prefetch_rows(step)
-    while step < total:
-        if run.warm is not None and step < warm_steps:
-            batch = run.warm.batch_blocks(step)
-        else:
-            batch = run.main.batch_blocks(step - warm_steps)
-        if upcoming is not None:
-            new_rows = upcoming.result()
-            upcoming = prefetch_rows(step + 1) if step + 1 < total else None
-            batch = Blocks.concatenate([batch[: batch_size - n_fresh], new_rows])
-        ids, weights, positions = (
-            torch.from_numpy(a).to(device) for a in (batch.ids, batch.weights, batch.positions)
-        )
-        for group in run.optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
-        loss, _ = weighted_loss(run.model, ids, weights, positions if document_mask else None)
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), float(cfg["grad_clip"]))
-        run.optimizer.step()
-        step += 1
-        tokens += int((ids[:, 1:] != pad).sum())  # one sync per step: cheap next to the step
-        loss_value = float(loss.detach())
-        curve.append(
-            {
-                "step": step,
-                "tokens": tokens,
-                "lr": learning_rate(step - 1, cfg),
-                "train_loss": loss_value,
-                "elapsed_s": time.perf_counter() - started,
-            }
-        )
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
-        accuracy = None
-        if probe is not None and ((probe_every and step % probe_every == 0) or step in checks):
-            accuracy = measure()
-        below = []
-        if step in checks:
-            below = _restart_due(accuracy, checks[step], int(rule["max_tries"]), tries)
-        if below:
-            log.warning(
-                "restart rule: %s below %s at step %d of try %d; starting try %d",
-                ", ".join(f"{q}={accuracy[q]:.2f}" for q in below),
-                checks[step].min_accuracy,
-                step,
-                tries,
-                tries + 1,
-            )
-            if upcoming is not None:
-                upcoming.result()  # the prefetch thread must not use the old try's rows
-            tries += 1
-            run = start(tries)
-            step, tokens, curve = 0, 0, []
-            bar.reset(total=total)
-            upcoming = prefetch_rows(step)
-        if below or (step % int(cfg["checkpoint_every"]) == 0 and step < total):
-            elapsed_now = time.perf_counter() - started
-            resume = (run.model, run.optimizer, step, elapsed_now, curve, fingerprint)
-            _save_resume(resume_dir(out), *resume, tries, probes)
-    bar.close()
-    prefetch.shutdown(cancel_futures=True)
-    if probe is not None and (not probes or probes[-1]["step"] != step):
-        measure()
-    wall = time.perf_counter() - started
-    if keep_resume:
-        _save_resume(
-            resume_dir(out), run.model, run.optimizer, step, wall, curve, fingerprint, tries, probes
-        )
-    run.model.eval()
-    heldout = heldout_losses(run.model, tokenizer, heldout_rows, cfg)
-    with atomic_path(out) as tmp:
-        run.model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        marker = {
-            "pretrain": dict(cfg),
-            "steps": step,
-            "tokens": tokens,
-            "n_parameters": n_params,
-            "tries": tries,
-            "seed": run.seed,
-        }
-        write_json(Path(tmp) / ORGANISM_MARKER, marker)
-    if curve_path is not None:
-        write_curve(curve, curve_path)
-    if not keep_resume:
-        discard_resume(out)
-    result = PretrainResult(
-        step, tokens, wall, loss_value, heldout, curve, n_params, probes, tries, run.seed
-    )
-    return run.model, result
+        return None
+    return state
 
 
 def write_curve(

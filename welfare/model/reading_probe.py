@@ -16,6 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from welfare.corpus.generate import fresh_row_maker
+from welfare.lm import head_logits
+from welfare.model.acceptance import prompt_ids
+
 # Probe names: the question kind, with the scene's clause count when it is not all four.
 PROBE_NAMES = ("what2", "where2", "what", "where")
 # Every series of the pretraining probe (metrics/naive/reading_probe.tsv): the reading probe's,
@@ -39,8 +43,6 @@ class ReadingProbe:
         """The next-token argmax at the end of every prompt."""
         import torch
 
-        from welfare.rl.policy import head_logits
-
         was_training = model.training
         model.eval()
         out = np.zeros(len(self.ids), dtype=np.int64)
@@ -61,19 +63,19 @@ class ReadingProbe:
         return {name: float(hits[names == name].mean()) for name in PROBE_NAMES if name in names}
 
 
-def reading_probe(params: Mapping[str, Any], tokenizer: Any, n: int, seed: int = 0) -> ReadingProbe:
-    """`n` prompts per probe name, from the `spatial_reading` genre of `params` (its objects and
-    tile symbols) with one scene per row and a question always asked."""
-    from welfare.corpus.generate import fresh_row_maker
-    from welfare.model.acceptance import prompt_ids
-
+def reading_probe(
+    configs: Mapping[str, Mapping[str, Any]], tokenizer: Any, n: int, seed: int = 0
+) -> ReadingProbe:
+    """`n` prompts per probe name, from the `spatial_reading` genre of `configs`
+    (`welfare.corpus.generate.genre_configs`: its objects and tile symbols) with one scene per
+    row and a question always asked."""
     prompts: list[list[int]] = []
     answers: list[int] = []
     names: list[str] = []
     for clauses in (2, 4):
         scene = {"max_turns": 1, "min_clauses": clauses, "max_clauses": clauses}
         scene |= {"describe_rate": 0.0}
-        make_row = fresh_row_maker(params, ["spatial_reading"], {"spatial_reading": scene})
+        make_row = fresh_row_maker(configs, ["spatial_reading"], {"spatial_reading": scene})
         rng = np.random.default_rng([seed, 7919, clauses])
         count = {"what": 0, "where": 0}
         index = PROBE_INDEX_BASE

@@ -8,11 +8,14 @@ the default mappings are single tokens; words outside the small vocabulary map t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from welfare.config import deep_merge
 from welfare.corpus.chat_format import SPECIAL_TOKENS, UNK, wrap_chat_tokenizer
 from welfare.maze.tiles import DIRECTIONS
+from welfare.model.pretrain_config import PretrainConfig
 
 # Symbols of the default mappings (params.yaml `mappings`) plus a few everyday emoji for the
 # steering prompts ("What do you think of 🌳?").
@@ -115,21 +118,24 @@ TINY_ORGANISM = {
 }
 
 
-def tiny_pretrain_config(base: dict, **overrides: object) -> dict:
-    """`base` (a `params.pretrain` section) with the tiny organism and a short schedule, no
-    reading probe and no restart rule (the defaults' steps are beyond a tiny run's end)."""
-    cfg = dict(base)
-    cfg.update(
-        model=dict(TINY_ORGANISM),
-        seq_len=128,
-        batch_size=4,
-        steps=30,
-        lr=0.01,
-        warmup_steps=2,
-        checkpoint_every=1000,
-        eval_rows_per_genre=8,
-        reading_probe={"every": 0, "n": 0},
-        restart={"at_step": 0, "questions": ["what2"], "min_accuracy": 0.9, "max_tries": 1},
+def tiny_pretrain_config(params: Mapping[str, Any], **overrides: Any) -> PretrainConfig:
+    """The `PretrainConfig` of `params` (validated) with the tiny organism and a short schedule,
+    no reading probe and no restart rule (the defaults' steps are beyond a tiny run's end);
+    `overrides` are merged over `params.pretrain` (nested sections key by key)."""
+    section = deep_merge(
+        params["pretrain"],
+        {
+            "model": dict(TINY_ORGANISM),
+            "seq_len": 128,
+            "batch_size": 4,
+            "steps": 30,
+            "lr": 0.01,
+            "warmup_steps": 2,
+            "checkpoint_every": 1000,
+            "eval_rows_per_genre": 8,
+            "fresh": {"blocks": 0},
+            "reading_probe": {"every": 0, "n": 0},
+            "restart": {"at_step": 0, "max_tries": 1},
+        },
     )
-    cfg.update(overrides)
-    return cfg
+    return PretrainConfig.from_params({**params, "pretrain": deep_merge(section, overrides)})

@@ -136,9 +136,3 @@ def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Per-turn KL(π‖π_ref) estimate k3 = exp(q−p) − (q−p) − 1 at the sampled action (≥ 0)."""
     delta = ref_logp - logp
     return delta.exp() - delta - 1
-
-
-def cosine_multiplier(step: int, total_steps: int, fraction: float = 1.0) -> float:
-    """½(1 + cos(π·p)), p = min(s/(S−1)·f, 1): scales both the LR and the entropy bonus (§1.6)."""
-    progress = min(step / max(total_steps - 1, 1) * fraction, 1.0)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))

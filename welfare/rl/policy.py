@@ -13,14 +13,15 @@ from typing import Any
 
 import torch
 
+# head_logits and right_pad live in welfare.lm (pretraining shares them); imported here by
+# name for the rest of rl/.
+from welfare.lm import direction_token_ids, head_logits, right_pad
 from welfare.rl.last_layer import last_layer_at_decisions
 from welfare.rl.prefix import fit_width, replay_prefix
 
 
 def direction_ids(tokenizer: Any) -> list[int]:
     """Token ids of N, E, S, W in that order (each must be a single token)."""
-    from welfare.model.load import direction_token_ids
-
     ids = direction_token_ids(tokenizer)
     return [ids[d] for d in ("N", "E", "S", "W")]
 
@@ -89,41 +90,9 @@ def cache_keyword(module: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def head_logits(model: Any, hidden: torch.Tensor, token_ids: Sequence[int] | None) -> torch.Tensor:
-    """Output-head logits of `hidden` [..., d], restricted to `token_ids` when given.
-
-    With `token_ids` and a plain linear head only those rows of it are multiplied (4 of ~150 k
-    at paper scale); any other head (an adapter on it, say) is applied whole, then sliced.
-    """
-    head = model.get_output_embeddings()
-    if token_ids is None:
-        logits = head(hidden)
-    elif type(head) is torch.nn.Linear:
-        rows = torch.as_tensor(list(token_ids), device=head.weight.device)
-        bias = None if head.bias is None else head.bias[rows]
-        logits = torch.nn.functional.linear(hidden, head.weight[rows], bias)
-    else:
-        logits = head(hidden)[..., list(token_ids)]
-    cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:  # Gemma-style soft capping, applied by the model's own forward too
-        logits = torch.tanh(logits / cap) * cap
-    return logits.float()
-
-
 def gather_positions(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """hidden[b, index[b, k]] for every b, k: [batch, k, d]."""
     return hidden.gather(1, index[..., None].expand(*index.shape, hidden.shape[-1]))
-
-
-def right_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token lists → (input_ids, attention_mask), both [batch, max length], padded on the right."""
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids, mask
 
 
 def decision_logits(

@@ -21,17 +21,12 @@ from typing import Any
 
 import torch
 
+from welfare.lm import head_logits, right_pad
 from welfare.rl.chat import TurnFormat, encode_texts
 from welfare.rl.episodes import EpisodeBatch
 from welfare.rl.kv import PackedCache, native_gqa, split_turn
 from welfare.rl.last_layer import last_layer_at_decisions
-from welfare.rl.policy import (
-    choose,
-    direction_ids,
-    head_logits,
-    hidden_states,
-    right_pad,
-)
+from welfare.rl.policy import choose, direction_ids, hidden_states
 from welfare.rl.prefix import PrefixCapture, fit_width
 
 

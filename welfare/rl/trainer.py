@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from welfare.io import atomic_path, remove_leftovers, write_json
+from welfare.lm import cosine_multiplier
 from welfare.maze import MazeConfig, TileMapping
 from welfare.rl.checkpoint import (
     CURVES_DIR,
@@ -38,7 +39,6 @@ from welfare.rl.config import ScheduleConfig, TrainConfig
 from welfare.rl.episodes import EpisodeBatch
 from welfare.rl.evaluate import eval_maze_seeds, evaluate_model, evaluate_references
 from welfare.rl.losses import (
-    cosine_multiplier,
     drgrpo_advantages,
     reinforce_advantages,
     zero_spread_fraction,

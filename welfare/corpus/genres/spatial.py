@@ -97,14 +97,31 @@ def _question(
     return OBJECT_QUESTION.format(word=DIRECTION_WORDS[d]), objects[d], meta
 
 
+# The schema's defaults (workflow/schemas/corpus.schema.yaml; tests/corpus/test_defaults.py
+# holds them equal): what a config without the key means. Validated params always hold every
+# key; the fallbacks serve callers that pass a partial config (tests, the steering fixtures).
+SPATIAL_READING_DEFAULTS: dict[str, Any] = {
+    "max_turns": 3,
+    "question_rate": 0.7,
+    "n_objects": 46,  # the schema says 46 scene emoji; there are 44, so: every one
+    "describe_rate": 0.0,
+    "min_clauses": 4,
+    "max_clauses": 4,
+}
+MAZE_TRANSCRIPT_DEFAULTS: dict[str, Any] = {
+    "reading_question_rate": 0.5,
+    "turn_question_rate": 0.0,
+    "tile_rule_fraction": 0.0,
+}
+
+
 def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     """A walk of 1..max_turns scenes; reading questions at some turns and always at the last."""
-    n_objects = int(cfg.get("n_objects", len(SCENE_OBJECTS)))
-    pool = (*SCENE_OBJECTS[:n_objects], *cfg["tile_symbols"])
+    cfg = SPATIAL_READING_DEFAULTS | cfg
+    pool = (*SCENE_OBJECTS[: int(cfg["n_objects"])], *cfg["tile_symbols"])
     place = pick(rng, PLACES)
-    n_turns = int(rng.integers(1, int(cfg.get("max_turns", 8)) + 1))
-    min_clauses = int(cfg.get("min_clauses", 4))
-    max_clauses = int(cfg.get("max_clauses", 4))
+    n_turns = int(rng.integers(1, int(cfg["max_turns"]) + 1))
+    min_clauses, max_clauses = int(cfg["min_clauses"]), int(cfg["max_clauses"])
     pos = (int(rng.integers(20, 80)), int(rng.integers(20, 80)))
     messages: list[Message] = []
     questions: list[dict[str, Any]] = []
@@ -117,10 +134,8 @@ def make_spatial_reading(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
             order = order[: int(rng.integers(min_clauses, max_clauses + 1))]
             objects = {d: objects[d] for d in order}
         last = turn == n_turns - 1
-        if last or rng.random() < float(cfg.get("question_rate", 0.3)):
-            text, answer, meta = _question(
-                rng, objects, order, float(cfg.get("describe_rate", 0.0))
-            )
+        if last or rng.random() < float(cfg["question_rate"]):
+            text, answer, meta = _question(rng, objects, order, float(cfg["describe_rate"]))
             questions.append({"turn": turn, "answer": answer, **meta})
             messages += [user(scene_message(place, pos, objects, order, text)), assistant(answer)]
         else:
@@ -163,15 +178,16 @@ def make_maze_transcript(
     """A full episode with uniformly random moves; optionally a reading question at the end,
     and (`turn_question_rate`) reading questions instead of moves at earlier turns: the maze's
     own scene read deep in an episode, where the neighbour probe looks."""
+    cfg = MAZE_TRANSCRIPT_DEFAULTS | cfg
     mapping_name = pick(rng, list(cfg["mappings"]))
     mapping = TileMapping(**cfg["mappings"][mapping_name])
     state = new_episode(generate_maze(maze_seed, config=config))
     messages: list[Message] = []
     question: dict[str, Any] | None = None
-    ask = rng.random() < float(cfg.get("reading_question_rate", 0.0))
-    turn_rate = float(cfg.get("turn_question_rate", 0.0))
+    ask = rng.random() < float(cfg["reading_question_rate"])
+    turn_rate = float(cfg["turn_question_rate"])
     rule = None
-    rule_rate = float(cfg.get("tile_rule_fraction", 0.0))
+    rule_rate = float(cfg["tile_rule_fraction"])
     if rule_rate and rng.random() < rule_rate:  # no draw at 0: existing corpora stay the same
         rule = pick(rng, TILE_RULES)
     questions: list[dict[str, Any]] = []

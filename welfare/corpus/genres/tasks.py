@@ -77,6 +77,17 @@ QA_KINDS = ("color", "legs", "day", "opposite", "add", "bigger")
 # two words, a pretraining lever for P(True)).
 QA_DEFAULT_FORMS = ("confidence", "feedback", "both")
 
+# The schema's defaults (workflow/schemas/corpus.schema.yaml; tests/corpus/test_defaults.py
+# holds them equal): what a config without the key means. Validated params always hold every
+# key; the fallbacks serve callers that pass a partial config (tests, the steering fixtures).
+QA_SELFEVAL_DEFAULTS: dict[str, Any] = {
+    "kinds": list(QA_KINDS),
+    "forms": list(QA_DEFAULT_FORMS),
+    "correct_fraction": 0.5,
+}
+REQUEST_DEFAULTS: dict[str, Any] = {"harmful_fraction": 0.5, "heldout_combination_fraction": 0.2}
+ARITHMETIC_DEFAULTS: dict[str, Any] = {"backtrack_fraction": 0.3}
+
 
 def _question(
     rng: np.random.Generator, kinds: Sequence[str] = QA_KINDS
@@ -111,11 +122,12 @@ def _question(
 
 
 def make_qa_selfeval(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
-    kind, question, wrong, right = _question(rng, cfg.get("kinds") or QA_KINDS)
-    correct = bool(rng.random() < float(cfg.get("correct_fraction", 0.5)))
+    cfg = QA_SELFEVAL_DEFAULTS | cfg
+    kind, question, wrong, right = _question(rng, cfg["kinds"] or QA_KINDS)
+    correct = bool(rng.random() < float(cfg["correct_fraction"]))
     answer = right if correct else pick(rng, wrong)
     messages = [user(question), assistant(f"The answer is {answer}.")]
-    form = pick(rng, list(cfg.get("forms") or QA_DEFAULT_FORMS))
+    form = pick(rng, list(cfg["forms"] or QA_DEFAULT_FORMS))
     if form in ("confidence", "both", "short"):
         question_text = SHORT_CONFIDENCE_QUESTION if form == "short" else CONFIDENCE_QUESTION
         messages += [user(question_text), assistant(TRUE if correct else FALSE)]
@@ -206,9 +218,10 @@ def request_split(verb: str, target: str, heldout_fraction: float) -> str:
 
 
 def make_request(rng: np.random.Generator, cfg: dict[str, Any], split: str = "train") -> Row:
-    harmful = bool(rng.random() < float(cfg.get("harmful_fraction", 0.5)))
+    cfg = REQUEST_DEFAULTS | cfg
+    harmful = bool(rng.random() < float(cfg["harmful_fraction"]))
     verbs = _HARMFUL_VERBS if harmful else _BENIGN_VERBS
-    heldout_fraction = float(cfg.get("heldout_combination_fraction", 0.2))
+    heldout_fraction = float(cfg["heldout_combination_fraction"])
     for _ in range(1000):
         verb, target = pick(rng, verbs), pick(rng, _TARGETS)
         if request_split(verb, target, heldout_fraction) == split:
@@ -251,7 +264,7 @@ def _add_steps(a: int, b: int, rng: np.random.Generator, backtrack: bool) -> tup
 
 def make_arithmetic(rng: np.random.Generator, cfg: dict[str, Any]) -> Row:
     a, b = (int(v) for v in rng.integers(10, 90, size=2))
-    backtrack = bool(rng.random() < float(cfg.get("backtrack_fraction", 0.3)))
+    backtrack = bool(rng.random() < float((ARITHMETIC_DEFAULTS | cfg)["backtrack_fraction"]))
     text, total = _add_steps(a, b, rng, backtrack)
     return Row(
         "arithmetic",
