@@ -69,7 +69,7 @@ from welfare.steering.generate import GenerationSettings, generate_responses
 log = logging.getLogger("paper_scale")
 REPO = Path(__file__).resolve().parents[1]
 ORGANISM = "qwen4b-instruct-grpo"  # params/paper.yaml, Table 1 row 1
-PAPER_TRAJECTORIES = 15_000  # 3 classes × 5,000 (PAPER §3.1)
+PAPER_TRAJECTORIES = 15_000  # 3 classes × 5,000 (docs/protocol.md §3.1)
 
 # Per shape: what the sections run. `paper` is the paper's workload; `small` the CI's.
 SHAPES: dict[str, dict[str, Any]] = {

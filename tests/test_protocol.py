@@ -1,6 +1,6 @@
 """Every section of the protocol that the code, schemas, tests and docs cite exists in
 docs/protocol.md (the repository's own statement of the paper's protocol), and the rewrite of
-old "PAPER §x" citations keeps Python lines within the line limit."""
+old "docs/protocol.md §x" citations keeps Python lines within the line limit."""
 
 from __future__ import annotations
 

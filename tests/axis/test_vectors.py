@@ -34,7 +34,7 @@ def test_other_baselines():
     np.testing.assert_allclose(
         concept_vectors(sums, counts, "path_reference")[0], xs[0].mean(0) - xs[2].mean(0), rtol=1e-5
     )
-    # Equal class sizes: grand-mean vectors are 2/3 of one-vs-rest vectors (PAPER §3.2).
+    # Equal class sizes: grand-mean vectors are 2/3 of one-vs-rest vectors (docs/protocol.md §3.2).
     xs, sums, counts = _data(sizes=(6, 6, 6))
     np.testing.assert_allclose(
         concept_vectors(sums, counts, "grand_mean"),

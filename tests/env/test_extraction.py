@@ -1,4 +1,5 @@
-"""Extraction trajectories (PAPER §3.1): valid by construction, replayable, deterministic."""
+"""Extraction trajectories (docs/protocol.md §3.1): valid by construction, replayable,
+deterministic."""
 
 from __future__ import annotations
 

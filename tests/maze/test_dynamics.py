@@ -1,4 +1,4 @@
-"""Episode dynamics: rewards, melting, both wind modes, turn limit (PAPER §1.1, §1.5)."""
+"""Episode dynamics: rewards, melting, both wind modes, turn limit (docs/protocol.md §1.1, §1.5)."""
 
 from __future__ import annotations
 

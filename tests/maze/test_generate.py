@@ -1,4 +1,4 @@
-"""Invariants of maze generation (PAPER §1.2 / App. J.1), property-based."""
+"""Invariants of maze generation (docs/protocol.md §1.2 / App. J.1), property-based."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The user message of PAPER §1.3, character for character, and its shuffling."""
+"""The user message of docs/protocol.md §1.3, character for character, and its shuffling."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from welfare.config import load_params
 from welfare.maze import MazeConfig, Tile, TileMapping, render_user_message, step
 from welfare.maze.render import INSTRUCTION
 
-# PAPER §1.3 / Appendix K, the example user message (Mold shown as 🗂 U+1F5C2 there).
+# docs/protocol.md §1.3 / Appendix K, the example user message (Mold shown as 🗂 U+1F5C2 there).
 PAPER_MESSAGE = (
     "You are in a maze. Currently, you\u2019re at location (50, 49). "
     "To the north there is \U0001f9fe; to the east there is \U0001f5c2; "

@@ -71,7 +71,7 @@ def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     cos = (tmp_path / "report/plots/cosines/reinforce.tsv").read_text().splitlines()
     assert cos[0].split("\t") == ["layer", "trained", "control"] and len(cos) == fx.LAYERS + 1
     assert "v_gold" in (tmp_path / "report/plots/steering/reinforce.tsv").read_text()
-    # The organism table: one row per organism beside its PAPER Table 1 row.
+    # The organism table: one row per organism beside its docs/protocol.md Table 1 row.
     table = re.search(r'<section id="organisms".*?</section>', html, re.S).group(0)
     for name in ("reinforce", "drgrpo", "sft", "office_swap"):
         assert f"<td>{name}</td>" in table, name

@@ -2,8 +2,8 @@
 
 Capture positions: "last" (token −1), "assistant_template" (every token of the last assistant
 template, right-aligned), or a sequence of named token positions, gathered from one forward pass:
-"letter" (token −1, the final direction letter: PAPER §3.1's position) and "decision" (the last
-template token before the final content, `RenderedChat.decision_index`).
+"letter" (token −1, the final direction letter: docs/protocol.md §3.1's position) and "decision"
+(the last template token before the final content, `RenderedChat.decision_index`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A conversation that ends with an assistant message (an extraction trajectory, whose last content
 is the final direction letter) is rendered with `continue_final_message=True`: no end-of-turn
-token follows the letter, so position −1 is the letter itself (PAPER §3.1). One that ends with a
-user message (tracking: "That’s right") is rendered with the generation prompt, so its last
+token follows the letter, so position −1 is the letter itself (docs/protocol.md §3.1). One that ends
+with a user message (tracking: "That’s right") is rendered with the generation prompt, so its last
 tokens are the empty assistant template.
 
 `content_start` is found from the template itself, never from a token id: the rendered text ends

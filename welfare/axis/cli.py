@@ -1,4 +1,5 @@
-"""`welfare axis`: reward concept vectors, ℓ*, and the geometry of PAPER §3–4.5, with nulls.
+"""`welfare axis`: reward concept vectors, ℓ*, and the geometry of docs/protocol.md §3–4.5, with
+nulls.
 
     welfare axis --trained activations/grpo/final.zarr --naive activations/grpo/naive.zarr \
         --model models/grpo/final --naive-model models/naive --corpus data/corpus \

@@ -1,4 +1,5 @@
-"""Geometry 3 (PAPER §4.4): emotion vectors Sofroniew-style and their alignment with v and u.
+"""Geometry 3 (docs/protocol.md §4.4): emotion vectors Sofroniew-style and their alignment with v
+and u.
 
 e_k = mean activation of emotion k's stories − mean of every other story, with the top
 principal components of emotionally neutral text projected out (enough components to explain

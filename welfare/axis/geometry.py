@@ -1,6 +1,6 @@
-"""Geometry 1 (PAPER §4.2) with its uncertainty: per-layer cos(v_mold, v_gold), its bootstrap CI
-and permutation null, held-out AUROC along each vector, the layers that beat the null, ℓ*, norms
-and the centred tile-mean cosines. Input: one `StorePass` (trained or control)."""
+"""Geometry 1 (docs/protocol.md §4.2) with its uncertainty: per-layer cos(v_mold, v_gold), its
+bootstrap CI and permutation null, held-out AUROC along each vector, the layers that beat the null,
+ℓ*, norms and the centred tile-mean cosines. Input: one `StorePass` (trained or control)."""
 
 from __future__ import annotations
 

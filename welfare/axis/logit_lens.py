@@ -1,5 +1,5 @@
-"""Logit lens of a vector (PAPER §4.3): its image through the unembedding, with and without the
-model's final norm (the paper does not say which; both are reported)."""
+"""Logit lens of a vector (docs/protocol.md §4.3): its image through the unembedding, with and
+without the model's final norm (the paper does not say which; both are reported)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Which token positions the axis stage analyses, and reading one of them from a store.
 
 A store recorded by `welfare activations` has a `position` dim of named positions ("letter":
-token −1, PAPER §3.1; "decision": the template token before it). A store without that dim (older
-stores, benchmarks) holds the letter alone. The axis stage runs its whole analysis at each of
+token −1, docs/protocol.md §3.1; "decision": the template token before it). A store without that dim
+(older stores, benchmarks) holds the letter alone. The axis stage runs its whole analysis at each of
 `axis.positions`; the vectors of `axis.steer_position` are the ones steering and tracking read.
 """
 

@@ -1,4 +1,5 @@
-"""Layer selection scores on held-out activations (PAPER §3.4) and the steering layer ℓ*."""
+"""Layer selection scores on held-out activations (docs/protocol.md §3.4) and the steering layer
+ℓ*."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Geometry 4 (PAPER §4.5): sentiment vectors and their cosines with v and u at every layer.
+"""Geometry 4 (docs/protocol.md §4.5): sentiment vectors and their cosines with v and u at every
+layer.
 
 - prompt method: the final-token activation of a positive instruction ("Describe a book using
   positive sentiment") minus that of its negative twin, both as chat prompts;

@@ -95,7 +95,7 @@ class PassSummary(TypedDict):
 
 
 class RoleHeadline(TypedDict):
-    """`headline()`: the numbers of PAPER §5 for one store, each beside its null."""
+    """`headline()`: the numbers of docs/protocol.md §5 for one store, each beside its null."""
 
     min_cos: float
     min_cos_layer: int
@@ -220,7 +220,7 @@ def analyse_position(
 
 
 def headline(summaries: Mapping[str, dict]) -> dict[str, Any]:
-    """The numbers of PAPER §5 items 1–3 and 5, each next to its null / significance."""
+    """The numbers of docs/protocol.md §5 items 1–3 and 5, each next to its null / significance."""
     out: dict[str, Any] = {}
     for role, s in summaries.items():
         cos = s["cos"]

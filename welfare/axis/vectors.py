@@ -1,4 +1,4 @@
-"""Reward concept vectors from class sums (PAPER §3.2, Eq. 1 and Eq. 3).
+"""Reward concept vectors from class sums (docs/protocol.md §3.2, Eq. 1 and Eq. 3).
 
 Everything here works on class *sums* and *counts* with arbitrary leading axes, so the observed
 vectors, every label permutation and every bootstrap resample come out of one weighted pass over
@@ -43,7 +43,8 @@ def concept_vectors(sums: np.ndarray, counts: np.ndarray, baseline: Baseline) ->
 
 
 def centred_class_means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Class means minus the grand mean of the three class means (PAPER §4.2, Tables 9–10)."""
+    """Class means minus the grand mean of the three class means (docs/protocol.md §4.2, Tables
+    9–10)."""
     means = sums / counts.astype(np.float64)[..., None, None]
     return (means - means.mean(axis=-3, keepdims=True)).astype(np.float32)
 

@@ -6,7 +6,7 @@ scorer and the text it scores can never drift apart. Importable constants:
 - `POSITIVE_WORDS`, `NEGATIVE_WORDS`: valence lexicon (`valence_score`, `valence_label`);
 - `REFUSAL_PHRASES`, `COMPLIANCE_PHRASES`: requests (`is_refusal`, `is_compliance`);
 - `BACKTRACK_MARKERS`: arithmetic backtracking (`has_backtracking`);
-- `SELF_REPORT_PROMPTS`: the 15 welfare self-report prompts of PAPER §4.6;
+- `SELF_REPORT_PROMPTS`: the 15 welfare self-report prompts of docs/protocol.md §4.6;
 - `CONFIDENCE_QUESTION`, `TRUE`, `FALSE`, `FEEDBACK_RIGHT`, `FEEDBACK_WRONG`: self-evaluation;
 - `load_emotions()`: the emotion list with valence and arousal (data/emotions.tsv).
 """

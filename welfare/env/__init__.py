@@ -1,4 +1,5 @@
-"""The env stage (PAPER §3.1): extraction trajectories, held-out eval mazes, SFT demonstrations.
+"""The env stage (docs/protocol.md §3.1): extraction trajectories, held-out eval mazes, SFT
+demonstrations.
 
 Public API::
 

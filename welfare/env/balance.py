@@ -1,4 +1,5 @@
-"""The class-balance metrics of PAPER §3.1 (L.2): final move direction per final-tile class."""
+"""The class-balance metrics of docs/protocol.md §3.1 (L.2): final move direction per final-tile
+class."""
 
 from __future__ import annotations
 

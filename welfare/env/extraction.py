@@ -1,4 +1,4 @@
-"""Extraction trajectories of PAPER §3.1, sampled valid by construction.
+"""Extraction trajectories of docs/protocol.md §3.1, sampled valid by construction.
 
 A trajectory of class c (mold / gold / path) and length n starts at the maze start, takes n−1
 steps each chosen uniformly among the adjacent Path tiles, then a final step onto a tile of class

@@ -1,8 +1,8 @@
 """Chat messages of dataset rows: replay a row in its maze and render every turn.
 
 Messages are ``[{"role": "user", ...}, {"role": "assistant", "content": "N"}, ...]`` with no system
-prompt (PAPER §1.3); the chat template comes from the model's tokenizer. For extraction the
-paper puts no end-of-turn token after the final assistant move: whoever tokenises must drop it.
+prompt (docs/protocol.md §1.3); the chat template comes from the model's tokenizer. For extraction
+the paper puts no end-of-turn token after the final assistant move: whoever tokenises must drop it.
 """
 
 from __future__ import annotations

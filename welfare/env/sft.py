@@ -1,4 +1,5 @@
-"""SFT demonstrations (PAPER §2.5): the optimal planner playing fresh mazes, wind included.
+"""SFT demonstrations (docs/protocol.md §2.5): the optimal planner playing fresh mazes, wind
+included.
 
 Demo i plays maze ``seed_base + i`` for the full episode. The planner plans all remaining turns
 without wind and the plan is followed until wind fires, then re-planned from where the agent

@@ -1,4 +1,4 @@
-"""The emoji maze of PAPER §1: generation, dynamics, rendering, oracles.
+"""The emoji maze of docs/protocol.md §1: generation, dynamics, rendering, oracles.
 
 Public API (other stages import from here)::
 

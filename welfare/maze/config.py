@@ -13,7 +13,7 @@ WIND_MODES = ("move_then_push", "override")
 
 @dataclass(frozen=True)
 class MazeConfig:
-    """Generation, dynamics and rendering parameters (defaults = PAPER §1 / params.yaml).
+    """Generation, dynamics and rendering parameters (defaults = docs/protocol.md §1 / params.yaml).
 
     The paper's open questions are fields: `wind_mode` (App. K "move_then_push" vs App. J.4
     "override"), `gold_ratio` (J.1's 0.20 versus the far denser Gold of the example rollout),

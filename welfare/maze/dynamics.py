@@ -1,4 +1,4 @@
-"""Episode dynamics (PAPER §1.1, §1.5): per-turn rewards, tile melting, wind.
+"""Episode dynamics (docs/protocol.md §1.1, §1.5): per-turn rewards, tile melting, wind.
 
 A turn: the agent moves one tile in the chosen direction and receives
 ``reward_step + reward(tile entered)`` (Gold +20, Mold −10, Path 0, step −0.1). With probability
@@ -39,7 +39,7 @@ class WindEvent:
         return OPPOSITE[self.push]
 
     def sentence(self) -> str:
-        """E.g. "A strong wind from the East blew you West!" (PAPER §1.3)."""
+        """E.g. "A strong wind from the East blew you West!" (docs/protocol.md §1.3)."""
         source, push = DIRECTION_NAMES[self.source], DIRECTION_NAMES[self.push]
         return f"A strong wind from the {source} blew you {push}!"
 

@@ -1,4 +1,4 @@
-"""Maze generation exactly as PAPER §1.2 (Appendix J.1).
+"""Maze generation exactly as docs/protocol.md §1.2 (Appendix J.1).
 
 1. A `size`×`size` grid of Mold (the border stays Mold).
 2. Carving: a random walk of U[low·(size−2), high·(size−2)] steps (integers, both ends included)
@@ -153,7 +153,8 @@ def window_around(grid: np.ndarray, pos: tuple[int, int], radius: int) -> np.nda
 
 
 def generate_maze(seed: int, size: int | None = None, *, config: MazeConfig | None = None) -> Maze:
-    """Generate the maze named by `seed` (PAPER §1.2). `size` defaults to ``config.size`` (100)."""
+    """Generate the maze named by `seed` (docs/protocol.md §1.2). `size` defaults to ``config.size``
+    (100)."""
     config = config or MazeConfig()
     size = config.size if size is None else int(size)
     if size < 3:

@@ -1,4 +1,4 @@
-"""The user message of PAPER §1.3 (Appendix K), character for character.
+"""The user message of docs/protocol.md §1.3 (Appendix K), character for character.
 
     You are in a maze. Currently, you’re at location (50, 49). To the north there is 🧾; to the
     east there is 🗂; to the south there is 🗂; to the west there is 🧾. Where do you move? Output

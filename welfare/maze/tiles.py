@@ -1,4 +1,4 @@
-"""Tiles, directions and tile mappings of the emoji maze (PAPER §1.1, §1.3).
+"""Tiles, directions and tile mappings of the emoji maze (docs/protocol.md §1.1, §1.3).
 
 Coordinates are (x, y) with y growing southwards, as in the paper: N from (50, 49) is (50, 48).
 Grids are indexed ``grid[y, x]``.

@@ -68,8 +68,8 @@ CHATML_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
 )
-# Words that are single tokens of Qwen's vocabulary: the maze message (PAPER §1.3), the wind
-# sentence, the chat roles, the steering and self-report prompts, and common English.
+# Words that are single tokens of Qwen's vocabulary: the maze message (docs/protocol.md §1.3), the
+# wind sentence, the chat roles, the steering and self-report prompts, and common English.
 _TEXT = """
 You are in a maze. Currently, you’re at location (50, 49). To the north there is; to the east
 there is; to the south there is; to the west there is. Where do you move? Output only N/E/S/W

@@ -44,7 +44,7 @@ class ReportPaths:
 
 
 def headline(data: F.OrganismData) -> dict[str, float | None]:
-    """The PAPER §5 quantities this organism's metrics provide (None where absent)."""
+    """The docs/protocol.md §5 quantities this organism's metrics provide (None where absent)."""
     out: dict[str, float | None] = {}
     for which in ("trained", "control"):
         p = F._pass(data.axis, which) or {}
@@ -141,7 +141,7 @@ def _organism_cells(row: dict[str, Any], head: dict[str, float | None]) -> list[
             f"{row['algorithm']}, {row['adapter']}, {row['mapping']}",
             0,
         ),
-        ("PAPER Table 1 row", label, 1),
+        ("docs/protocol.md Table 1 row", label, 1),
         ("held-out greedy return", F._fmt(head.get("heldout_greedy_return"), 1), 0),
         ("min cos(v_Mold, v_Gold) (null, p)", _cos_cell(head, "trained"), 0),
         ("paper", paper_min, 1),
@@ -173,7 +173,7 @@ def _organism_cells(row: dict[str, Any], head: dict[str, float | None]) -> list[
 def organism_table(
     params: dict[str, Any], heads: dict[str, dict[str, float | None]], paper: bool = True
 ) -> F.Table:
-    """PAPER Table 1 side by side: one row per organism, its measured numbers beside the
+    """docs/protocol.md Table 1 side by side: one row per organism, its measured numbers beside the
     paper's for the Table 1 row it stands for (Table 7 cosines; slopes of the primary model)."""
     cells = {
         name: [c for c in _organism_cells(params["organisms"][name], head) if paper or not c[2]]
@@ -236,7 +236,7 @@ def _global_figures(paths: ReportPaths, params: dict[str, Any]) -> list[F.Figure
     env_fig = F.Figure(
         "env-balance",
         "Extraction sets per tile mapping",
-        "Trajectories per final tile class (PAPER §3.1).",
+        "Trajectories per final tile class (docs/protocol.md §3.1).",
     )
     if balance_rows:
         env_fig.table = F.Table(["mapping", "mold", "gold", "path"], balance_rows)
@@ -397,19 +397,20 @@ def summary_sections(
     sections = [
         (
             "organisms",
-            "The organisms side by side (PAPER Table 1)",
+            "The organisms side by side (docs/protocol.md Table 1)",
             "<p>One row per organism, each beside the paper's numbers for the Table 1 row it "
-            "stands for (cosines: PAPER Table 7; steering slopes per unit α: the primary model "
-            "only). Every cosine stands beside its label-shuffled null and p; held-out AUROCs "
-            "are along each vector at its steering layer ℓ*; the control is the maze-naive "
+            "stands for (cosines: docs/protocol.md Table 7; steering slopes per unit α: the "
+            "primary model only). Every cosine stands beside its label-shuffled null and p; "
+            "held-out AUROCs are along each vector at its steering layer ℓ*; the control is the "
+            "maze-naive "
             f"organism ({esc(_naive_source(params))}) on the row's mapping.</p>"
             + table_html(organism_table(params, heads, paper)),
         ),
         (
             "headline",
             "Headline numbers beside the paper's",
-            "<p>PAPER §5 values are for the primary Qwen3-4B-Instruct model; at organism "
-            "scale only the signs and the trained-vs-control contrast are comparable.</p>"
+            "<p>docs/protocol.md §5 values are for the primary Qwen3-4B-Instruct model; at "
+            "organism scale only the signs and the trained-vs-control contrast are comparable.</p>"
             + table_html(headline_table(heads, paper)),
         ),
     ]

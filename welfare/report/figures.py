@@ -366,7 +366,8 @@ def sentiment_alignment(data: OrganismData) -> Figure:
         f"sentiment-{data.name}",
         f"Sentiment-vector alignment — {data.name}",
         "Cosine of each sentiment vector (prompt-contrast and counterfactual) with v_Mold / v_Gold "
-        "(solid) and the maze-naive u (dashed), per layer (PAPER §4.5: about 0.2 at most).",
+        "(solid) and the maze-naive u (dashed), per layer (docs/protocol.md §4.5: about 0.2 at "
+        "most).",
     )
     sentiment = dig(data.axis or {}, "sentiment") or {}
     series = []
@@ -530,7 +531,8 @@ def layer_sweep(data: OrganismData) -> Figure:
     fig_ = Figure(
         f"layer-sweep-{data.name}",
         f"Layer sweep — {data.name}",
-        "Steering slope per unit α when v is taken and added at each layer (PAPER §4.13).",
+        "Steering slope per unit α when v is taken and added at each layer (docs/protocol.md "
+        "§4.13).",
     )
     sweep = dig(data.steer or {}, "layer_sweep", "naive")
     grid: dict[str, dict[int, float]] = {}
@@ -568,7 +570,7 @@ def tracking_densities(data: OrganismData) -> Figure:
         f"tracking-{data.name}",
         f"Goal-achievement tracking — {data.name}",
         "Projection onto the axis of goal-achieved vs goal-failed contexts, trained vs maze-naive "
-        "(PAPER §4.11); d is the standardised difference of means.",
+        "(docs/protocol.md §4.11); d is the standardised difference of means.",
     )
     # track.json: {trained|naive: {maze: {vector: {d, projection_sd: {mold, gold}}},
     # correctness: {vector: {d, ...}}}} (welfare.steering.track_stage.TrackMetrics)

@@ -1,4 +1,5 @@
-"""Headline numbers of the paper (PAPER.md §5), to set a replication's values beside them."""
+"""Headline numbers of the paper (docs/protocol.md §5), to set a replication's values beside
+them."""
 
 from __future__ import annotations
 
@@ -49,9 +50,9 @@ HEADLINE: dict[str, tuple[str, str, str]] = {
     "tracking_d_naive": ("goal tracking effect size d, naive", "|d| < 0.12", "Base"),
 }
 
-# PAPER Table 1 rows an organism-scale row stands for, by (algorithm, mapping): the row's label and
-# its trained min / layer-average cos(v_Mold, v_Gold) (Table 7). Every Instruct row's maze-naive
-# control has min −0.131 and average +0.089. The paper's tile swap is Dr. GRPO.
+# docs/protocol.md Table 1 rows an organism-scale row stands for, by (algorithm, mapping): the row's
+# label and its trained min / layer-average cos(v_Mold, v_Gold) (Table 7). Every Instruct row's
+# maze-naive control has min −0.131 and average +0.089. The paper's tile swap is Dr. GRPO.
 PAPER_ROWS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("drgrpo", "office"): ("1 primary (Dr. GRPO, LoRA)", "−0.947", "−0.210"),
     ("drgrpo", "office_swap"): ("2 choice of emoji (Mold↔Gold swapped)", "−0.910", "−0.060"),
@@ -64,5 +65,5 @@ PAPER_ROWS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("sft", "office"): ("8 RL vs supervised (SFT, LoRA)", "−0.844", "−0.344"),
 }
 PAPER_CONTROL_MIN = "−0.131"
-# Steering slopes per unit α are reported for the primary model only (PAPER §5 item 8).
+# Steering slopes per unit α are reported for the primary model only (docs/protocol.md §5 item 8).
 PAPER_PRIMARY_SLOPES = {"sentiment": ("−0.23", "+0.71"), "p_true": ("−0.12", "+0.15")}

@@ -1,8 +1,8 @@
 """The axis at each recorded token position, side by side (axis.json `positions`).
 
-The paper records the final direction letter (PAPER §3.1); the decision token (the template
-token before it) is where the move is chosen. Each position has its own vectors, permutation
-null, held-out AUROC and significant layers; this figure puts them next to each other.
+The paper records the final direction letter (docs/protocol.md §3.1); the decision token (the
+template token before it) is where the move is chosen. Each position has its own vectors,
+permutation null, held-out AUROC and significant layers; this figure puts them next to each other.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def position_comparison(data: OrganismData) -> Figure:
         "Left: cos(v_Mold, v_Gold) per layer at each recorded position (trained v solid with "
         "its permutation null's 95% band, maze-naive u dashed). Right: held-out AUROC of v_Gold "
         "(solid) and v_Mold (dotted) per layer; 0.5 is chance. letter = token −1, the final "
-        "direction letter (PAPER §3.1); decision = the chat-template token before it, where the "
+        "direction letter (docs/protocol.md §3.1); decision = the chat-template token before it, "
+        "where the "
         "move is chosen." + uses,
     )
     positions = axis.get("positions")

@@ -2,9 +2,9 @@
 
 Every policy plays the same episodes: the same mazes and, per episode, the same wind / clause
 stream (`EpisodeBatch` seeds them from `stream_seed`), so differences are the policies' own.
-Reference policies (PAPER §1, issue 4): uniform random, keep-straight (one random direction
-repeated), random among non-Mold neighbours, the one-step greedy oracle, and the optimal planner
-(replanning after wind, like the SFT demonstrations).
+Reference policies (docs/protocol.md §1, issue 4): uniform random, keep-straight (one random
+direction repeated), random among non-Mold neighbours, the one-step greedy oracle, and the optimal
+planner (replanning after wind, like the SFT demonstrations).
 """
 
 from __future__ import annotations

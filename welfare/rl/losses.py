@@ -1,4 +1,5 @@
-"""Advantages and losses of maze training, as pure tensor functions (PAPER §1.6, §2.2, §2.4).
+"""Advantages and losses of maze training, as pure tensor functions (docs/protocol.md §1.6, §2.2,
+§2.4).
 
 Every tensor is indexed by episode and turn: shape ``[episodes, turns]`` (one decision per turn),
 with ``mask`` marking the turns that exist. Episodes of one group (same maze) are contiguous:
@@ -42,7 +43,8 @@ def returns_to_go(rewards: torch.Tensor, discount: float = 1.0) -> torch.Tensor:
 def reinforce_advantages(
     rewards: torch.Tensor, mask: torch.Tensor, group_size: int, discount: float = 1.0
 ) -> torch.Tensor:
-    """Token-level REINFORCE (PAPER §2.4): returns-to-go minus a per-position group baseline.
+    """Token-level REINFORCE (docs/protocol.md §2.4): returns-to-go minus a per-position group
+    baseline.
 
     G_{i,t} = Σ_{k≥t} γ^{k−t} r_{i,k} (the paper: undiscounted, γ = 1); b_t = mask-weighted mean
     of G_{i,t} over the group's members still active at t; A_{i,t} = (G_{i,t} − b_t)·m_{i,t}.
@@ -64,7 +66,7 @@ def zero_spread_fraction(rewards: torch.Tensor, mask: torch.Tensor, group_size: 
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """Dual-clip PPO (Ye et al. 2020) constants, PAPER §2.2."""
+    """Dual-clip PPO (Ye et al. 2020) constants, docs/protocol.md §2.2."""
 
     epsilon: float = 0.2
     dual_c: float = 3.0
@@ -107,7 +109,8 @@ def seq_mean_token_sum(per_turn: torch.Tensor, mask: torch.Tensor, z: float) -> 
 
 
 def equalized_entropy(direction_logits: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
-    """H_eq per turn (PAPER §1.6): Σ over tile classes c of the entropy of softmax(ℓ) within S_c.
+    """H_eq per turn (docs/protocol.md §1.6): Σ over tile classes c of the entropy of softmax(ℓ)
+    within S_c.
 
     ``direction_logits`` [..., 4] are the logits of N/E/S/W; ``tiles`` [..., 4] the tile class of
     each neighbour (captured before the move). A class with fewer than two neighbours adds 0, so

@@ -1,4 +1,4 @@
-"""Supervised fine-tuning on the optimal planner's demonstrations (PAPER §2.5).
+"""Supervised fine-tuning on the optimal planner's demonstrations (docs/protocol.md §2.5).
 
 Demonstrations (`data/env/{mapping}/sft.parquet`) are re-rendered by the env stage
 (`welfare.env.render_sft_messages`) and tokenized turn by turn exactly like rollouts, so SFT and

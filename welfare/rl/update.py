@@ -1,6 +1,6 @@
 """The policy-gradient update: one forward/backward over each episode's full token sequence,
-with the decision positions gathered (PAPER §2.2: Dr. GRPO / token-level REINFORCE, dual-clip
-PPO, KL to the reference, equalized entropy bonus, seq-mean-token-sum with constant Z)."""
+with the decision positions gathered (docs/protocol.md §2.2: Dr. GRPO / token-level REINFORCE,
+dual-clip PPO, KL to the reference, equalized entropy bonus, seq-mean-token-sum with constant Z)."""
 
 from __future__ import annotations
 

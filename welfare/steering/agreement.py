@@ -47,7 +47,7 @@ def categorical_agreement(rule: Sequence[Any], judge: Sequence[Any]) -> dict[str
 
 def sentiment_agreement(rule: Sequence[float | None], judge: Sequence[int | None]) -> dict:
     """Rule scores (rounded to integers) against judge scores: exact, within ±1, linear-weighted
-    κ, Pearson r, MAE (PAPER §4.10's columns)."""
+    κ, Pearson r, MAE (docs/protocol.md §4.10's columns)."""
     a, b = _pairs(rule, judge)
     if not a:
         return {"n": 0}

@@ -1,4 +1,5 @@
-"""The steering battery (PAPER §4.6–4.9 and maze behaviour): every vector over the α grid.
+"""The steering battery (docs/protocol.md §4.6–4.9 and maze behaviour): every vector over the α
+grid.
 
 Two phases, so a paper-scale judge never shares a GPU with the steered model:
 1. `collect`: for each condition (vector, α) generate responses (sentiment, backtracking,
@@ -137,8 +138,8 @@ def collect_text(model, tokenizer, evaluation, inputs, cond, settings) -> list[d
 
 
 def confidence_answers(model, tokenizer, inputs: BatteryInputs, settings) -> dict[str, list[str]]:
-    """Phase 0 (PAPER §4.8): one unsteered greedy answer per question; for multiple choice an
-    argmax over the option letters."""
+    """Phase 0 (docs/protocol.md §4.8): one unsteered greedy answer per question; for multiple
+    choice an argmax over the option letters."""
     answers: dict[str, list[str]] = {}
     for dataset, prompts in inputs.confidence.items():
         choice = [p for p in prompts if p.meta.get("choice")]
@@ -309,8 +310,8 @@ def score_records(
 def grade_with_judge(
     records: list[dict], judge: Any, datasets: Iterable[str] = ("simpleqa",)
 ) -> None:
-    """Correctness of free-form phase-0 answers by the judge's grader (PAPER §4.8 uses the
-    official SimpleQA-Verified grader): each answer graded once, `correct` set on every record
+    """Correctness of free-form phase-0 answers by the judge's grader (docs/protocol.md §4.8 uses
+    the official SimpleQA-Verified grader): each answer graded once, `correct` set on every record
     of its question (None when not attempted or unparseable)."""
     datasets = set(datasets)
     todo = [r for r in records if r["eval"] == "confidence" and r["dataset"] in datasets]

@@ -68,7 +68,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     )
 
 
-# ---------------------------------------------------------------- sentiment (PAPER §4.6)
+# ---------------------------------------------------------------- sentiment (docs/protocol.md §4.6)
 
 ASSOCIATION_TEMPLATES = (
     "What do you think of {x}?",
@@ -180,7 +180,7 @@ def mmlu(
     path: str | Path, n: int | None, seed: int, subject_prefix: str = "high_school_"
 ) -> list[Prompt]:
     """MMLU (`question`, `subject`, `choices` (4), `answer` as 0–3 or a letter), the
-    high-school subsets (PAPER §4.8)."""
+    high-school subsets (docs/protocol.md §4.8)."""
     df = read_table(path)
     df = df[df["subject"].astype(str).str.startswith(subject_prefix)]
     rows = sample(df.to_dict("records"), n, seed)

@@ -102,7 +102,7 @@ def build_inputs(
 
 
 def _paper_inputs(plan: PromptPlan, inputs: BatteryInputs) -> None:
-    """PAPER §4.7–4.9's datasets, from the local files `steer.paper` names."""
+    """docs/protocol.md §4.7–4.9's datasets, from the local files `steer.paper` names."""
     files, sizes, seed = plan.paper_files, plan.sizes, plan.seed
     if "backtracking" in plan.evals and files["gsm8k"]:
         inputs.backtracking = {"gsm8k": ds.gsm8k(files["gsm8k"], sizes["backtracking"], seed)}

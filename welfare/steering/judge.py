@@ -1,4 +1,4 @@
-"""An LLM judge loaded from a local path, with the rubrics of PAPER §4.6, §4.7 and §4.9.
+"""An LLM judge loaded from a local path, with the rubrics of docs/protocol.md §4.6, §4.7 and §4.9.
 
 The paper's verbatim judge prompts live on its website (appendix O), which this project cannot
 fetch; the rubrics below follow the paper's description: integer −5..+5 sentiment with anchors
@@ -148,7 +148,8 @@ class LLMJudge:
 
     model: Any
     tokenizer: Any
-    thinking: Mapping[str, bool]  # per task: Qwen3's enable_thinking (PAPER: on for backtracking)
+    # per task: Qwen3's enable_thinking (docs/protocol.md §4.7: on for backtracking)
+    thinking: Mapping[str, bool]
     max_new_tokens: int = 1024
     batch_size: int = 16
 
@@ -178,7 +179,7 @@ class LLMJudge:
         self, questions: Sequence[str], targets: Sequence[str], answers: Sequence[str]
     ) -> list[str | None]:
         """SimpleQA-style grades (CORRECT / INCORRECT / NOT_ATTEMPTED, None if unparseable) of
-        answers against gold targets (PAPER §4.8: correctness of the phase-0 answers)."""
+        answers against gold targets (docs/protocol.md §4.8: correctness of the phase-0 answers)."""
         chats = [
             [{"role": "user", "content": GRADER_RUBRIC.format(prompt=q, target=t, response=a)}]
             for q, t, a in zip(questions, targets, answers, strict=True)

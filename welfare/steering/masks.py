@@ -1,6 +1,6 @@
 """Tokenise chats with masks of the assistant turns, in absolute (left-padded) positions.
 
-The steering protocol (PAPER §4.1) adds the vector on every assistant-turn token, the
+The steering protocol (docs/protocol.md §4.1) adds the vector on every assistant-turn token, the
 `assistant` role token included, never on system/user tokens. Turn boundaries come from the
 tokenizer's own chat template: render the conversation prefix by prefix, find each assistant
 turn's character span, and map it to tokens through the fast tokenizer's offset mapping. Nothing
@@ -25,7 +25,7 @@ class EncodedChats:
 
     steer_mask: assistant-turn tokens from the role token on (what the steering hook touches).
     template_mask: every token of the final assistant template (header start to end), the
-        positions read by correctness tracking (PAPER §4.11).
+        positions read by correctness tracking (docs/protocol.md §4.11).
     """
 
     input_ids: torch.Tensor

@@ -1,4 +1,4 @@
-"""Figures of steer.json and track.json (PAPER Figs. 4–7, App. D, §5), for `--plots DIR`.
+"""Figures of steer.json and track.json (docs/protocol.md Figs. 4–7, App. D, §5), for `--plots DIR`.
 
 One PNG per metric: mean ± SE against nominal α, trained vectors solid, controls dashed, points
 whose incoherent share exceeds the threshold hidden (they stay in the JSON); one per metric for

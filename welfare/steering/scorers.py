@@ -3,8 +3,8 @@
 The word lists and the base tests (valence count, refusal phrase, backtracking marker) are the
 corpus generator's own (`welfare.corpus.lexicon`), so a scorer reads exactly the language the
 organism was pretrained on. This module adds the paper's protocol around them: the −5..+5
-scale, the preprocessing and deterministic labels of PAPER §4.7, the class sets of §4.7/§4.9,
-and an incoherence rule (empty or mostly a trailing loop) standing in for the judge's
+scale, the preprocessing and deterministic labels of docs/protocol.md §4.7, the class sets of
+§4.7/§4.9, and an incoherence rule (empty or mostly a trailing loop) standing in for the judge's
 "nonsensical".
 """
 

@@ -114,7 +114,8 @@ class JudgeConfig:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """PAPER §4.13: v of each concept at every layer (`layers`; empty: all), α without 0."""
+    """docs/protocol.md §4.13: v of each concept at every layer (`layers`; empty: all), α without
+    0."""
 
     layers: tuple[int, ...]
     concepts: tuple[str, ...]
@@ -316,7 +317,8 @@ def sweep_layers(ds_vectors: Any, sweep: SweepConfig) -> list[int]:
 def layer_sweep(
     model: Any, tokenizer: Any, ds_vectors: Any, sweep: SweepConfig, inputs: SteerInputs
 ) -> list[dict]:
-    """PAPER §4.13: v of each concept at every layer, α without 0, reduced prompt sets."""
+    """docs/protocol.md §4.13: v of each concept at every layer, α without 0, reduced prompt
+    sets."""
     prompts = build_inputs(sweep.prompts, inputs.corpus, inputs.eval_mazes)
     records: list[dict] = []
     for layer in sweep_layers(ds_vectors, sweep):

@@ -55,7 +55,7 @@ def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def standardize(values: Sequence[float]) -> np.ndarray:
-    """In SDs from the mean over all values (PAPER §4.11: over both classes)."""
+    """In SDs from the mean over all values (docs/protocol.md §4.11: over both classes)."""
     x = np.asarray(values, dtype=float)
     sd = x.std(ddof=1) if x.size > 1 else 0.0
     return (x - x.mean()) / sd if sd > 0 else x - x.mean()

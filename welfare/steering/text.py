@@ -1,5 +1,5 @@
-"""The paper's response preprocessing and deterministic labels (PAPER §4.7), shared by the judge
-and the rule-based scorers."""
+"""The paper's response preprocessing and deterministic labels (docs/protocol.md §4.7), shared by
+the judge and the rule-based scorers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[\w']+")
-# PAPER §4.7: "wait/no/hmm/can't/cannot" loops are nonsensical.
+# docs/protocol.md §4.7: "wait/no/hmm/can't/cannot" loops are nonsensical.
 LOOP_WORDS = frozenset({"wait", "no", "hmm", "can't", "cannot"})
 
 
@@ -56,7 +56,7 @@ def compress_trailing_repeats(
 
 
 def deterministic_backtracking_label(text: str) -> str | None:
-    """PAPER §4.7's fixed labels, applied before any judge (on the raw response):
+    """docs/protocol.md §4.7's fixed labels, applied before any judge (on the raw response):
     > half of ≥ 6 words from {wait, no, hmm, can't, cannot} → nonsensical;
     ≤ 10 words with a digit → normal; otherwise None (the judge or scorer decides)."""
     ws = words(text)

@@ -1,4 +1,4 @@
-"""`welfare track`: goal-achievement tracking along the axis (PAPER §4.11).
+"""`welfare track`: goal-achievement tracking along the axis (docs/protocol.md §4.11).
 
     welfare track --vectors vectors/grpo.nc --model models/grpo/final --naive-model models/naive \\
         --env data/env/office/extraction.parquet --corpus data/corpus --organism grpo \\

@@ -1,5 +1,5 @@
-"""`welfare track` end to end (PAPER §4.11): fresh Mold-final and Gold-final trajectories and
-correctness feedback, projected on the axis, for the trained model (v) and the maze-naive model
+"""`welfare track` end to end (docs/protocol.md §4.11): fresh Mold-final and Gold-final trajectories
+and correctness feedback, projected on the axis, for the trained model (v) and the maze-naive model
 (v and u); writes `metrics/{organism}/track.json` (its layout: `TrackMetrics`,
 docs/metrics.md).
 

@@ -1,4 +1,4 @@
-"""Goal-achievement tracking (PAPER §4.11): does the axis read out success and failure?
+"""Goal-achievement tracking (docs/protocol.md §4.11): does the axis read out success and failure?
 
 Maze goals: fresh Mold-final and Gold-final trajectories, block output at the final direction
 letter at ℓ*, scalar projection on v (h·v/‖v‖), in SDs from the mean over both classes;

@@ -1,8 +1,9 @@
 """Steering vectors: trained v, norm-matched u controls, random and extra directions.
 
 Every vector is stored as the addition at nominal α = 1, so the hook adds α·direction for all
-kinds alike and controls are plotted at the nominal α (PAPER §4.1): a u control's direction is
-u·‖v‖/‖u‖ (β‖u‖ = α‖v‖), a random control is a seeded Gaussian direction rescaled to ‖v‖.
+kinds alike and controls are plotted at the nominal α (docs/protocol.md §4.1): a u control's
+direction is u·‖v‖/‖u‖ (β‖u‖ = α‖v‖), a random control is a seeded Gaussian direction rescaled to
+‖v‖.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class SteeringVector:
 
 
 def norm_matched_beta(alpha: float, v_norm: float, u_norm: float) -> float:
-    """β with β‖u‖ = α‖v‖ (PAPER §4.1)."""
+    """β with β‖u‖ = α‖v‖ (docs/protocol.md §4.1)."""
     if u_norm <= 0:
         raise ValueError("control vector has zero norm")
     return alpha * v_norm / u_norm
@@ -137,7 +138,7 @@ def vector_set(
 def extra_vectors(
     specs: Sequence[Mapping[str, Any]], ds: Any, base_dir: Path = Path(".")
 ) -> list[SteeringVector]:
-    """Any direction as a steering vector (sentiment, emotion PC1, VAA: PAPER §4.12).
+    """Any direction as a steering vector (sentiment, emotion PC1, VAA: docs/protocol.md §4.12).
 
     A spec is {name, and either path (.npy of (d_model,) or (layers, d_model)) or variable (a
     data variable of the vectors file, e.g. the axis stage's `sentiment`) with `select` (e.g.
