@@ -141,7 +141,7 @@ def _organism_cells(row: dict[str, Any], head: dict[str, float | None]) -> list[
             f"{row['algorithm']}, {row['adapter']}, {row['mapping']}",
             0,
         ),
-        ("docs/protocol.md Table 1 row", label, 1),
+        ("paper Table 1 row", label, 1),
         ("held-out greedy return", F._fmt(head.get("heldout_greedy_return"), 1), 0),
         ("min cos(v_Mold, v_Gold) (null, p)", _cos_cell(head, "trained"), 0),
         ("paper", paper_min, 1),
