@@ -153,3 +153,18 @@ def test_pretraining_figures_read_the_organism_this_run_uses(tmp_path: Path) -> 
     fx.write_metrics(tmp_path)
     html, _ = _report(tmp_path)
     assert "kept: organisms/reference" in _figure(html, "pretrain")
+
+
+def test_control_is_named_as_each_rows_base(tmp_path: Path) -> None:
+    """The organism table says where u comes from: the kept organism for the default table, the
+    imported model for a real-LM overlay (never the kept organism it did not use)."""
+    html, _ = _report(tmp_path)
+    assert "kept: organisms/reference" in html
+    overlay = tmp_path / "real.yaml"
+    overlay.write_text(
+        "organisms:\n  lm: {base: models/imported/smollm2, algorithm: drgrpo, adapter: lora, "
+        "mapping: office}\n"
+    )
+    html, _ = _report(tmp_path, overlay)
+    section = html[html.index("The organisms side by side") :][:3000]
+    assert "models/imported/smollm2" in section and "organisms/reference" not in section

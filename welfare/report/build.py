@@ -307,6 +307,12 @@ def phase_starts(pretrain: dict[str, Any]) -> list[int]:
     return [step for step in starts if step > 0]
 
 
+def _control_source(params: dict[str, Any]) -> str:
+    """The models the rows' u vectors come from: each row's base before maze training."""
+    bases = sorted({row["base"] for row in params["organisms"].values()})
+    return "; ".join(_naive_source(params) if b == "naive" else b for b in bases)
+
+
 def _reading_probe_figure(naive: Path, pretrain: dict[str, Any]) -> F.Figure:
     """Held-out reading as the organism pretrained, every try of the restart rule."""
     fig_data = F.Figure(
@@ -397,14 +403,13 @@ def summary_sections(
     sections = [
         (
             "organisms",
-            "The organisms side by side (docs/protocol.md Table 1)",
+            "The organisms side by side (the paper's Table 1)",
             "<p>One row per organism, each beside the paper's numbers for the Table 1 row it "
-            "stands for (cosines: docs/protocol.md Table 7; steering slopes per unit α: the "
+            "stands for (cosines: the paper's Table 7; steering slopes per unit α: the "
             "primary model only). Every cosine stands beside its label-shuffled null and p; "
-            "held-out AUROCs are along each vector at its steering layer ℓ*; the control is the "
-            "maze-naive "
-            f"organism ({esc(_naive_source(params))}) on the row's mapping.</p>"
-            + table_html(organism_table(params, heads, paper)),
+            "held-out AUROCs are along each vector at its steering layer ℓ*; the control (u) is "
+            f"the row's base before maze training ({esc(_control_source(params))}) on the row's "
+            "mapping.</p>" + table_html(organism_table(params, heads, paper)),
         ),
         (
             "headline",
