@@ -93,38 +93,13 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
     reference = None
     if cfg.kl_coef > 0 and cfg.adapter == "full":  # under LoRA the reference is adapter-off
         reference = copy.deepcopy(model).requires_grad_(False)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = cfg.optimizer
-    optimizer = torch.optim.AdamW(
-        trainable, lr=opt.lr, betas=(opt.beta1, opt.beta2), weight_decay=opt.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_multiplier(s, cfg.schedule)
-    )
+    trainable, optimizer, scheduler = _optimizer(cfg, model)
     answer_ids = direction_ids(tokenizer)
     pad_id = tokenizer.pad_token_id
 
     # --- resume --------------------------------------------------------------------------
-    start = 0
-    for leftover in remove_leftovers(paths.out):  # the caller holds the lock on paths.out
-        log.info("removed %s (left by a killed run)", leftover)
     fingerprint = cfg.fingerprint(params, model_identity(paths.base))
-    last = latest_checkpoint(paths.out)
-    if last is not None and checkpoint_fingerprint(last) != fingerprint:
-        stale = set_aside_checkpoints(paths.out)
-        log.warning("%s: checkpoints of other params or base model moved to %s", organism, stale)
-        last = None
-    if last is not None:
-        start, _ = restore_checkpoint(last, model, optimizer, scheduler)
-        log.info("resuming %s from %s (step %d)", organism, last, start)
-    saved = (last / CURVES_DIR) if last is not None else None
-    curves = [
-        MetricsLog(paths.metrics / name, resume_after=start, saved=saved and saved / name)
-        for name in ("train.tsv", "eval.tsv")
-    ]
-    train_log, eval_log = curves
-    for curve in curves:
-        curve.write()  # the rows so far, rebuilt from the checkpoint if the TSV was deleted
+    start, train_log, eval_log = _resume(paths, organism, fingerprint, model, optimizer, scheduler)
 
     # --- evaluation set and reference policies -----------------------------------------------
     seeds = eval_maze_seeds(params, paths.env, cfg.eval_mazes)
@@ -202,6 +177,45 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
     }
     write_json(paths.metrics / "eval.json", summary)
     return summary
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> tuple[list, Any, Any]:
+    """AdamW over the trainable parameters and the learning-rate schedule of `cfg`."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = cfg.optimizer
+    optimizer = torch.optim.AdamW(
+        trainable, lr=opt.lr, betas=(opt.beta1, opt.beta2), weight_decay=opt.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_multiplier(s, cfg.schedule)
+    )
+    return trainable, optimizer, scheduler
+
+
+def _resume(
+    paths: RunPaths, organism: str, fingerprint: str, model: Any, optimizer: Any, scheduler: Any
+) -> tuple[int, MetricsLog, MetricsLog]:
+    """Restore the latest checkpoint of these params and base (others are set aside) and the
+    curves up to it; return the step to start from and the train and eval curves."""
+    start = 0
+    for leftover in remove_leftovers(paths.out):  # the caller holds the lock on paths.out
+        log.info("removed %s (left by a killed run)", leftover)
+    last = latest_checkpoint(paths.out)
+    if last is not None and checkpoint_fingerprint(last) != fingerprint:
+        stale = set_aside_checkpoints(paths.out)
+        log.warning("%s: checkpoints of other params or base model moved to %s", organism, stale)
+        last = None
+    if last is not None:
+        start, _ = restore_checkpoint(last, model, optimizer, scheduler)
+        log.info("resuming %s from %s (step %d)", organism, last, start)
+    saved = (last / CURVES_DIR) if last is not None else None
+    curves = [
+        MetricsLog(paths.metrics / name, resume_after=start, saved=saved and saved / name)
+        for name in ("train.tsv", "eval.tsv")
+    ]
+    for curve in curves:
+        curve.write()  # the rows so far, rebuilt from the checkpoint if the TSV was deleted
+    return start, curves[0], curves[1]
 
 
 def _rl_stepper(
