@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from welfare.io import exclusive
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--organism", required=True, help="a key of params.organisms")
@@ -33,8 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import torch
 
-    from welfare.io import exclusive
-    from welfare.rl.trainer import RunPaths, train
+    from welfare.rl.trainer import RunPaths, train  # lazy: torch and transformers (start-up)
 
     organisms = params["organisms"]
     if args.organism not in organisms:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from welfare.io import read_table
 from welfare.maze import (
     DIRECTIONS,
     MazeConfig,
@@ -37,8 +38,6 @@ def eval_maze_seeds(params: dict[str, Any], env_dir: Path | None, n: int) -> lis
     """The first `n` held-out maze seeds: from the env stage's eval_mazes.parquet when given,
     else the same seeds computed from `params.env.eval` (the env stage writes exactly these)."""
     if env_dir is not None and (env_dir / "eval_mazes.parquet").exists():
-        from welfare.io import read_table
-
         seeds = read_table(env_dir / "eval_mazes.parquet", required=("maze_seed",))
         return [int(s) for s in seeds["maze_seed"].tolist()[:n]]
     base = int(params["env"]["eval"]["seed_base"])

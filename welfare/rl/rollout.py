@@ -22,6 +22,8 @@ from typing import Any
 import torch
 
 from welfare.lm import head_logits, right_pad
+from welfare.maze.config import MazeConfig
+from welfare.maze.tiles import TileMapping
 from welfare.rl.chat import TurnFormat, encode_texts
 from welfare.rl.episodes import EpisodeBatch
 from welfare.rl.kv import PackedCache, native_gqa, split_turn
@@ -268,9 +270,6 @@ def play(
 ) -> Trajectories:
     """Play the mazes `maze_seeds` (each `group_size` times) with `model`: the reusable entry
     point for measuring maze behaviour (evaluation, or under a steering hook)."""
-    from welfare.maze.config import MazeConfig
-    from welfare.maze.tiles import TileMapping
-
     episodes = EpisodeBatch.fresh(
         maze_seeds,
         group_size,

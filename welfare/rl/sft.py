@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from welfare.env import render_sft_messages
+from welfare.io import read_table
 from welfare.rl.chat import TurnFormat
 from welfare.rl.policy import decision_logits, direction_ids
 
@@ -61,9 +63,6 @@ def encode_demonstrations(
 def load_demonstrations(
     path: Path, params: dict[str, Any], mapping: str, tokenizer: Any, limit: int | None = None
 ) -> Demonstrations:
-    from welfare.env import render_sft_messages
-    from welfare.io import read_table
-
     rows = read_table(path).to_dict("records")[:limit]
     return encode_demonstrations(
         tokenizer, [render_sft_messages(row, params, mapping) for row in rows]

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from welfare.io import atomic_path, remove_leftovers, write_json
 from welfare.lm import cosine_multiplier
 from welfare.maze import MazeConfig, TileMapping
+from welfare.model import load_model
 from welfare.rl.checkpoint import (
     CURVES_DIR,
     checkpoint_fingerprint,
@@ -80,8 +81,6 @@ def step_seeds(seed: int, step: int, n_mazes: int) -> tuple[list[int], int, int]
 
 def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, Any]:
     """Train `organism` to completion (resuming if checkpoints exist); return the final eval."""
-    from welfare.model import load_model
-
     cfg = TrainConfig.for_organism(params, organism)
     runtime = params["runtime"]
     maze_config = MazeConfig.from_params(params["maze"])
