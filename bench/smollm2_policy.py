@@ -33,7 +33,8 @@ def main() -> None:
     params = load_params(args.params)
     cfg = TrainConfig.for_organism(params, args.organism)
     seeds = eval_maze_seeds(params, args.env, cfg.eval_mazes)
-    maze, mapping = MazeConfig.from_params(params["maze"]), TileMapping.from_params(params, cfg.mapping)
+    maze = MazeConfig.from_params(params["maze"])
+    mapping = TileMapping.from_params(params, cfg.mapping)
     torch.manual_seed(0)
     for path in args.models:
         model, tokenizer = load_model(path, params["runtime"])
