@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,8 +31,29 @@ from welfare.rl.rollout import Trajectories, rollout
 from welfare.rl.trainer import step_seeds
 
 
-def letter_rows(traj: Trajectories, group_size: int) -> list[str]:
-    """One line per letter: share, tiles entered, reward, advantages and prior push."""
+@dataclass(frozen=True)
+class LetterPush:
+    """One letter's share of a step's decisions, what it entered, and where the step pushes it."""
+
+    letter: str
+    share: float
+    n: int
+    entered: dict[str, int]
+    mean_reward: float
+    mean_advantage: dict[str, float]  # per algorithm
+    push: dict[str, float]  # per algorithm: Σ A·(1[a = k] − share_k)
+
+    def line(self) -> str:
+        parts = [f"{self.letter}: share {self.share:.3f}, n {self.n:3d}, entered {self.entered}"]
+        parts.append(f"reward {self.mean_reward:+.2f}")
+        parts += [
+            f"{a}: A {self.mean_advantage[a]:+.2f}, push {self.push[a]:+.1f}" for a in self.push
+        ]
+        return "; ".join(parts)
+
+
+def letter_pushes(traj: Trajectories, group_size: int) -> list[LetterPush]:
+    """Per letter N, E, S, W: the step's share, tiles entered, reward, advantages and push."""
     advantages = {
         "reinforce γ0": reinforce_advantages(traj.rewards, traj.mask, group_size, 0.0),
         "drgrpo": drgrpo_advantages(traj.rewards, traj.mask, group_size),
@@ -39,20 +61,25 @@ def letter_rows(traj: Trajectories, group_size: int) -> list[str]:
     live = traj.mask.bool()
     share = torch.bincount(traj.actions[live], minlength=4).float() / int(live.sum())
     entered = traj.tiles.gather(-1, traj.actions[..., None]).squeeze(-1)
-    rows = []
+    out = []
     for k, letter in enumerate(DIRECTIONS):
         chosen = (traj.actions == k) & live
         n = int(chosen.sum())
-        tiles = Counter(Tile(t).name.lower() for t in entered[chosen].tolist())
-        parts = [f"{letter}: share {float(share[k]):.3f}, n {n:3d}, entered {dict(tiles)}"]
-        parts.append(f"reward {float(traj.rewards[chosen].mean()) if n else 0.0:+.2f}")
-        indicator = (traj.actions == k).float() - share[k]
-        for name, adv in advantages.items():
-            mean = float(adv[chosen].mean()) if n else 0.0
-            push = float((adv * indicator * traj.mask).sum())
-            parts.append(f"{name}: A {mean:+.2f}, push {push:+.1f}")
-        rows.append("; ".join(parts))
-    return rows
+        indicator = ((traj.actions == k).float() - share[k]) * traj.mask
+        out.append(
+            LetterPush(
+                letter=letter,
+                share=float(share[k]),
+                n=n,
+                entered=dict(Counter(Tile(t).name.lower() for t in entered[chosen].tolist())),
+                mean_reward=float(traj.rewards[chosen].mean()) if n else 0.0,
+                mean_advantage={
+                    a: float(v[chosen].mean()) if n else 0.0 for a, v in advantages.items()
+                },
+                push={a: float((v * indicator).sum()) for a, v in advantages.items()},
+            )
+        )
+    return out
 
 
 def main() -> None:
@@ -76,8 +103,8 @@ def main() -> None:
                 model, tokenizer, episodes, temperature=cfg.temperature, generator=generator
             )
         print(f"== {args.model}, step {step}: return {float(traj.returns.mean()):.2f}")
-        for row in letter_rows(traj, cfg.group_size):
-            print("  ", row)
+        for letter in letter_pushes(traj, cfg.group_size):
+            print("  ", letter.line())
 
 
 if __name__ == "__main__":
