@@ -1,0 +1,53 @@
+"""bench/smollm2_reading.py: the Gold − Mold gap is 0 for a letter prior, 1 for a policy that
+always steps onto Gold, and `measure` reads a real rollout's distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.smollm2_reading import gold_mold_gap, measure, reading
+from welfare.maze import MazeConfig, Tile, TileMapping
+from welfare.model.load import load_model
+from welfare.model.testing import tiny_model_dir
+from welfare.rl.episodes import EpisodeBatch
+
+
+def _tiles(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 3, size=(n, 4))
+
+
+def test_a_letter_prior_reads_nothing() -> None:
+    tiles = _tiles(4000)
+    prior = np.tile([0.4, 0.1, 0.4, 0.1], (len(tiles), 1))  # whatever lies each way
+    assert gold_mold_gap(prior, tiles) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_gold_seeker_reads_fully_and_its_se_is_small() -> None:
+    tiles = _tiles(4000)
+    tiles[:, 0] = Tile.GOLD  # one Gold neighbour everywhere...
+    tiles[::2, 0] = Tile.MOLD  # ...or none: then the policy avoids Mold uniformly
+    gold = tiles == Tile.GOLD
+    probs = np.where(gold, 1.0, 0.0) / np.maximum(gold.sum(1, keepdims=True), 1)
+    none = ~gold.any(1)
+    probs[none] = (tiles[none] != Tile.MOLD) / np.maximum((tiles[none] != Tile.MOLD).sum(1), 1)[
+        :, None
+    ]
+    result = reading(probs, tiles, np.arange(len(tiles)) // 8, n_boot=100)
+    assert result.gap > 0.5 and result.gap_se < 0.05
+    assert result.by_tile["N"]["mold"] == 0.0
+
+
+def test_measure_reads_a_tiny_models_rollout(tmp_path) -> None:
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(
+        tiny_model_dir(tmp_path, "qwen3"), {"device": "cpu", "dtype": "float32", "threads": 1}
+    )
+    mapping = TileMapping(mold="📇", gold="📐", path="🧾")
+    episodes = EpisodeBatch.fresh([1, 2, 3], 1, MazeConfig(size=20, turns=4), mapping, 7)
+    result = measure(model, tokenizer, episodes, micro_batch=2)
+    assert result.decisions == 12
+    probs = [p for row in result.by_tile.values() for p in row.values() if not np.isnan(p)]
+    assert probs and all(0.0 < p < 1.0 for p in probs)
+    assert abs(result.gap) < 1.0
