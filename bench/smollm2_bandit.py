@@ -1,0 +1,162 @@
+"""Can SmolLM2-135M-Instruct learn to read the emoji maze at all, and from which signal?
+
+One decision a prompt: the first turn of a fresh maze (the protocol's user message, the model's
+chat template), so every optimizer step sees `--batch` independent decisions. Three signals on the
+same LoRA adapter, the same mazes and the same held-out probe:
+
+- `sft`: cross-entropy to the best neighbours (Gold > Path > Mold, ties shared evenly) — the
+  ceiling of what gradient descent on this adapter can do with that many decisions;
+- `rl`: REINFORCE on a sampled direction (temperature 1), reward = the tile's reward, baseline =
+  the batch's mean reward — what the protocol's γ 0 signal gives per decision;
+- `expected`: the exact policy gradient of E_a[r(a)] (every direction's reward is known from the
+  observation), baseline V(s) = E_a[r(a)] — RL without the sampling noise.
+
+The probe: the prior-free Gold − Mold gap of bench/smollm2_reading.py and the accuracy of the
+argmax (best neighbour chosen) on `--probe` held-out first turns, every `--eval-every` steps,
+beside the mean training loss. For `sft` that loss says how much is read: on first turns the best
+direction's marginal is uniform, so a policy blind to the tiles cannot go below ln 4 = 1.386,
+and one that reads them perfectly reaches 0.43 (ties between equal tiles stay uncertain).
+
+    python -m bench.smollm2_bandit --mode sft --lr 3e-4 --top 0 --steps 150 --batch 32 \
+        models/imported/smollm2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from bench.smollm2_reading import gold_mold_gap
+from welfare.config import load_params
+from welfare.maze import MazeConfig, Tile, TileMapping
+from welfare.model import load_model
+from welfare.rl.chat import TurnFormat, encode_texts
+from welfare.rl.episodes import EpisodeBatch
+from welfare.rl.policy import decision_logits, direction_ids
+
+MODES = ("sft", "rl", "expected")
+
+
+def first_turns(
+    seeds: list[int], config: MazeConfig, mapping: TileMapping, fmt: TurnFormat, tokenizer, stream
+):
+    """Token ids of each maze's first turn and its N, E, S, W neighbour tiles [n, 4]."""
+    batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream)
+    texts = [fmt.turn_text(0, m) for m in batch.user_messages()]
+    tiles = np.array([n[0] for n in batch.neighbours])
+    return encode_texts(tokenizer, texts), tiles
+
+
+def tile_rewards(tiles: np.ndarray, config: MazeConfig) -> torch.Tensor:
+    table = {
+        int(Tile.GOLD): config.reward_gold,
+        int(Tile.MOLD): config.reward_mold,
+        int(Tile.PATH): config.reward_step,
+    }
+    return torch.tensor(np.vectorize(table.get)(tiles), dtype=torch.float32)
+
+
+def direction_logits(model, tokens: list[list[int]], pad_id: int, answer_ids: list[int]):
+    index = torch.tensor([[len(t) - 1] for t in tokens])
+    return decision_logits(model, tokens, index, pad_id, answer_ids)[:, 0]
+
+
+def probe(model, tokens, tiles, pad_id, answer_ids, micro: int) -> tuple[float, float]:
+    with torch.no_grad():
+        logits = torch.cat(
+            [
+                direction_logits(model, tokens[i : i + micro], pad_id, answer_ids)
+                for i in range(0, len(tokens), micro)
+            ]
+        )
+    probs = logits.softmax(-1).numpy()
+    rank = np.where(tiles == int(Tile.GOLD), 2, np.where(tiles == int(Tile.PATH), 1, 0))
+    chosen = np.take_along_axis(rank, probs.argmax(1)[:, None], 1)[:, 0]
+    return gold_mold_gap(probs, tiles), float((chosen == rank.max(1)).mean())
+
+
+def loss_of(mode: str, logits: torch.Tensor, rewards: torch.Tensor, generator) -> torch.Tensor:
+    logp = logits.log_softmax(-1)
+    if mode == "sft":
+        best = (rewards == rewards.max(-1, keepdim=True).values).float()
+        return -((best / best.sum(-1, keepdim=True)) * logp).sum(-1).mean()
+    if mode == "expected":
+        p = logp.exp()
+        value = (p * rewards).sum(-1, keepdim=True).detach()
+        return -(p * (rewards - value)).sum(-1).mean()
+    actions = torch.multinomial(logp.exp().detach(), 1, generator=generator).squeeze(-1)
+    r = rewards.gather(-1, actions[:, None]).squeeze(-1)
+    return -((r - r.mean()) * logp.gather(-1, actions[:, None]).squeeze(-1)).mean()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("--mode", choices=MODES, required=True)
+    ap.add_argument("--params", action="append", default=["params.yaml", "params/smollm2.yaml"])
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--top", type=int, default=10, help="LoRA on the top N blocks (0: every)")
+    ap.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    ap.add_argument("--rank", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--micro", type=int, default=16)
+    ap.add_argument("--probe", type=int, default=96)
+    ap.add_argument("--eval-every", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    params = load_params(args.params)
+    config = MazeConfig.from_params(params["maze"])
+    mapping = TileMapping.from_params(params, "office")
+    lora = {
+        "rank": args.rank,
+        "alpha": 2 * args.rank,
+        "dropout": 0.0,
+        "target_modules": "all-linear",
+        "top_layers": args.top,
+    }
+    model, tokenizer = load_model(args.model, params["runtime"], None if args.full else lora)
+    model.eval()
+    if args.full:
+        model.requires_grad_(True)
+    fmt = TurnFormat.from_tokenizer(tokenizer)
+    answer_ids, pad_id = direction_ids(tokenizer), tokenizer.pad_token_id
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    probe_tokens, probe_tiles = first_turns(
+        list(range(args.probe)), config, mapping, fmt, tokenizer, 7
+    )
+
+    def report(step: int, extra: str = "") -> None:
+        gap, acc = probe(model, probe_tokens, probe_tiles, pad_id, answer_ids, args.micro)
+        print(f"step {step:3d}  gap {gap:+.3f}  best-chosen {acc:.3f}{extra}", flush=True)
+
+    report(0)
+    started, losses = time.perf_counter(), []
+    for step in range(1, args.steps + 1):
+        seeds = [int(s) for s in rng.integers(10**9, 2**31 - 1, size=args.batch)]
+        stream = int(rng.integers(2**31))
+        tokens, tiles = first_turns(seeds, config, mapping, fmt, tokenizer, stream)
+        rewards = tile_rewards(tiles, config)
+        optimizer.zero_grad(set_to_none=True)
+        for i in range(0, args.batch, args.micro):
+            logits = direction_logits(model, tokens[i : i + args.micro], pad_id, answer_ids)
+            part = loss_of(args.mode, logits, rewards[i : i + args.micro], generator)
+            (part * len(logits) / args.batch).backward()
+            losses.append(float(part) * len(logits) / args.batch)
+        optimizer.step()
+        if step % args.eval_every == 0:
+            per_step = (time.perf_counter() - started) / step
+            loss = sum(losses) / args.eval_every
+            report(step, f"  loss {loss:.3f}  ({per_step:.1f} s/step)")
+            losses.clear()
+
+
+if __name__ == "__main__":
+    main()
