@@ -329,6 +329,13 @@ def test_empty_overlay_gets_every_default(tmp_path: Path) -> None:
     assert params["track"]["correctness"]["source"] == "corpus"
 
 
+def test_defaults_fill_in_inside_array_items(tmp_path: Path) -> None:
+    overlay = tmp_path / "phases.yaml"
+    overlay.write_text("pretrain: {fresh: {phases: [{from_step: 2500, genres: [qa_selfeval]}]}}\n")
+    (phase,) = load_params([REPO_ROOT / "params.yaml", overlay])["pretrain"]["fresh"]["phases"]
+    assert phase == {"from_step": 2500, "genres": ["qa_selfeval"], "overrides": {}}
+
+
 def test_overlay_changes_only_what_it_names(tmp_path: Path) -> None:
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("maze: {wind: {mode: override}}\n")

@@ -154,9 +154,14 @@ def _key_path(error: Any) -> str:
 
 
 def _fill_defaults(params: Any, schema: Mapping[str, Any], resolve) -> Any:
-    """Fill `default` values of object properties, recursing into given sub-objects."""
+    """Fill `default` values of object properties, recursing into given sub-objects and into
+    the items of given arrays."""
     if "$ref" in schema:
         schema = resolve(schema["$ref"])
+    if isinstance(params, list) and isinstance(schema.get("items"), Mapping):
+        for item in params:
+            _fill_defaults(item, schema["items"], resolve)
+        return params
     if not isinstance(params, dict):
         return params
     for key, sub in schema.get("properties", {}).items():

@@ -38,7 +38,7 @@ def test_the_corpus_curriculum_and_the_fresh_phases_share_the_list() -> None:
         "few_clauses": {"steps": 20, "clauses": 2, "genres": None},
         "genres": ["spatial_reading"],
         "overrides": {},
-        "phases": [{"from_step": 30, "genres": ["qa_selfeval"]}],
+        "phases": [{"from_step": 30, "genres": ["qa_selfeval"], "overrides": {}}],
     }
     phases = phases_of({"steps": 12, "genres": ["arithmetic"]}, fresh)
     assert [(p.start, p.corpus_genres) for p in phases] == [

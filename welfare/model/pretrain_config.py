@@ -220,9 +220,7 @@ def phases_of(curriculum: Mapping[str, Any], fresh: Mapping[str, Any]) -> tuple[
         fresh_phases.append((0, few["genres"] or fresh["genres"], early))
     fresh_phases.append((int(few["steps"]), fresh["genres"], overrides))
     for phase in fresh["phases"]:
-        # Validation fills defaults of object properties, not of list items: `overrides` may
-        # be absent here.
-        later = deep_merge(overrides, phase.get("overrides") or {})
+        later = deep_merge(overrides, phase["overrides"])
         fresh_phases.append((int(phase["from_step"]), phase["genres"], later))
     warm = int(curriculum["steps"])
     starts = sorted({start for start, _, _ in fresh_phases} | ({warm} if warm else set()))
