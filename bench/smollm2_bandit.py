@@ -7,7 +7,7 @@ same LoRA adapter, the same mazes and the same held-out probe:
 - `sft`: cross-entropy to the best neighbours (Gold > Path > Mold, ties shared evenly) — the
   ceiling of what gradient descent on this adapter can do with that many decisions;
 - `rl`: REINFORCE on a sampled direction (temperature 1), reward = the tile's reward, baseline =
-  the batch's mean reward — what the protocol's γ 0 signal gives per decision;
+  the mean reward of its micro-batch — the protocol's γ 0 signal per decision;
 - `expected`: the exact policy gradient of E_a[r(a)] (every direction's reward is known from the
   observation), baseline V(s) = E_a[r(a)] — RL without the sampling noise.
 
