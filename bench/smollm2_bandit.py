@@ -40,6 +40,10 @@ from welfare.rl.policy import decision_logits, direction_ids
 MODES = ("sft", "rl", "expected")
 
 
+DEFAULT_PARAMS = ["params.yaml", "params/smollm2.yaml"]
+PARAMS_HELP = "a params file, repeatable; any given replace " + " + ".join(DEFAULT_PARAMS)
+
+
 def first_turns(
     seeds: list[int], config: MazeConfig, mapping: TileMapping, fmt: TurnFormat, tokenizer, stream
 ):
@@ -96,7 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--mode", choices=MODES, required=True)
-    ap.add_argument("--params", action="append", default=["params.yaml", "params/smollm2.yaml"])
+    ap.add_argument("--params", action="append", help=PARAMS_HELP)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--top", type=int, default=10, help="LoRA on the top N blocks (0: every)")
     ap.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
@@ -109,7 +113,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    params = load_params(args.params)
+    params = load_params(args.params or DEFAULT_PARAMS)
     config = MazeConfig.from_params(params["maze"])
     mapping = TileMapping.from_params(params, "office")
     lora = {
@@ -149,7 +153,7 @@ def main() -> None:
             logits = direction_logits(model, tokens[i : i + args.micro], pad_id, answer_ids)
             part = loss_of(args.mode, logits, rewards[i : i + args.micro], generator)
             (part * len(logits) / args.batch).backward()
-            losses.append(float(part) * len(logits) / args.batch)
+            losses.append(float(part.detach()) * len(logits) / args.batch)
         optimizer.step()
         if step % args.eval_every == 0:
             per_step = (time.perf_counter() - started) / step

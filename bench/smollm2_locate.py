@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.smollm2_bandit import direction_logits
+from bench.smollm2_bandit import DEFAULT_PARAMS, PARAMS_HELP, direction_logits
 from bench.smollm2_reading import gold_mold_gap
 from welfare.config import load_params
 from welfare.maze import MazeConfig, Tile, TileMapping
@@ -123,11 +123,11 @@ def score(model, tokenizer, variant: Variant, messages, tiles, mapping, micro: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+")
-    ap.add_argument("--params", action="append", default=["params.yaml", "params/smollm2.yaml"])
+    ap.add_argument("--params", action="append", help=PARAMS_HELP)
     ap.add_argument("--mazes", type=int, default=200)
     ap.add_argument("--micro", type=int, default=16)
     args = ap.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params or DEFAULT_PARAMS)
     config = MazeConfig.from_params(params["maze"])
     mapping = TileMapping.from_params(params, "office")
     batch = EpisodeBatch.fresh(list(range(args.mazes)), 1, config, mapping, 7)
