@@ -24,6 +24,7 @@ and one that reads them perfectly reaches 0.43 (ties between equal tiles stay un
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import numpy as np
@@ -35,9 +36,12 @@ from welfare.maze import MazeConfig, Tile, TileMapping
 from welfare.model import load_model
 from welfare.rl.chat import TurnFormat, encode_texts
 from welfare.rl.episodes import EpisodeBatch
+from welfare.rl.losses import equalized_entropy
 from welfare.rl.policy import decision_logits, direction_ids
 
 MODES = ("sft", "rl", "expected")
+WORDS = ("north", "east", "south", "west")
+CLAUSE_HEAD = re.compile(r"\b(to|To) the (north|east|south|west) there is")
 
 
 DEFAULT_PARAMS = ["params.yaml", "params/smollm2.yaml"]
@@ -48,10 +52,37 @@ def first_turns(
     seeds: list[int], config: MazeConfig, mapping: TileMapping, fmt: TurnFormat, tokenizer, stream
 ):
     """Token ids of each maze's first turn and its N, E, S, W neighbour tiles [n, 4]."""
-    batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream)
-    texts = [fmt.turn_text(0, m) for m in batch.user_messages()]
-    tiles = np.array([n[0] for n in batch.neighbours])
+    texts, tiles = first_turn_texts(seeds, config, mapping, fmt, stream)
     return encode_texts(tokenizer, texts), tiles
+
+
+def first_turn_texts(
+    seeds: list[int],
+    config: MazeConfig,
+    mapping: TileMapping,
+    fmt: TurnFormat,
+    stream,
+    rotate=False,
+) -> tuple[list[str], np.ndarray]:
+    """First-turn texts and N, E, S, W tiles; with `rotate`, each maze in its 4 rotations."""
+    batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream)
+    messages, tiles = batch.user_messages(), np.array([n[0] for n in batch.neighbours])
+    if rotate:
+        messages = [rotated(m, k) for m in messages for k in range(4)]
+        tiles = np.stack([np.roll(t, k) for t in tiles for k in range(4)])
+    return [fmt.turn_text(0, m) for m in messages], tiles
+
+
+def rotated(message: str, k: int) -> str:
+    """The message of the maze turned k quarter turns clockwise: each clause's direction word
+    moves k places along north → east → south → west, its tile stays (the order of the clauses
+    and the position are unchanged)."""
+
+    def turn(match: re.Match) -> str:
+        i = WORDS.index(match.group(2))
+        return f"{match.group(1)} the {WORDS[(i + k) % 4]} there is"
+
+    return CLAUSE_HEAD.sub(turn, message)
 
 
 def tile_rewards(tiles: np.ndarray, config: MazeConfig) -> torch.Tensor:
@@ -111,6 +142,12 @@ def main() -> None:
     ap.add_argument("--probe", type=int, default=96)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--entropy", type=float, default=0.0, help="equalized entropy bonus β")
+    ap.add_argument(
+        "--rotate",
+        action="store_true",
+        help="each step: batch/4 mazes, each in its 4 rotations (a blind policy's gradient is 0)",
+    )
     args = ap.parse_args()
 
     params = load_params(args.params or DEFAULT_PARAMS)
@@ -144,14 +181,19 @@ def main() -> None:
     report(0)
     started, losses = time.perf_counter(), []
     for step in range(1, args.steps + 1):
-        seeds = [int(s) for s in rng.integers(10**9, 2**31 - 1, size=args.batch)]
+        n_mazes = args.batch // 4 if args.rotate else args.batch
+        seeds = [int(s) for s in rng.integers(10**9, 2**31 - 1, size=n_mazes)]
         stream = int(rng.integers(2**31))
-        tokens, tiles = first_turns(seeds, config, mapping, fmt, tokenizer, stream)
+        texts, tiles = first_turn_texts(seeds, config, mapping, fmt, stream, args.rotate)
+        tokens = encode_texts(tokenizer, texts)
         rewards = tile_rewards(tiles, config)
         optimizer.zero_grad(set_to_none=True)
         for i in range(0, args.batch, args.micro):
             logits = direction_logits(model, tokens[i : i + args.micro], pad_id, answer_ids)
             part = loss_of(args.mode, logits, rewards[i : i + args.micro], generator)
+            if args.entropy:
+                h_eq = equalized_entropy(logits, torch.from_numpy(tiles[i : i + args.micro]))
+                part = part - args.entropy * h_eq.mean()
             (part * len(logits) / args.batch).backward()
             losses.append(float(part.detach()) * len(logits) / args.batch)
         optimizer.step()

@@ -286,6 +286,15 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"{', '.join(_format_value(m) for m in sorted(mappings))}, "
                 f"got {_format_value(mapping)}"
             )
+        train = deep_merge(params.get("train", {}), organism.get("train") or {})
+        if train.get("policy_gradient") == "all_actions" and (
+            organism.get("algorithm") != "reinforce" or train.get("discount") != 0
+        ):
+            raise ParamsError(
+                f"{source}: organisms.{name}: train.policy_gradient all_actions needs algorithm "
+                f"reinforce and train.discount 0, got {organism.get('algorithm')} and "
+                f"{train.get('discount')}"
+            )
     for name, mapping in mappings.items():
         emoji = [mapping.get(k) for k in ("mold", "gold", "path")]
         if len(set(emoji)) != 3:

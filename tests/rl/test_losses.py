@@ -9,6 +9,7 @@ import torch
 
 from welfare.rl.losses import (
     ClipConfig,
+    all_action_surrogate,
     drgrpo_advantages,
     dual_clip_surrogate,
     equalized_entropy,
@@ -154,3 +155,27 @@ def test_kl_k3():
     logp = torch.tensor([math.log(0.5), math.log(0.25)])
     ref = torch.tensor([math.log(0.5), math.log(0.5)])
     torch.testing.assert_close(kl_k3(logp, ref), torch.tensor([0.0, 2 - math.log(2) - 1]))
+
+
+def test_all_action_surrogate_gradient_is_the_exact_policy_gradient():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
+    rewards = torch.randn(3, 5, 4, dtype=torch.float64) * 10
+    (surrogate,) = torch.autograd.grad(all_action_surrogate(logits, rewards).sum(), logits)
+    expected_reward = (logits.softmax(-1) * rewards).sum()
+    (exact,) = torch.autograd.grad(-expected_reward, logits)
+    torch.testing.assert_close(surrogate, exact)
+    # ... which is the mean of REINFORCE's sampled term (r(a) − V) ∇ log π(a) over a ∼ π
+    p = logits.detach().softmax(-1)
+    value = (p * rewards).sum(-1, keepdim=True)
+    eye = torch.eye(4, dtype=torch.float64)
+    grad_logp = eye[:, None, None, :] - p  # ∂ log π(a) / ∂ logits, [a, 3, 5, 4]
+    weights = (p * (rewards - value)).permute(2, 0, 1)[..., None]  # π(a) (r(a) − V)
+    torch.testing.assert_close(-(weights * grad_logp).sum(0), surrogate)
+
+
+def test_all_action_surrogate_is_zero_when_every_direction_pays_the_same():
+    logits = torch.randn(2, 4, requires_grad=True)
+    loss = all_action_surrogate(logits, torch.full((2, 4), -0.1)).sum()
+    (grad,) = torch.autograd.grad(loss, logits)
+    assert torch.count_nonzero(grad) == 0

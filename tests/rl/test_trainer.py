@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from welfare.cli import main
-from welfare.config import load_params, params_hash
+from welfare.config import ParamsError, load_params, params_hash, validate_params
 from welfare.env.sft import make_demonstration
 from welfare.env.tables import sft_columns, write_table
 from welfare.maze import MazeConfig
@@ -55,19 +55,47 @@ def _rows(path: Path) -> list[dict]:
         ]
 
 
-def test_rollout_batch_at_its_default_leaves_checkpoint_fingerprints_as_they_were():
-    params = _params()
+def test_later_keys_at_their_defaults_leave_checkpoint_fingerprints_as_they_were():
+    params = _params(algorithm="reinforce")
     cfg = TrainConfig.for_organism(params, "tiny")
-    assert cfg.rollout_batch == 0
-    before = asdict(cfg)  # the fingerprint's inputs before `rollout_batch` existed
+    assert (cfg.rollout_batch, cfg.policy_gradient) == (0, "sampled")
+    before = asdict(cfg)  # the fingerprint's inputs before these keys existed
     for key in ("steps", "checkpoint_every", "eval_every", "eval_mazes", "eval_sampled_group"):
         before.pop(key)
     before.pop("rollout_batch")
+    before.pop("policy_gradient")
     world = {k: params.get(k) for k in ("maze", "env")} | {"mapping": params["mappings"]["office"]}
     legacy = params_hash({"run": before | {"base": "b"}, "world": world})
     assert cfg.fingerprint(params, "b") == legacy
     params["train"]["rollout_batch"] = 4  # other samples: other checkpoints
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
+    params["train"].update(rollout_batch=0, policy_gradient="all_actions")  # another update
+    assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
+
+
+@pytest.mark.parametrize(("algorithm", "discount"), [("drgrpo", 0.0), ("reinforce", 0.5)])
+def test_all_actions_needs_reinforce_at_discount_0(algorithm, discount):
+    params = _params(algorithm=algorithm)
+    params["train"].update(policy_gradient="all_actions", discount=discount)
+    with pytest.raises(ParamsError, match="organisms.tiny: train.policy_gradient all_actions"):
+        validate_params(params)
+    params["organisms"]["tiny"].update(algorithm="reinforce", train={"discount": 0.0})
+    validate_params(params)  # the organism's own train: decides
+
+
+def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_dir):
+    def final_weights(policy_gradient: str) -> dict:
+        params = _params(steps=2, algorithm="reinforce")
+        params["train"].update(policy_gradient=policy_gradient, discount=0.0)
+        paths = _paths(tmp_path / policy_gradient, tiny_dir)
+        train(params, "tiny", paths)
+        assert [r["step"] for r in _rows(paths.metrics / "train.tsv")] == ["1", "2"]
+        return load_file(paths.out / "step-0002/model.safetensors")
+
+    start = load_file(tiny_dir / "model.safetensors")
+    sampled, expected = final_weights("sampled"), final_weights("all_actions")
+    assert any(not torch.equal(expected[k], start[k]) for k in start)  # it learns something
+    assert any(not torch.equal(expected[k], sampled[k]) for k in start)  # from another signal
 
 
 def test_killed_run_resumes_exactly(tmp_path, tiny_dir):

@@ -51,6 +51,7 @@ class TrainConfig:
     optimizer: OptimizerConfig
     schedule: ScheduleConfig
     discount: float
+    policy_gradient: str
     entropy_coef: float
     kl_coef: float
     clip: ClipConfig
@@ -77,6 +78,8 @@ class TrainConfig:
             run.pop(key)
         if not run["rollout_batch"]:  # the default: fingerprints from before the key existed hold
             run.pop("rollout_batch")
+        if run["policy_gradient"] == "sampled":  # likewise
+            run.pop("policy_gradient")
         run["base"] = base
         world = {k: params.get(k) for k in ("maze", "env")}
         world["mapping"] = params["mappings"][self.mapping]
@@ -109,6 +112,7 @@ class TrainConfig:
             optimizer=OptimizerConfig(lr=t["lr"], **t["optimizer"]),
             schedule=ScheduleConfig(**t["schedule"]),
             discount=t["discount"],
+            policy_gradient=t["policy_gradient"],
             entropy_coef=t["entropy_coef"],
             kl_coef=t["kl_coef"],
             clip=ClipConfig(**t["clip"]),

@@ -135,6 +135,19 @@ def equalized_entropy(direction_logits: torch.Tensor, tiles: torch.Tensor) -> to
     return total
 
 
+def all_action_surrogate(direction_logits: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+    """Per-turn −Σ_a π(a)·(r(a) − V), V = Σ_a π(a)·r(a) held fixed (docs/training.md).
+
+    ``direction_logits`` [..., 4] (already divided by the temperature) and ``rewards`` [..., 4], the
+    reward each direction would earn from this turn. The gradient is minus the exact policy
+    gradient of the turn's expected reward E_{a∼π} r(a): the sum that REINFORCE γ 0 estimates with
+    the one direction it sampled (minus a baseline), without the sampling noise.
+    """
+    p = direction_logits.softmax(-1)
+    value = (p * rewards).sum(-1, keepdim=True).detach()
+    return -(p * (rewards - value)).sum(-1)
+
+
 def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Per-turn KL(π‖π_ref) estimate k3 = exp(q−p) − (q−p) − 1 at the sampled action (≥ 0)."""
     delta = ref_logp - logp

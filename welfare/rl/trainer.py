@@ -217,6 +217,13 @@ def _resume(
     return start, curves[0], curves[1]
 
 
+def direction_rewards(tiles: torch.Tensor, config: MazeConfig) -> torch.Tensor:
+    """[..., 4] the reward of moving onto each neighbour tile (step cost included; wind, which
+    may push the agent one tile further, is not modelled)."""
+    table = torch.tensor([config.reward_step + config.tile_reward(c) for c in range(3)])
+    return table[tiles]
+
+
 def _rl_stepper(
     cfg: TrainConfig,
     maze_config: MazeConfig,
@@ -262,8 +269,21 @@ def _rl_stepper(
         beta = cfg.entropy_coef * cosine_multiplier(
             step, cfg.schedule.total_steps, cfg.schedule.fraction
         )
+        action_rewards = None
+        if cfg.policy_gradient == "all_actions":
+            action_rewards = direction_rewards(traj.tiles, maze_config)
         stats = policy_update(
-            model, optimizer, traj, advantages, beta, pg, answer_ids, pad_id, ref_logp, generator
+            model,
+            optimizer,
+            traj,
+            advantages,
+            beta,
+            pg,
+            answer_ids,
+            pad_id,
+            ref_logp,
+            generator,
+            action_rewards,
         )
         counts = episodes.tile_counts()
         entered = sum(c.sum() for c in counts.values())

@@ -14,6 +14,7 @@ import torch
 
 from welfare.rl.losses import (
     ClipConfig,
+    all_action_surrogate,
     dual_clip_surrogate,
     equalized_entropy,
     kl_k3,
@@ -111,8 +112,13 @@ def policy_update(
     pad_id: int,
     ref_logp: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    action_rewards: torch.Tensor | None = None,
 ) -> UpdateStats:
-    """`ppo_epochs` passes × `minibatches` optimizer steps over the rollout `traj`."""
+    """`ppo_epochs` passes × `minibatches` optimizer steps over the rollout `traj`.
+
+    With `action_rewards` [B, T, 4] (every direction's reward at each turn) the policy term is the
+    all-action expectation (`all_action_surrogate`) and `advantages` are not used.
+    """
     started = time.perf_counter()
     device = next(model.parameters()).device
     n = len(traj.tokens)
@@ -148,8 +154,12 @@ def policy_update(
                     mask,
                     config.clip,
                 )
+                per_turn = terms.per_turn_loss
+                if action_rewards is not None:
+                    scaled = logits / config.temperature
+                    per_turn = all_action_surrogate(scaled, action_rewards[rows_t].to(device))
                 h_eq = equalized_entropy(logits, traj.tiles[rows_t].to(device))
-                loss = seq_mean_token_sum(terms.per_turn_loss, mask, config.loss_z)
+                loss = seq_mean_token_sum(per_turn, mask, config.loss_z)
                 loss = loss - entropy_coef * seq_mean_token_sum(h_eq, mask, config.loss_z)
                 kl = torch.zeros_like(logp)
                 if ref_logp is not None:
