@@ -287,6 +287,12 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"got {_format_value(mapping)}"
             )
         train = deep_merge(params.get("train", {}), organism.get("train") or {})
+        mazes, rotations = train.get("mazes_per_step"), train.get("rotations")
+        if mazes is not None and rotations is not None and mazes % rotations:
+            raise ParamsError(
+                f"{source}: organisms.{name}: train.mazes_per_step ({mazes}) must be a multiple "
+                f"of train.rotations ({rotations})"
+            )
         if train.get("policy_gradient") == "all_actions" and (
             organism.get("algorithm") != "reinforce" or train.get("discount") != 0
         ):

@@ -147,3 +147,26 @@ def test_too_small_size_is_rejected(size: int) -> None:
 
 
 EXPECTED_SEED0_DIGEST = "f3f9efdff3583928"
+
+
+@pytest.mark.parametrize("seed", [0, 3, 11])
+def test_a_quarter_turn_moves_what_lay_north_to_the_east(seed):
+    from welfare.maze import neighbour_tiles, new_episode, step
+
+    maze = generate_maze(seed, 20)
+    turned = maze.rotated(1)
+    before, after = neighbour_tiles(new_episode(maze)), neighbour_tiles(new_episode(turned))
+    assert [after[d] for d in "ESWN"] == [before[d] for d in "NESW"]
+    assert not turned.grid.flags.writeable
+    assert turned.tile(*turned.start) == maze.tile(*maze.start)
+    # walking north in the maze is walking east in the turned one, tile for tile
+    calm = MazeConfig(size=20, turns=4, wind_probability=0.0)
+    state, twin = new_episode(maze), new_episode(turned)
+    for action, turned_action in zip("NNWS", "EENW", strict=True):
+        a = step(state, action, np.random.default_rng(0), calm)
+        b = step(twin, turned_action, np.random.default_rng(0), calm)
+        assert a.reward == b.reward and a.entered == b.entered
+        state, twin = a.state, b.state
+    full = maze.rotated(4)
+    assert np.array_equal(full.grid, maze.grid) and full.start == maze.start
+    assert np.array_equal(maze.rotated(2).grid, maze.rotated(1).rotated(1).grid)

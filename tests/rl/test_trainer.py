@@ -58,18 +58,20 @@ def _rows(path: Path) -> list[dict]:
 def test_later_keys_at_their_defaults_leave_checkpoint_fingerprints_as_they_were():
     params = _params(algorithm="reinforce")
     cfg = TrainConfig.for_organism(params, "tiny")
-    assert (cfg.rollout_batch, cfg.policy_gradient) == (0, "sampled")
+    assert (cfg.rollout_batch, cfg.policy_gradient, cfg.rotations) == (0, "sampled", 1)
     before = asdict(cfg)  # the fingerprint's inputs before these keys existed
     for key in ("steps", "checkpoint_every", "eval_every", "eval_mazes", "eval_sampled_group"):
         before.pop(key)
-    before.pop("rollout_batch")
-    before.pop("policy_gradient")
+    for key in ("rollout_batch", "policy_gradient", "rotations"):
+        before.pop(key)
     world = {k: params.get(k) for k in ("maze", "env")} | {"mapping": params["mappings"]["office"]}
     legacy = params_hash({"run": before | {"base": "b"}, "world": world})
     assert cfg.fingerprint(params, "b") == legacy
     params["train"]["rollout_batch"] = 4  # other samples: other checkpoints
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
     params["train"].update(rollout_batch=0, policy_gradient="all_actions")  # another update
+    assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
+    params["train"].update(policy_gradient="sampled", rotations=2)  # other mazes
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
 
 
@@ -83,10 +85,17 @@ def test_all_actions_needs_reinforce_at_discount_0(algorithm, discount):
     validate_params(params)  # the organism's own train: decides
 
 
+def test_mazes_per_step_must_split_into_rotations():
+    params = _params()
+    params["train"]["rotations"] = 4  # 2 mazes a step
+    with pytest.raises(ParamsError, match=r"organisms.tiny: train.mazes_per_step \(2\)"):
+        validate_params(params)
+
+
 def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_dir):
     def final_weights(policy_gradient: str) -> dict:
         params = _params(steps=2, algorithm="reinforce")
-        params["train"].update(policy_gradient=policy_gradient, discount=0.0)
+        params["train"].update(policy_gradient=policy_gradient, discount=0.0, rotations=2)
         paths = _paths(tmp_path / policy_gradient, tiny_dir)
         train(params, "tiny", paths)
         assert [r["step"] for r in _rows(paths.metrics / "train.tsv")] == ["1", "2"]

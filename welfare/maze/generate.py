@@ -56,6 +56,16 @@ class Maze:
             return Tile(int(self.grid[y, x]))
         return Tile.MOLD
 
+    def rotated(self, quarter_turns: int) -> Maze:
+        """This maze turned `quarter_turns` × 90° clockwise: what lay north of a cell lies east of
+        it (a cell (x, y) moves to (size − 1 − y, x) per turn). Same seed, start moved along."""
+        grid, (x, y) = self.grid, self.start
+        for _ in range(quarter_turns % 4):
+            grid, (x, y) = np.rot90(grid, -1), (self.size - 1 - y, x)
+        grid = np.ascontiguousarray(grid)
+        grid.setflags(write=False)
+        return Maze(grid=grid, start=(x, y), seed=self.seed)
+
 
 def carve_steps_range(size: int, config: MazeConfig) -> tuple[int, int]:
     """Inclusive bounds of the carving walk length, e.g. (490, 1470) for size 100."""

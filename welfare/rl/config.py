@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int
     steps: int
     mazes_per_step: int
+    rotations: int
     group_size: int
     temperature: float
     optimizer: OptimizerConfig
@@ -80,6 +81,8 @@ class TrainConfig:
             run.pop("rollout_batch")
         if run["policy_gradient"] == "sampled":  # likewise
             run.pop("policy_gradient")
+        if run["rotations"] == 1:  # likewise
+            run.pop("rotations")
         run["base"] = base
         world = {k: params.get(k) for k in ("maze", "env")}
         world["mapping"] = params["mappings"][self.mapping]
@@ -107,6 +110,7 @@ class TrainConfig:
             seed=int(row.get("seed", 0)),
             steps=t["steps"],
             mazes_per_step=t["mazes_per_step"],
+            rotations=t["rotations"],
             group_size=t["group_size"],
             temperature=t["temperature"],
             optimizer=OptimizerConfig(lr=t["lr"], **t["optimizer"]),

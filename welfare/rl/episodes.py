@@ -56,8 +56,12 @@ class EpisodeBatch:
         config: MazeConfig,
         mapping: TileMapping,
         stream_seed: int,
+        rotations: int = 1,
     ) -> EpisodeBatch:
+        """Fresh mazes from seeds; with `rotations` r, each maze in r turns of 360°/r (r ∈ 1, 2,
+        4), one after the other, so the batch holds len(maze_seeds) · r mazes."""
         mazes = [generate_maze(int(s), config.size, config=config) for s in maze_seeds]
+        mazes = [m.rotated(k * 4 // rotations) for m in mazes for k in range(rotations)]
         return cls(mazes, group_size, config, mapping, stream_seed)
 
     def __len__(self) -> int:

@@ -248,8 +248,11 @@ def _rl_stepper(
         return reinforce_advantages(rewards, mask, group, cfg.discount)
 
     def one_step(step: int) -> dict[str, float]:
-        maze_seeds, stream_seed, sample_seed = step_seeds(cfg.seed, step, cfg.mazes_per_step)
-        episodes = EpisodeBatch.fresh(maze_seeds, cfg.group_size, maze_config, mapping, stream_seed)
+        n_mazes = cfg.mazes_per_step // cfg.rotations
+        maze_seeds, stream_seed, sample_seed = step_seeds(cfg.seed, step, n_mazes)
+        episodes = EpisodeBatch.fresh(
+            maze_seeds, cfg.group_size, maze_config, mapping, stream_seed, cfg.rotations
+        )
         generator = torch.Generator().manual_seed(sample_seed)
         traj = rollout(
             model,
