@@ -14,7 +14,7 @@ SmolLM2-135M-Instruct reads the emoji maze before and after RL (bench/smollm2.md
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class Reading:
     gap: float  # mean over directions of P(d | Gold) − P(d | Mold)
     gap_se: float  # bootstrap over episodes
     decisions: int
+    by_turn: tuple[str, ...] = ()  # `turn_split` lines, when asked for
 
     def lines(self) -> list[str]:
         head = "   dir  " + "  ".join(f"P(d | {t.label:4s})" for t in CLASSES)
@@ -47,7 +48,7 @@ class Reading:
             for d in DIRECTIONS
         ]
         gap = f"   Gold − Mold gap {self.gap:+.3f} ± {self.gap_se:.3f} ({self.decisions} decisions)"
-        return [head, *rows, gap]
+        return [head, *rows, gap, *self.by_turn]
 
 
 def gold_mold_gap(probs: np.ndarray, tiles: np.ndarray) -> float:
@@ -87,9 +88,27 @@ def reading(
     return Reading(by_tile, gold_mold_gap(probs, tiles), float(np.nanstd(boot)), len(probs))
 
 
-def measure(model, tokenizer, episodes: EpisodeBatch, micro_batch: int) -> Reading:
+def turn_split(probs: np.ndarray, tiles: np.ndarray, mask: np.ndarray, actions: np.ndarray):
+    """Lines: the gap at first turns and at later ones, and how often a move repeats the last.
+
+    `probs`, `tiles`: [episodes, turns, 4]; `mask`, `actions`: [episodes, turns]. At later turns
+    the tile just left has melted into Mold, so a policy that repeats its moves shows a positive
+    gap there without reading anything."""
+    lines = []
+    for name, turns in (("turn 0", slice(0, 1)), ("turns 1+", slice(1, None))):
+        m = mask[:, turns].reshape(-1)
+        p, t = probs[:, turns].reshape(-1, 4)[m], tiles[:, turns].reshape(-1, 4)[m]
+        gap = gold_mold_gap(p, t)
+        lines.append(f"   {name:8s} Gold − Mold gap {gap:+.3f} ({m.sum()} decisions)")
+    repeats = (actions[:, 1:] == actions[:, :-1])[mask[:, 1:]].mean()
+    return [*lines, f"   repeats its last move {repeats:.2f}"]
+
+
+def measure(
+    model, tokenizer, episodes: EpisodeBatch, micro_batch: int, split: bool = False
+) -> Reading:
     """Sample the episodes (temperature 0.7, as in training), then read the policy's
-    temperature-1 distribution over N, E, S, W at every decision."""
+    temperature-1 distribution over N, E, S, W at every decision (`split`: also by turn)."""
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         traj = rollout(model, tokenizer, episodes, generator=generator, batch_size=micro_batch)
@@ -101,7 +120,11 @@ def measure(model, tokenizer, episodes: EpisodeBatch, micro_batch: int) -> Readi
             parts.append(logits.float().softmax(-1).cpu())
     probs, mask = torch.cat(parts), traj.mask.bool()
     episode = torch.arange(len(traj.tokens))[:, None].expand_as(mask)
-    return reading(probs[mask].numpy(), traj.tiles[mask].numpy(), episode[mask].numpy())
+    result = reading(probs[mask].numpy(), traj.tiles[mask].numpy(), episode[mask].numpy())
+    if split:
+        arrays = (probs, traj.tiles, mask, traj.actions)
+        result = replace(result, by_turn=tuple(turn_split(*(a.numpy() for a in arrays))))
+    return result
 
 
 def main() -> None:
@@ -111,6 +134,7 @@ def main() -> None:
     parser.add_argument("--mazes", type=int, default=32)
     parser.add_argument("--seed-base", type=int, default=990_000, help="held-out maze seeds")
     parser.add_argument("--micro-batch", type=int, default=8)
+    parser.add_argument("--split-turns", action="store_true", help="first turns vs later ones")
     parser.add_argument("models", nargs="+", type=Path)
     args = parser.parse_args()
     params = load_params(args.params)
@@ -122,7 +146,8 @@ def main() -> None:
         model, tokenizer = load_model(path, params["runtime"])
         episodes = EpisodeBatch.fresh(seeds, 1, maze, mapping, stream_seed=args.seed_base)
         print(f"== {path}")
-        print("\n".join(measure(model, tokenizer, episodes, args.micro_batch).lines()))
+        result = measure(model, tokenizer, episodes, args.micro_batch, args.split_turns)
+        print("\n".join(result.lines()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.smollm2_reading import gold_mold_gap, measure, reading
+from bench.smollm2_reading import gold_mold_gap, measure, reading, turn_split
 from welfare.maze import MazeConfig, Tile, TileMapping
 from welfare.model.load import load_model
 from welfare.model.testing import tiny_model_dir
@@ -46,8 +46,22 @@ def test_measure_reads_a_tiny_models_rollout(tmp_path) -> None:
     )
     mapping = TileMapping(mold="📇", gold="📐", path="🧾")
     episodes = EpisodeBatch.fresh([1, 2, 3], 1, MazeConfig(size=20, turns=4), mapping, 7)
-    result = measure(model, tokenizer, episodes, micro_batch=2)
+    result = measure(model, tokenizer, episodes, micro_batch=2, split=True)
     assert result.decisions == 12
+    assert "(3 decisions)" in result.by_turn[0] and "(9 decisions)" in result.by_turn[1]
+    assert result.by_turn[2].startswith("   repeats its last move")
     probs = [p for row in result.by_tile.values() for p in row.values() if not np.isnan(p)]
     assert probs and all(0.0 < p < 1.0 for p in probs)
     assert abs(result.gap) < 1.0
+
+
+def test_turn_split_separates_first_turns_and_counts_repeats() -> None:
+    g, m, p = int(Tile.GOLD), int(Tile.MOLD), int(Tile.PATH)
+    tiles = np.array([[[g, m, m, m], [g, m, p, p]], [[m, g, m, m], [m, g, p, p]]])
+    probs = np.full((2, 2, 4), 0.25)
+    probs[0, 0], probs[1, 0] = [0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]  # reads at turn 0 only
+    actions = np.array([[0, 0], [1, 2]])
+    first, later, repeats = turn_split(probs, tiles, np.ones((2, 2), bool), actions)
+    assert "gap +0.600 (2 decisions)" in first  # N and E: 0.7 towards Gold, 0.1 towards Mold
+    assert "gap +0.000 (2 decisions)" in later
+    assert repeats.endswith("0.50")
