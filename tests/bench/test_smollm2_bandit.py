@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.smollm2_bandit import first_turns, loss_of, tile_rewards
+from bench.smollm2_bandit import first_turn_texts, first_turns, loss_of, rotated, tile_rewards
 from bench.smollm2_locate import QUESTION, in_english, only_gold_clause, variants
 from welfare.maze import MazeConfig, Tile, TileMapping
 from welfare.model.load import load_model
@@ -72,3 +72,25 @@ def test_locate_rewrites() -> None:
     assert names == ["maze", "emoji-asked", "english-asked", "english-one-clause"]
     asked = {v.name: v.rewrite(message, MAPPING) for v in variants(MAPPING)}
     assert asked["maze"] == message and "In which direction is the 📐?" in asked["emoji-asked"]
+
+
+def test_a_rotated_message_is_the_turned_mazes_and_its_tiles_roll_with_it() -> None:
+    message = "X. To the west there is 📇; to the south there is 🧾; to the north there is 📐. Q"
+    assert rotated(message, 1) == (
+        "X. To the north there is 📇; to the west there is 🧾; to the east there is 📐. Q"
+    )
+    assert rotated(message, 4) == message
+
+    class Plain:
+        def turn_text(self, turn: int, message: str) -> str:
+            return message
+
+    config = MazeConfig(size=20, turns=1)
+    texts, tiles = first_turn_texts([1, 2], config, MAPPING, Plain(), 7, rotate=True)
+    assert len(texts) == 8 and tiles.shape == (8, 4)
+    words = {"N": "north", "E": "east", "S": "south", "W": "west"}
+    symbols = {Tile.GOLD: MAPPING.gold, Tile.MOLD: MAPPING.mold, Tile.PATH: MAPPING.path}
+    for text, row in zip(texts, tiles, strict=True):  # each text names its tiles where they lie
+        for d, tile in zip("NESW", row, strict=True):
+            assert f"the {words[d]} there is {symbols[Tile(tile)]}" in text
+    assert all((tiles[k] == np.roll(tiles[0], k)).all() for k in range(4))
