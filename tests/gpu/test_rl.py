@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from tests.gpu.gpu_helpers import DEVICES, assert_on_device, runtime
+from welfare.config import validate_params
 from welfare.maze.config import MazeConfig
 from welfare.maze.tiles import TileMapping
 from welfare.model.load import load_model
@@ -147,7 +148,7 @@ def _tiny_params(device: str, steps: int, **row) -> dict:
     params["train"]["checkpoint"]["every"] = 2
     params["train"]["eval"].update(every=2, n_mazes=2, sampled_group=0)
     params["organisms"] = {"tiny": {"base": "naive", "mapping": "office", "seed": 3, **row}}
-    return params
+    return validate_params(params)  # the schema fills what params.yaml leaves to its defaults
 
 
 @pytest.mark.parametrize(
