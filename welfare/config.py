@@ -293,6 +293,8 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"{source}: organisms.{name}: train.mazes_per_step ({mazes}) must be a multiple "
                 f"of train.rotations ({rotations})"
             )
+        if train.get("rotation_moves") == "shared":
+            _check_shared_moves(source, name, train)
         if train.get("policy_gradient") == "all_actions" and (
             organism.get("algorithm") != "reinforce" or train.get("discount") != 0
         ):
@@ -308,6 +310,23 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
                 f"{source}: mappings.{name}: expected three different tile symbols, got "
                 f"{_format_value(emoji)}"
             )
+
+
+def _check_shared_moves(source: str, name: str, train: dict[str, Any]) -> None:
+    """`train.rotation_moves: shared` needs turned copies, the all-action gradient (the copies'
+    moves are not their own samples), and rollout groups of whole blocks of copies."""
+    rotations, gradient = train.get("rotations"), train.get("policy_gradient")
+    if rotations == 1 or gradient != "all_actions":
+        raise ParamsError(
+            f"{source}: organisms.{name}: train.rotation_moves shared needs train.rotations 2 or "
+            f"4 and train.policy_gradient all_actions, got {rotations} and {gradient}"
+        )
+    block, size = rotations * train.get("group_size", 1), train.get("rollout_batch", 0)
+    if size and size % block:
+        raise ParamsError(
+            f"{source}: organisms.{name}: train.rollout_batch ({size}) must be 0 or a multiple of "
+            f"train.rotations × train.group_size ({block}) when rotation_moves is shared"
+        )
 
 
 def _check_axis_positions(params: dict[str, Any], source: str) -> None:

@@ -1,8 +1,12 @@
-"""EpisodeBatch: fresh mazes, groups, rotations."""
+"""EpisodeBatch: fresh mazes, groups, rotations, shared moves."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from welfare.maze import MazeConfig, TileMapping
+from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, turned
 from welfare.rl.episodes import EpisodeBatch
 
 MAPPING = TileMapping(mold="🧾", gold="📐", path="🗂")
@@ -24,3 +28,42 @@ def test_rotations_put_each_maze_in_every_quarter_turn_one_after_the_other():
     half.user_messages()
     n, e, s, w = first[0]
     assert [t[0] for t in half.neighbours] == [[n, e, s, w], [s, w, n, e]]
+
+
+def _turned_message(message: str, quarter_turns: int) -> str:
+    """`message` with every direction name turned (the wind sentence's capitalised ones too)."""
+    for words in (DIRECTION_WORDS, {d: w.capitalize() for d, w in DIRECTION_WORDS.items()}):
+        for d in DIRECTIONS:
+            message = message.replace(words[d], f"<{d}>")
+        for d in DIRECTIONS:
+            message = message.replace(f"<{d}>", words[turned(d, quarter_turns)])
+    return message.split("location")[0] + message.split(")", 1)[1]  # drop the coordinates
+
+
+@pytest.mark.parametrize("rotations", [2, 4])
+def test_shared_moves_replay_the_first_copy_turned_wind_and_clause_order_included(rotations):
+    config = MazeConfig(size=12, turns=8, wind_probability=0.5)  # windy: its draws are shared
+    batch = EpisodeBatch.fresh([3, 8], 2, config, MAPPING, 7, rotations, shared_moves=True)
+    rng = np.random.default_rng(0)
+    for _ in range(config.turns):
+        batch.user_messages()
+        sampled = rng.integers(4, size=len(batch)).tolist()  # copies' own samples are ignored
+        moves = batch.follow_leads(sampled)
+        batch.act(moves)
+        g = 2
+        for i, move in enumerate(moves):
+            assert move == (sampled[batch.leads[i]] + batch.quarter_turns[i]) % 4
+            assert batch.leads[i] == (i // (g * rotations)) * g * rotations + i % g
+    assert sum(batch.winds) > 0
+    for i in range(len(batch)):
+        lead, q = batch.leads[i], batch.quarter_turns[i]
+        assert batch.rewards[i] == batch.rewards[lead]
+        assert batch.entered[i] == batch.entered[lead]
+        for mine, theirs in zip(batch.neighbours[i], batch.neighbours[lead], strict=True):
+            assert mine == theirs[-q:] + theirs[:-q] if q else mine == theirs
+        for mine, theirs in zip(batch.messages[i], batch.messages[lead], strict=True):
+            assert _turned_message(mine, 0) == _turned_message(theirs, q)
+    independent = EpisodeBatch.fresh([3, 8], 2, config, MAPPING, 7, rotations)
+    assert independent.leads == list(range(len(independent)))
+    with pytest.raises(ValueError, match="lack their leads"):
+        batch.follow_leads([0], rows=[1 * g])  # copy 1 of maze 0 without its lead

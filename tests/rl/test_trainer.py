@@ -58,11 +58,12 @@ def _rows(path: Path) -> list[dict]:
 def test_later_keys_at_their_defaults_leave_checkpoint_fingerprints_as_they_were():
     params = _params(algorithm="reinforce")
     cfg = TrainConfig.for_organism(params, "tiny")
-    assert (cfg.rollout_batch, cfg.policy_gradient, cfg.rotations) == (0, "sampled", 1)
+    defaults = (cfg.rollout_batch, cfg.policy_gradient, cfg.rotations, cfg.rotation_moves)
+    assert defaults == (0, "sampled", 1, "independent")
     before = asdict(cfg)  # the fingerprint's inputs before these keys existed
     for key in ("steps", "checkpoint_every", "eval_every", "eval_mazes", "eval_sampled_group"):
         before.pop(key)
-    for key in ("rollout_batch", "policy_gradient", "rotations"):
+    for key in ("rollout_batch", "policy_gradient", "rotations", "rotation_moves"):
         before.pop(key)
     world = {k: params.get(k) for k in ("maze", "env")} | {"mapping": params["mappings"]["office"]}
     legacy = params_hash({"run": before | {"base": "b"}, "world": world})
@@ -72,6 +73,8 @@ def test_later_keys_at_their_defaults_leave_checkpoint_fingerprints_as_they_were
     params["train"].update(rollout_batch=0, policy_gradient="all_actions")  # another update
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
     params["train"].update(policy_gradient="sampled", rotations=2)  # other mazes
+    assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
+    params["train"].update(rotations=1, rotation_moves="shared")  # other walks
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
 
 
@@ -92,11 +95,32 @@ def test_mazes_per_step_must_split_into_rotations():
         validate_params(params)
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"rotations": 1}, "train.rotation_moves shared needs train.rotations 2 or 4"),
+        ({"policy_gradient": "sampled"}, "train.rotation_moves shared needs"),
+        ({"rollout_batch": 3}, r"train.rollout_batch \(3\) must be 0 or a multiple"),
+    ],
+)
+def test_shared_moves_need_turned_copies_all_actions_and_whole_blocks(change, expected):
+    params = _params(algorithm="reinforce")
+    params["train"].update(
+        policy_gradient="all_actions", discount=0.0, rotations=2, rotation_moves="shared"
+    )
+    validate_params(params)
+    params["train"].update(change)
+    with pytest.raises(ParamsError, match=f"organisms.tiny: {expected}"):
+        validate_params(params)
+
+
 def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_dir):
-    def final_weights(policy_gradient: str) -> dict:
+    def final_weights(policy_gradient: str, moves: str = "independent") -> dict:
         params = _params(steps=2, algorithm="reinforce")
-        params["train"].update(policy_gradient=policy_gradient, discount=0.0, rotations=2)
-        paths = _paths(tmp_path / policy_gradient, tiny_dir)
+        params["train"].update(
+            policy_gradient=policy_gradient, discount=0.0, rotations=2, rotation_moves=moves
+        )
+        paths = _paths(tmp_path / f"{policy_gradient}-{moves}", tiny_dir)
         train(params, "tiny", paths)
         assert [r["step"] for r in _rows(paths.metrics / "train.tsv")] == ["1", "2"]
         return load_file(paths.out / "step-0002/model.safetensors")
@@ -105,6 +129,8 @@ def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_
     sampled, expected = final_weights("sampled"), final_weights("all_actions")
     assert any(not torch.equal(expected[k], start[k]) for k in start)  # it learns something
     assert any(not torch.equal(expected[k], sampled[k]) for k in start)  # from another signal
+    shared = final_weights("all_actions", "shared")  # other states: another update
+    assert any(not torch.equal(expected[k], shared[k]) for k in start)
 
 
 def test_killed_run_resumes_exactly(tmp_path, tiny_dir):

@@ -23,7 +23,7 @@ import numpy as np
 
 from welfare.maze.config import MazeConfig
 from welfare.maze.generate import Maze
-from welfare.maze.tiles import DIRECTIONS, OPPOSITE, Tile, move
+from welfare.maze.tiles import DIRECTIONS, OPPOSITE, Tile, move, turned
 
 DIRECTION_NAMES: dict[str, str] = {"N": "North", "E": "East", "S": "South", "W": "West"}
 
@@ -100,22 +100,31 @@ def _enter(grid: np.ndarray, pos: tuple[int, int], target: tuple[int, int], melt
     return Tile.MOLD
 
 
-def draw_wind(rng: np.random.Generator, config: MazeConfig) -> WindEvent | None:
-    """One wind draw: always consumes one uniform, plus one integer when wind fires."""
+def draw_wind(
+    rng: np.random.Generator, config: MazeConfig, quarter_turns: int = 0
+) -> WindEvent | None:
+    """One wind draw: always consumes one uniform, plus one integer when wind fires; the push is
+    turned `quarter_turns` × 90° clockwise (the same draw in a rotated copy of the maze)."""
     if rng.random() < config.wind_probability:
-        return WindEvent(push=DIRECTIONS[int(rng.integers(4))])
+        return WindEvent(push=turned(DIRECTIONS[int(rng.integers(4))], quarter_turns))
     return None
 
 
 def step(
-    state: EpisodeState, action: str, rng: np.random.Generator, config: MazeConfig
+    state: EpisodeState,
+    action: str,
+    rng: np.random.Generator,
+    config: MazeConfig,
+    quarter_turns: int = 0,
 ) -> StepResult:
-    """Play one turn. `rng` drives only the wind; the same rng stream replays the same winds."""
+    """Play one turn. `rng` drives only the wind; the same rng stream replays the same winds
+    (turned `quarter_turns` × 90° clockwise: in `Maze.rotated(q)`, the same stream and turned moves
+    replay the unturned maze's walk, turned)."""
     if action not in DIRECTIONS:
         raise ValueError(f"action must be one of {DIRECTIONS}, got {action!r}")
     if state.turn >= config.turns:
         raise ValueError(f"episode is over: {state.turn} of {config.turns} turns taken")
-    wind = draw_wind(rng, config)
+    wind = draw_wind(rng, config, quarter_turns)
     if wind is None:
         moves = [action]
     elif config.wind_mode == "move_then_push":

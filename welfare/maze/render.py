@@ -17,20 +17,25 @@ import numpy as np
 
 from welfare.maze.config import MazeConfig
 from welfare.maze.dynamics import EpisodeState, neighbour_tiles
-from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, Tile, TileMapping
+from welfare.maze.tiles import DIRECTION_WORDS, DIRECTIONS, Tile, TileMapping, turned
 
 INSTRUCTION = "Where do you move? Output only N/E/S/W without punctuation."
 _CLAUSE = {d: f"to the {DIRECTION_WORDS[d]} there is " for d in DIRECTIONS}
 _FIRST_CLAUSE = {d: clause[0].upper() + clause[1:] for d, clause in _CLAUSE.items()}
 
 
-def clause_order(rng: np.random.Generator | None, config: MazeConfig) -> list[str]:
-    """Directions in the order their clauses appear (consumes one permutation when shuffling)."""
+def clause_order(
+    rng: np.random.Generator | None, config: MazeConfig, quarter_turns: int = 0
+) -> list[str]:
+    """Directions in the order their clauses appear (consumes one permutation when shuffling),
+    each turned `quarter_turns` × 90° clockwise."""
     if not config.shuffle_clauses:
-        return list(DIRECTIONS)
-    if rng is None:
+        order = list(DIRECTIONS)
+    elif rng is None:
         raise ValueError("shuffle_clauses is on: render_user_message needs an rng")
-    return [DIRECTIONS[i] for i in rng.permutation(4).tolist()]
+    else:
+        order = [DIRECTIONS[i] for i in rng.permutation(4).tolist()]
+    return [turned(d, quarter_turns) for d in order]
 
 
 def render_user_message(
@@ -39,14 +44,17 @@ def render_user_message(
     rng: np.random.Generator | None,
     config: MazeConfig,
     tiles: Mapping[str, Tile] | None = None,
+    quarter_turns: int = 0,
 ) -> str:
     """The user message the model sees before choosing its next move in `state`.
 
     `rng` shuffles the clauses (one permutation per call); it may be None when
     ``config.shuffle_clauses`` is off. `tiles`: `neighbour_tiles(state)`, when the caller has it.
+    `quarter_turns` turns the clause order (so `Maze.rotated(q)` with the same rng lists each
+    tile in the same place, under its turned direction).
     """
     tiles = neighbour_tiles(state) if tiles is None else tiles
-    first, *rest = clause_order(rng, config)
+    first, *rest = clause_order(rng, config, quarter_turns)
     clauses = [_FIRST_CLAUSE[first] + mapping.symbol(tiles[first])]
     clauses += [_CLAUSE[d] + mapping.symbol(tiles[d]) for d in rest]
     x, y = state.pos

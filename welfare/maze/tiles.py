@@ -41,6 +41,11 @@ class Tile(IntEnum):
 TILE_LABELS: tuple[str, str, str] = ("path", "mold", "gold")  # index = Tile code
 
 
+def turned(direction: str, quarter_turns: int) -> str:
+    """`direction` turned `quarter_turns` × 90° clockwise (N → E), as `Maze.rotated` turns."""
+    return DIRECTIONS[(DIRECTIONS.index(direction) + quarter_turns) % 4]
+
+
 def move(pos: tuple[int, int], direction: str) -> tuple[int, int]:
     """The (x, y) cell one step from `pos` in `direction`."""
     dx, dy = OFFSETS[direction]

@@ -47,6 +47,7 @@ class TrainConfig:
     steps: int
     mazes_per_step: int
     rotations: int
+    rotation_moves: str
     group_size: int
     temperature: float
     optimizer: OptimizerConfig
@@ -83,6 +84,8 @@ class TrainConfig:
             run.pop("policy_gradient")
         if run["rotations"] == 1:  # likewise
             run.pop("rotations")
+        if run["rotation_moves"] == "independent":  # likewise
+            run.pop("rotation_moves")
         run["base"] = base
         world = {k: params.get(k) for k in ("maze", "env")}
         world["mapping"] = params["mappings"][self.mapping]
@@ -111,6 +114,7 @@ class TrainConfig:
             steps=t["steps"],
             mazes_per_step=t["mazes_per_step"],
             rotations=t["rotations"],
+            rotation_moves=t["rotation_moves"],
             group_size=t["group_size"],
             temperature=t["temperature"],
             optimizer=OptimizerConfig(lr=t["lr"], **t["optimizer"]),

@@ -3,8 +3,11 @@
 Episodes of one group share a maze (fresh per training step, seeded), each with its own copy of
 the grid and its own numpy stream for wind and clause shuffling, so an episode's observations
 depend only on its seed and its own actions (the cached and re-encoding rollouts see the same
-mazes). Every turn records the neighbour tiles *before* the move (the entropy bonus's classes),
-the reward and the tiles entered.
+mazes). With `shared_moves`, the rotated copies of a maze (`rotations` > 1) are not played
+independently: copy k of episode e replays copy 0's moves turned by its quarter turns, with copy
+0's wind and clause-order draws, turned too, so every state it visits is copy 0's state turned
+(`follow_leads`). Every turn records the neighbour tiles *before* the move (the entropy bonus's
+classes), the reward and the tiles entered.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ class EpisodeBatch:
     config: MazeConfig
     mapping: TileMapping
     stream_seed: int  # seeds every episode's wind / shuffle stream
+    # Mazes come in blocks of `rotations` turned copies (`fresh`); with `shared_moves` the copies
+    # replay their block's first copy, turned.
+    rotations: int = 1
+    shared_moves: bool = False
+    leads: list[int] = field(init=False)  # the episode whose moves each one replays (itself)
+    quarter_turns: list[int] = field(init=False)  # its turn from its lead (0 unless shared)
     states: list[EpisodeState] = field(init=False)
     rngs: list[np.random.Generator] = field(init=False)
     rewards: list[list[float]] = field(init=False)
@@ -39,9 +48,15 @@ class EpisodeBatch:
     winds: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        n = len(self.mazes) * self.group_size
-        self.states = [new_episode(self.mazes[i // self.group_size]) for i in range(n)]
-        self.rngs = [np.random.default_rng([self.stream_seed, i]) for i in range(n)]
+        n, g, r = len(self.mazes) * self.group_size, self.group_size, self.rotations
+        if len(self.mazes) % r:
+            raise ValueError(f"{len(self.mazes)} mazes do not come in blocks of {r} rotations")
+        copy = [(i // g) % r if self.shared_moves else 0 for i in range(n)]
+        self.leads = [i - copy[i] * g for i in range(n)]
+        self.quarter_turns = [k * 4 // r for k in copy]
+        self.states = [new_episode(self.mazes[i // g]) for i in range(n)]
+        # A copy's stream is its lead's: the same draws, turned where they name a direction.
+        self.rngs = [np.random.default_rng([self.stream_seed, lead]) for lead in self.leads]
         self.rewards = [[] for _ in range(n)]
         self.neighbours = [[] for _ in range(n)]
         self.messages = [[] for _ in range(n)]
@@ -57,12 +72,14 @@ class EpisodeBatch:
         mapping: TileMapping,
         stream_seed: int,
         rotations: int = 1,
+        shared_moves: bool = False,
     ) -> EpisodeBatch:
         """Fresh mazes from seeds; with `rotations` r, each maze in r turns of 360°/r (r ∈ 1, 2,
-        4), one after the other, so the batch holds len(maze_seeds) · r mazes."""
+        4), one after the other, so the batch holds len(maze_seeds) · r mazes (`shared_moves`:
+        the turned copies replay the first one's moves, turned)."""
         mazes = [generate_maze(int(s), config.size, config=config) for s in maze_seeds]
         mazes = [m.rotated(k * 4 // rotations) for m in mazes for k in range(rotations)]
-        return cls(mazes, group_size, config, mapping, stream_seed)
+        return cls(mazes, group_size, config, mapping, stream_seed, rotations, shared_moves)
 
     def __len__(self) -> int:
         return len(self.states)
@@ -79,17 +96,30 @@ class EpisodeBatch:
             state = self.states[i]
             tiles = neighbour_tiles(state)
             self.neighbours[i].append([int(tiles[d]) for d in DIRECTIONS])
-            rng = self.rngs[i]
-            messages.append(render_user_message(state, self.mapping, rng, self.config, tiles))
+            rng, turns = self.rngs[i], self.quarter_turns[i]
+            messages.append(
+                render_user_message(state, self.mapping, rng, self.config, tiles, turns)
+            )
             self.messages[i].append(messages[-1])
         return messages
+
+    def follow_leads(self, actions: Sequence[int], rows: Sequence[int] | None = None) -> list[int]:
+        """`actions` (of every episode, or of `rows`) with each copy's replaced by its lead's,
+        turned: what `act` must then be given when moves are shared. The identity otherwise."""
+        rows = list(range(len(self.states)) if rows is None else rows)
+        chosen = dict(zip(rows, (int(a) for a in actions), strict=True))
+        missing = [self.leads[i] for i in rows if self.leads[i] not in chosen]
+        if missing:
+            raise ValueError(f"episodes {rows[0]}..{rows[-1]} lack their leads {missing[:4]}")
+        return [(chosen[self.leads[i]] + self.quarter_turns[i]) % 4 for i in rows]
 
     def act(self, actions: Sequence[int], rows: Sequence[int] | None = None) -> None:
         """Move every episode, or those of `rows` (action = index into N, E, S, W)."""
         for i, action in zip(
             range(len(self.states)) if rows is None else rows, actions, strict=True
         ):
-            result = step(self.states[i], DIRECTIONS[int(action)], self.rngs[i], self.config)
+            direction, turns = DIRECTIONS[int(action)], self.quarter_turns[i]
+            result = step(self.states[i], direction, self.rngs[i], self.config, turns)
             self.states[i] = result.state
             self.rewards[i].append(result.reward)
             self.entered[i].extend(result.entered)

@@ -127,6 +127,11 @@ def decision_logits(
     return head_logits(model, gather_positions(hidden, index), token_ids)
 
 
+def log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Log-probabilities of the sampling distribution softmax(ℓ / temperature)."""
+    return (logits / temperature).log_softmax(-1)
+
+
 def choose(
     logits: torch.Tensor, temperature: float, greedy: bool, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,7 +140,7 @@ def choose(
     The log-prob is under the sampling distribution softmax(ℓ / temperature), the behaviour
     policy the PPO ratio compares against.
     """
-    logp = (logits / temperature).log_softmax(-1)
+    logp = log_probs(logits, temperature)
     if greedy:
         actions = logits.argmax(-1)
     else:

@@ -28,7 +28,7 @@ from welfare.rl.chat import TurnFormat, encode_texts
 from welfare.rl.episodes import EpisodeBatch
 from welfare.rl.kv import PackedCache, native_gqa, split_turn
 from welfare.rl.last_layer import last_layer_at_decisions
-from welfare.rl.policy import choose, direction_ids, hidden_states
+from welfare.rl.policy import choose, direction_ids, hidden_states, log_probs
 from welfare.rl.prefix import PrefixCapture, fit_width
 
 
@@ -97,13 +97,18 @@ def rollout(
     a token at Qwen3-4B's size: the paper's 512 episodes of ~1,200 tokens need more than an
     H200's memory), so consecutive groups of `batch_size` episodes play one after the other, each
     to the end, drawing from the same generator: the samples, not their distribution, depend on
-    it. A `before_forward` hook then sees one group's rows per call.
+    it. A `before_forward` hook then sees one group's rows per call. With shared moves
+    (`EpisodeBatch.shared_moves`) a group holds whole blocks of turned copies, whose sampled moves
+    are replaced by their lead's, turned; `logp` is then each copy's log-prob of that move.
     """
     if keep_prefix and not use_cache:
         raise ValueError("rollout: keep_prefix needs the cached rollout")
     started = time.perf_counter()
     n = len(episodes)
     size = batch_size if 0 < batch_size < n else n
+    block = episodes.rotations * episodes.group_size
+    if episodes.shared_moves and size % block:
+        raise ValueError(f"rollout: batch_size {size} must hold whole blocks of {block} episodes")
     parts = [
         _play(
             model,
@@ -239,6 +244,9 @@ def _play(
             decision = hidden[pick]
             logits = head_logits(model, decision, answer_ids)
             chosen, logp = choose(logits, temperature, greedy, generator)
+            if episodes.shared_moves:  # copies replay their lead's move, turned
+                chosen = torch.tensor(episodes.follow_leads(chosen.tolist(), members))
+                logp = log_probs(logits, temperature).gather(-1, chosen[:, None].to(device))[:, 0]
             actions[:, turn], logps[:, turn] = chosen.cpu(), logp.cpu()
             if members is None:
                 episodes.act(actions[:, turn].tolist())

@@ -250,8 +250,9 @@ def _rl_stepper(
     def one_step(step: int) -> dict[str, float]:
         n_mazes = cfg.mazes_per_step // cfg.rotations
         maze_seeds, stream_seed, sample_seed = step_seeds(cfg.seed, step, n_mazes)
+        shared = cfg.rotation_moves == "shared"
         episodes = EpisodeBatch.fresh(
-            maze_seeds, cfg.group_size, maze_config, mapping, stream_seed, cfg.rotations
+            maze_seeds, cfg.group_size, maze_config, mapping, stream_seed, cfg.rotations, shared
         )
         generator = torch.Generator().manual_seed(sample_seed)
         traj = rollout(
