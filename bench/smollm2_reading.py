@@ -93,11 +93,20 @@ def turn_split(probs: np.ndarray, tiles: np.ndarray, mask: np.ndarray, actions: 
 
     `probs`, `tiles`: [episodes, turns, 4]; `mask`, `actions`: [episodes, turns]. At later turns
     the tile just left has melted into Mold, so a policy that repeats its moves shows a positive
-    gap there without reading anything."""
+    gap there without reading anything; the "back left out" line drops the direction opposite
+    the last move from the gap (its tile is Mold whatever the policy reads; wind aside)."""
+    back = np.full(tiles.shape, False)
+    np.put_along_axis(back[:, 1:], ((actions[:, :-1] + 2) % 4)[..., None], True, axis=-1)
     lines = []
-    for name, turns in (("turn 0", slice(0, 1)), ("turns 1+", slice(1, None))):
+    for name, turns, drop in (
+        ("turn 0", slice(0, 1), False),
+        ("turns 1+", slice(1, None), False),
+        ("turns 1+, back left out", slice(1, None), True),
+    ):
         m = mask[:, turns].reshape(-1)
         p, t = probs[:, turns].reshape(-1, 4)[m], tiles[:, turns].reshape(-1, 4)[m]
+        if drop:  # neither Gold nor Mold: out of the gap
+            t = np.where(back[:, turns].reshape(-1, 4)[m], -1, t)
         gap = gold_mold_gap(p, t)
         lines.append(f"   {name:8s} Gold − Mold gap {gap:+.3f} ({m.sum()} decisions)")
     repeats = (actions[:, 1:] == actions[:, :-1])[mask[:, 1:]].mean()

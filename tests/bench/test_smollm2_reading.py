@@ -61,7 +61,21 @@ def test_turn_split_separates_first_turns_and_counts_repeats() -> None:
     probs = np.full((2, 2, 4), 0.25)
     probs[0, 0], probs[1, 0] = [0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1]  # reads at turn 0 only
     actions = np.array([[0, 0], [1, 2]])
-    first, later, repeats = turn_split(probs, tiles, np.ones((2, 2), bool), actions)
+    first, later, _, repeats = turn_split(probs, tiles, np.ones((2, 2), bool), actions)
     assert "gap +0.600 (2 decisions)" in first  # N and E: 0.7 towards Gold, 0.1 towards Mold
     assert "gap +0.000 (2 decisions)" in later
     assert repeats.endswith("0.50")
+
+
+def test_turn_split_leaves_the_way_back_out_of_the_later_gap() -> None:
+    """A policy that only avoids turning back (into the Mold it left) has a positive later-turn
+    gap, and none once the way back is left out."""
+    g, m, p = int(Tile.GOLD), int(Tile.MOLD), int(Tile.PATH)
+    later = np.array([[g, p, m, p], [m, p, g, p], [m, g, m, m]])  # back: S, N, W
+    tiles = np.stack([np.full((3, 4), p), later], axis=1)
+    probs = np.full((3, 2, 4), 0.3)
+    probs[[0, 1, 2], 1, [2, 0, 3]] = 0.1  # less on the way back, the rest alike
+    actions = np.array([[0, 0], [2, 2], [1, 1]])  # N, S, E: back is S, N, W
+    _, with_back, without, _ = turn_split(probs, tiles, np.ones((3, 2), bool), actions)
+    assert "gap +0.100 (3 decisions)" in with_back
+    assert "back left out Gold − Mold gap +0.000" in without

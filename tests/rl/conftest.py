@@ -39,7 +39,11 @@ def runtime():
 def small_episodes():
     """Factory of small episode batches (2 mazes × 3 episodes by default)."""
 
-    def make(seeds=(1, 2), group_size=3, stream_seed=7, config=SMALL_MAZE) -> EpisodeBatch:
-        return EpisodeBatch.fresh(list(seeds), group_size, config, MAPPING, stream_seed=stream_seed)
+    def make(
+        seeds=(1, 2), group_size=3, stream_seed=7, config=SMALL_MAZE, rotations=1, **kw
+    ) -> EpisodeBatch:
+        return EpisodeBatch.fresh(
+            list(seeds), group_size, config, MAPPING, stream_seed, rotations, **kw
+        )
 
     return make

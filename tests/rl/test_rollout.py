@@ -152,3 +152,30 @@ def test_reward_is_that_of_the_neighbour_the_action_chose(tiny, small_episodes):
         for turn, message in enumerate(turns):
             for d, tile in enumerate(traj.tiles[episode, turn].tolist()):
                 assert f"{words[d]} there is {symbols[tile]}" in message
+
+
+def test_shared_moves_copies_replay_their_lead_turned_with_their_own_log_probs(
+    tiny, small_episodes
+):
+    """Rotated copies with shared moves: each copy's move is its lead's turned, its log-prob is
+    its own policy's for that move, and rollout groups must hold whole blocks of copies."""
+    model, tokenizer = tiny
+
+    def episodes():  # 2 mazes × 4 quarter turns × 2 episodes
+        return small_episodes(group_size=2, rotations=4, shared_moves=True)
+
+    traj = rollout(model, tokenizer, episodes(), generator=torch.Generator().manual_seed(0))
+    leads = torch.tensor(traj.episodes.leads)
+    turns = torch.tensor(traj.episodes.quarter_turns)
+    assert not torch.equal(leads, torch.arange(16))
+    assert torch.equal(traj.actions, (traj.actions[leads] + turns[:, None]) % 4)
+    assert torch.equal(traj.rewards, traj.rewards[leads])
+    logits = decision_logits(
+        model, traj.tokens, traj.decision_index, tokenizer.pad_token_id, direction_ids(tokenizer)
+    )
+    own = (logits / 0.7).log_softmax(-1).gather(-1, traj.actions[..., None])[..., 0]
+    torch.testing.assert_close(traj.logp, own, atol=1e-5, rtol=0)
+    grouped = rollout(model, tokenizer, episodes(), greedy=True, batch_size=8)  # 2 whole blocks
+    assert torch.equal(grouped.actions, rollout(model, tokenizer, episodes(), greedy=True).actions)
+    with pytest.raises(ValueError, match="whole blocks of 8 episodes"):
+        rollout(model, tokenizer, episodes(), greedy=True, batch_size=4)
