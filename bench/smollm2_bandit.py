@@ -63,8 +63,14 @@ def first_turn_texts(
     fmt: TurnFormat,
     stream,
     rotate=False,
+    turned_mazes=False,
 ) -> tuple[list[str], np.ndarray]:
-    """First-turn texts and N, E, S, W tiles; with `rotate`, each maze in its 4 rotations."""
+    """First-turn texts and N, E, S, W tiles; with `rotate`, each maze in its 4 rotations (with
+    `turned_mazes`, the trainer's shared-move copies, `EpisodeBatch(shared_moves=True)`)."""
+    if turned_mazes:
+        batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream, 4, shared_moves=True)
+        messages, tiles = batch.user_messages(), np.array([n[0] for n in batch.neighbours])
+        return [fmt.turn_text(0, m) for m in messages], tiles
     batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream)
     messages, tiles = batch.user_messages(), np.array([n[0] for n in batch.neighbours])
     if rotate:
@@ -144,6 +150,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--entropy", type=float, default=0.0, help="equalized entropy bonus β")
     ap.add_argument(
+        "--loss-scale",
+        type=float,
+        default=1.0,
+        help="multiply the loss (the protocol's 1/loss_z at one turn a sequence: 1/2048)",
+    )
+    ap.add_argument(
+        "--turned-mazes",
+        action="store_true",
+        help="with --rotate: the trainer's shared-move copies instead of turned words",
+    )
+    ap.add_argument(
         "--rotate",
         action="store_true",
         help="each step: batch/4 mazes, each in its 4 rotations (a blind policy's gradient is 0)",
@@ -184,7 +201,9 @@ def main() -> None:
         n_mazes = args.batch // 4 if args.rotate else args.batch
         seeds = [int(s) for s in rng.integers(10**9, 2**31 - 1, size=n_mazes)]
         stream = int(rng.integers(2**31))
-        texts, tiles = first_turn_texts(seeds, config, mapping, fmt, stream, args.rotate)
+        texts, tiles = first_turn_texts(
+            seeds, config, mapping, fmt, stream, args.rotate, args.turned_mazes
+        )
         tokens = encode_texts(tokenizer, texts)
         rewards = tile_rewards(tiles, config)
         optimizer.zero_grad(set_to_none=True)
@@ -194,7 +213,7 @@ def main() -> None:
             if args.entropy:
                 h_eq = equalized_entropy(logits, torch.from_numpy(tiles[i : i + args.micro]))
                 part = part - args.entropy * h_eq.mean()
-            (part * len(logits) / args.batch).backward()
+            (part * args.loss_scale * len(logits) / args.batch).backward()
             losses.append(float(part.detach()) * len(logits) / args.batch)
         optimizer.step()
         if step % args.eval_every == 0:

@@ -45,19 +45,21 @@ def render_user_message(
     config: MazeConfig,
     tiles: Mapping[str, Tile] | None = None,
     quarter_turns: int = 0,
+    position: tuple[int, int] | None = None,
 ) -> str:
     """The user message the model sees before choosing its next move in `state`.
 
     `rng` shuffles the clauses (one permutation per call); it may be None when
     ``config.shuffle_clauses`` is off. `tiles`: `neighbour_tiles(state)`, when the caller has it.
     `quarter_turns` turns the clause order (so `Maze.rotated(q)` with the same rng lists each
-    tile in the same place, under its turned direction).
+    tile in the same place, under its turned direction). `position`: the coordinates shown
+    (default: the state's own).
     """
     tiles = neighbour_tiles(state) if tiles is None else tiles
     first, *rest = clause_order(rng, config, quarter_turns)
     clauses = [_FIRST_CLAUSE[first] + mapping.symbol(tiles[first])]
     clauses += [_CLAUSE[d] + mapping.symbol(tiles[d]) for d in rest]
-    x, y = state.pos
+    x, y = state.pos if position is None else position
     message = (
         f"You are in a maze. Currently, you{config.apostrophe}re at location ({x}, {y}). "
         f"{'; '.join(clauses)}. {INSTRUCTION}"

@@ -6,8 +6,11 @@ depend only on its seed and its own actions (the cached and re-encoding rollouts
 mazes). With `shared_moves`, the rotated copies of a maze (`rotations` > 1) are not played
 independently: copy k of episode e replays copy 0's moves turned by its quarter turns, with copy
 0's wind and clause-order draws, turned too, so every state it visits is copy 0's state turned
-(`follow_leads`). Every turn records the neighbour tiles *before* the move (the entropy bonus's
-classes), the reward and the tiles entered.
+(`follow_leads`). A copy shows its lead's coordinates, so its message is its lead's with only
+the direction names turned: a minimal pair, on which a policy blind to the tiles gives every
+copy the same distribution and the all-action gradient of its letter prior cancels exactly
+(with their own coordinates, it does not: bench/smollm2.md). Every turn records the neighbour
+tiles *before* the move (the entropy bonus's classes), the reward and the tiles entered.
 """
 
 from __future__ import annotations
@@ -97,8 +100,9 @@ class EpisodeBatch:
             tiles = neighbour_tiles(state)
             self.neighbours[i].append([int(tiles[d]) for d in DIRECTIONS])
             rng, turns = self.rngs[i], self.quarter_turns[i]
+            shown = self.states[self.leads[i]].pos  # a copy shows its lead's coordinates
             messages.append(
-                render_user_message(state, self.mapping, rng, self.config, tiles, turns)
+                render_user_message(state, self.mapping, rng, self.config, tiles, turns, shown)
             )
             self.messages[i].append(messages[-1])
         return messages
