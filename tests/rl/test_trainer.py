@@ -187,6 +187,21 @@ def test_curves_deleted_after_a_kill_come_back_whole(tmp_path, tiny_dir, monkeyp
     assert not leftover.exists()
 
 
+def test_an_extended_run_whose_curves_were_deleted_keeps_every_evaluation(tmp_path, tiny_dir):
+    """Run 2 steps, then ask for 4: Snakemake deletes the job's curves before the rerun, and the
+    step-2 checkpoint's copy must hold the step-2 evaluation (it is taken before the save)."""
+    straight = _paths(tmp_path / "a", tiny_dir)
+    train(_params(steps=4), "tiny", straight)
+    extended = _paths(tmp_path / "b", tiny_dir)
+    train(_params(steps=2), "tiny", extended)
+    for name in ("train.tsv", "eval.tsv"):
+        (extended.metrics / name).unlink()
+    train(_params(steps=4), "tiny", extended)
+    assert [r["step"] for r in _rows(extended.metrics / "eval.tsv")] == ["0", "2", "4"]
+    assert _rows(extended.metrics / "eval.tsv") == _rows(straight.metrics / "eval.tsv")
+    assert _rows(extended.metrics / "train.tsv") == _rows(straight.metrics / "train.tsv")
+
+
 def test_a_second_writer_of_the_same_out_fails_at_once(tmp_path, tiny_dir, monkeypatch, capsys):
     import yaml
 

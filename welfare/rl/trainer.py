@@ -134,7 +134,7 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
             cfg, maze_config, mapping, model, tokenizer, optimizer, reference, answer_ids, pad_id
         )
     progress = tqdm(range(start, total), desc=f"train {organism}", initial=start, total=total)
-    running = None
+    running, final = None, None
     for step in progress:
         started = time.perf_counter()
         row = step_fn(step)
@@ -146,8 +146,10 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
         score = row.get("return_mean", -row.get("loss", 0.0))
         running = score if running is None else 0.9 * running + 0.1 * score
         progress.set_postfix({"return" if "return_mean" in row else "-loss": f"{running:.2f}"})
-        if cfg.eval_every and done % cfg.eval_every == 0 and done != total:  # end: below
-            evaluate(done)
+        # The last step's evaluation too comes before its checkpoint, which keeps the curves: a
+        # run extended later (its curves deleted by Snakemake's rerun) gets that row back.
+        if done == total or (cfg.eval_every and done % cfg.eval_every == 0):
+            final = evaluate(done)
         if done % cfg.checkpoint_every == 0 or done == total:
             save_checkpoint(
                 step_dir(paths.out, done),
@@ -161,8 +163,9 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
                 curves=(train_log, eval_log),
             )
 
-    # --- final checkpoint and evaluation -----------------------------------------------------
-    final = evaluate(total)
+    # --- final model ---------------------------------------------------------------------------
+    if final is None:  # resumed from the last step's checkpoint: nothing ran
+        final = evaluate(total)
     with atomic_path(paths.out / "final") as tmp:
         save_model_dir(tmp, model, tokenizer, cfg.checkpoint_format)
     summary = {
