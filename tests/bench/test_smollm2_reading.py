@@ -49,7 +49,8 @@ def test_measure_reads_a_tiny_models_rollout(tmp_path) -> None:
     result = measure(model, tokenizer, episodes, micro_batch=2, split=True)
     assert result.decisions == 12
     assert "(3 decisions)" in result.by_turn[0] and "(9 decisions)" in result.by_turn[1]
-    assert result.by_turn[2].startswith("   repeats its last move")
+    assert "back left out" in result.by_turn[2] and "(9 decisions)" in result.by_turn[2]
+    assert result.by_turn[3].startswith("   repeats its last move")
     probs = [p for row in result.by_tile.values() for p in row.values() if not np.isnan(p)]
     assert probs and all(0.0 < p < 1.0 for p in probs)
     assert abs(result.gap) < 1.0
