@@ -67,13 +67,10 @@ def first_turn_texts(
 ) -> tuple[list[str], np.ndarray]:
     """First-turn texts and N, E, S, W tiles; with `rotate`, each maze in its 4 rotations (with
     `turned_mazes`, the trainer's shared-move copies, `EpisodeBatch(shared_moves=True)`)."""
-    if turned_mazes:
-        batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream, 4, shared_moves=True)
-        messages, tiles = batch.user_messages(), np.array([n[0] for n in batch.neighbours])
-        return [fmt.turn_text(0, m) for m in messages], tiles
-    batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream)
+    rotations = 4 if turned_mazes else 1
+    batch = EpisodeBatch.fresh(seeds, 1, config, mapping, stream, rotations, turned_mazes)
     messages, tiles = batch.user_messages(), np.array([n[0] for n in batch.neighbours])
-    if rotate:
+    if rotate and not turned_mazes:
         messages = [rotated(m, k) for m in messages for k in range(4)]
         tiles = np.stack([np.roll(t, k) for t in tiles for k in range(4)])
     return [fmt.turn_text(0, m) for m in messages], tiles
