@@ -295,6 +295,7 @@ def _check_cross_references(params: dict[str, Any], source: str) -> None:
             )
         if train.get("rotation_moves") == "shared":
             _check_shared_moves(source, name, train)
+        _check_curriculum(source, name, organism, train, params.get("maze", {}).get("turns"))
         if train.get("policy_gradient") == "all_actions" and (
             organism.get("algorithm") != "reinforce" or train.get("discount") != 0
         ):
@@ -326,6 +327,26 @@ def _check_shared_moves(source: str, name: str, train: dict[str, Any]) -> None:
         raise ParamsError(
             f"{source}: organisms.{name}: train.rollout_batch ({size}) must be 0 or a multiple of "
             f"train.rotations × train.group_size ({block}) when rotation_moves is shared"
+        )
+
+
+def _check_curriculum(
+    source: str, name: str, organism: dict[str, Any], train: dict[str, Any], turns: int | None
+) -> None:
+    """A curriculum's short phase plays fewer turns than the protocol's episodes, in RL."""
+    curriculum = train.get("curriculum") or {}
+    if not curriculum.get("steps"):
+        return
+    if organism.get("algorithm") == "sft":
+        raise ParamsError(
+            f"{source}: organisms.{name}: train.curriculum is for RL; expected algorithm drgrpo "
+            "or reinforce, got sft"
+        )
+    short = curriculum.get("turns", 1)
+    if turns is not None and short >= turns:
+        raise ParamsError(
+            f"{source}: organisms.{name}: train.curriculum.turns: expected below maze.turns "
+            f"({turns}), got {short}"
         )
 
 

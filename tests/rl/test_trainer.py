@@ -18,6 +18,7 @@ from welfare.maze import MazeConfig
 from welfare.model.load import load_model
 from welfare.rl.checkpoint import checkpoint_fingerprint, latest_checkpoint, model_identity
 from welfare.rl.config import TrainConfig
+from welfare.rl import trainer
 from welfare.rl.trainer import RunPaths, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +66,9 @@ def test_later_keys_at_their_defaults_leave_checkpoint_fingerprints_as_they_were
         before.pop(key)
     for key in ("rollout_batch", "policy_gradient", "rotations", "rotation_moves"):
         before.pop(key)
+    assert (cfg.curriculum_steps, cfg.curriculum_turns) == (0, 1)
+    for key in ("curriculum_steps", "curriculum_turns"):
+        before.pop(key)
     world = {k: params.get(k) for k in ("maze", "env")} | {"mapping": params["mappings"]["office"]}
     legacy = params_hash({"run": before | {"base": "b"}, "world": world})
     assert cfg.fingerprint(params, "b") == legacy
@@ -75,6 +79,8 @@ def test_later_keys_at_their_defaults_leave_checkpoint_fingerprints_as_they_were
     params["train"].update(policy_gradient="sampled", rotations=2)  # other mazes
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
     params["train"].update(rotations=1, rotation_moves="shared")  # other walks
+    assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
+    params["train"].update(rotation_moves="independent", curriculum={"steps": 2, "turns": 1})
     assert TrainConfig.for_organism(params, "tiny").fingerprint(params, "b") != legacy
 
 
@@ -112,6 +118,46 @@ def test_shared_moves_need_turned_copies_all_actions_and_whole_blocks(change, ex
     params["train"].update(change)
     with pytest.raises(ParamsError, match=f"organisms.tiny: {expected}"):
         validate_params(params)
+
+
+@pytest.mark.parametrize(
+    ("row", "curriculum", "expected"),
+    [
+        ({"algorithm": "sft"}, {"steps": 2}, "train.curriculum is for RL"),
+        ({}, {"steps": 2, "turns": 4}, r"train.curriculum.turns: expected below maze.turns \(4\)"),
+    ],
+)
+def test_a_curriculum_needs_rl_and_shorter_episodes(row, curriculum, expected):
+    params = _params(**row)
+    params["train"]["curriculum"] = {"steps": 0, "turns": 4}  # off: anything goes
+    validate_params(params)
+    params["train"]["curriculum"] = curriculum
+    with pytest.raises(ParamsError, match=f"organisms.tiny: {expected}"):
+        validate_params(params)
+
+
+def test_a_curriculum_plays_short_episodes_first_and_evaluates_whole_ones(
+    tmp_path, tiny_dir, monkeypatch
+):
+    played, evaluated = [], []
+    real_rollout, real_evaluate = trainer.rollout, trainer.evaluate_model
+
+    def spy_rollout(model, tokenizer, episodes, **kw):
+        played.append(episodes.turns)
+        return real_rollout(model, tokenizer, episodes, **kw)
+
+    def spy_evaluate(model, tokenizer, seeds, config, *args, **kw):
+        evaluated.append(config.turns)
+        return real_evaluate(model, tokenizer, seeds, config, *args, **kw)
+
+    monkeypatch.setattr(trainer, "rollout", spy_rollout)
+    monkeypatch.setattr(trainer, "evaluate_model", spy_evaluate)
+    params = _params(steps=3)
+    params["train"]["curriculum"] = {"steps": 2, "turns": 1}
+    paths = _paths(tmp_path, tiny_dir)
+    train(params, "tiny", paths)
+    assert played == [1, 1, 4]  # maze.turns is 4
+    assert evaluated == [4, 4, 4]  # steps 0, 2 and 3
 
 
 def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_dir):

@@ -48,6 +48,8 @@ class TrainConfig:
     mazes_per_step: int
     rotations: int
     rotation_moves: str
+    curriculum_steps: int  # the first steps play only `curriculum_turns` turns an episode
+    curriculum_turns: int
     group_size: int
     temperature: float
     optimizer: OptimizerConfig
@@ -86,6 +88,9 @@ class TrainConfig:
             run.pop("rotations")
         if run["rotation_moves"] == "independent":  # likewise
             run.pop("rotation_moves")
+        if not run["curriculum_steps"]:  # likewise
+            run.pop("curriculum_steps")
+            run.pop("curriculum_turns")
         run["base"] = base
         world = {k: params.get(k) for k in ("maze", "env")}
         world["mapping"] = params["mappings"][self.mapping]
@@ -115,6 +120,8 @@ class TrainConfig:
             mazes_per_step=t["mazes_per_step"],
             rotations=t["rotations"],
             rotation_moves=t["rotation_moves"],
+            curriculum_steps=t["curriculum"]["steps"],
+            curriculum_turns=t["curriculum"]["turns"],
             group_size=t["group_size"],
             temperature=t["temperature"],
             optimizer=OptimizerConfig(lr=t["lr"], **t["optimizer"]),

@@ -13,7 +13,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -254,8 +254,11 @@ def _rl_stepper(
         n_mazes = cfg.mazes_per_step // cfg.rotations
         maze_seeds, stream_seed, sample_seed = step_seeds(cfg.seed, step, n_mazes)
         shared = cfg.rotation_moves == "shared"
+        world = maze_config  # the curriculum's first phase plays only the first turns
+        if step < cfg.curriculum_steps:
+            world = replace(maze_config, turns=cfg.curriculum_turns)
         episodes = EpisodeBatch.fresh(
-            maze_seeds, cfg.group_size, maze_config, mapping, stream_seed, cfg.rotations, shared
+            maze_seeds, cfg.group_size, world, mapping, stream_seed, cfg.rotations, shared
         )
         generator = torch.Generator().manual_seed(sample_seed)
         traj = rollout(
