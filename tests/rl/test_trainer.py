@@ -16,9 +16,9 @@ from welfare.env.sft import make_demonstration
 from welfare.env.tables import sft_columns, write_table
 from welfare.maze import MazeConfig
 from welfare.model.load import load_model
+from welfare.rl import trainer
 from welfare.rl.checkpoint import checkpoint_fingerprint, latest_checkpoint, model_identity
 from welfare.rl.config import TrainConfig
-from welfare.rl import trainer
 from welfare.rl.trainer import RunPaths, train
 
 REPO = Path(__file__).resolve().parents[2]
