@@ -139,8 +139,9 @@ def test_a_curriculum_needs_rl_and_shorter_episodes(row, curriculum, expected):
 def test_a_curriculum_plays_short_episodes_first_and_evaluates_whole_ones(
     tmp_path, tiny_dir, monkeypatch
 ):
-    played, evaluated = [], []
+    played, evaluated, moments = [], [], []
     real_rollout, real_evaluate = trainer.rollout, trainer.evaluate_model
+    real_update = trainer.policy_update
 
     def spy_rollout(model, tokenizer, episodes, **kw):
         played.append(episodes.turns)
@@ -150,14 +151,21 @@ def test_a_curriculum_plays_short_episodes_first_and_evaluates_whole_ones(
         evaluated.append(config.turns)
         return real_evaluate(model, tokenizer, seeds, config, *args, **kw)
 
+    def spy_update(model, optimizer, *args, **kw):
+        moments.append(len(optimizer.state))
+        return real_update(model, optimizer, *args, **kw)
+
     monkeypatch.setattr(trainer, "rollout", spy_rollout)
     monkeypatch.setattr(trainer, "evaluate_model", spy_evaluate)
+    monkeypatch.setattr(trainer, "policy_update", spy_update)
     params = _params(steps=3)
     params["train"]["curriculum"] = {"steps": 2, "turns": 1}
     paths = _paths(tmp_path, tiny_dir)
     train(params, "tiny", paths)
     assert played == [1, 1, 4]  # maze.turns is 4
     assert evaluated == [4, 4, 4]  # steps 0, 2 and 3
+    # Adam's moments: none before the first step, kept into the second, reset for whole episodes
+    assert moments[0] == 0 and moments[1] > 0 and moments[2] == 0
 
 
 def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_dir):
@@ -179,13 +187,19 @@ def test_all_actions_run_trains_and_differs_from_the_sampled_one(tmp_path, tiny_
     assert any(not torch.equal(expected[k], shared[k]) for k in start)
 
 
-def test_killed_run_resumes_exactly(tmp_path, tiny_dir):
+@pytest.mark.parametrize("curriculum", [0, 2], ids=["plain", "killed-at-the-curriculum-end"])
+def test_killed_run_resumes_exactly(tmp_path, tiny_dir, curriculum):
+    def params(steps: int) -> dict:
+        row = _params(steps=steps)
+        row["train"]["curriculum"] = {"steps": curriculum, "turns": 1}
+        return row
+
     straight = _paths(tmp_path / "a", tiny_dir)
-    train(_params(steps=4), "tiny", straight)
+    train(params(4), "tiny", straight)
     resumed = _paths(tmp_path / "b", tiny_dir)
-    train(_params(steps=2), "tiny", resumed)  # "killed" after step 2 ...
+    train(params(2), "tiny", resumed)  # "killed" after step 2 ...
     assert latest_checkpoint(resumed.out).name == "step-0002"
-    train(_params(steps=4), "tiny", resumed)  # ... and started again (more steps may follow)
+    train(params(4), "tiny", resumed)  # ... and started again (more steps may follow)
     assert not list(resumed.out.glob("stale-*"))  # it resumed: nothing was set aside
     a = load_file(straight.out / "final/model.safetensors")
     b = load_file(resumed.out / "final/model.safetensors")

@@ -257,6 +257,10 @@ def _rl_stepper(
         world = maze_config  # the curriculum's first phase plays only the first turns
         if step < cfg.curriculum_steps:
             world = replace(maze_config, turns=cfg.curriculum_turns)
+        elif step == cfg.curriculum_steps > 0:
+            # Whole episodes bring gradients of another scale: Adam's moments restart with them.
+            optimizer.state.clear()
+            log.info("step %d: whole episodes from here; optimizer moments reset", step + 1)
         episodes = EpisodeBatch.fresh(
             maze_seeds, cfg.group_size, world, mapping, stream_seed, cfg.rotations, shared
         )
