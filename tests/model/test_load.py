@@ -69,6 +69,23 @@ def test_lora_wraps_every_linear_layer_of_every_block(model_dir: Path) -> None:
     assert trainable and all("lora_" in n for n in trainable)
 
 
+def test_lora_init_follows_the_seed_and_leaves_the_global_generator_alone(
+    model_dir: Path,
+) -> None:
+    lora = {"rank": 4, "alpha": 8, "dropout": 0.0}
+
+    def adapter(seed: int, global_seed: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(global_seed)
+        before = torch.random.get_rng_state()
+        model, _ = load_model(model_dir, CPU, lora=lora, seed=seed)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_A" in n}
+
+    first, again, other = adapter(0, 1), adapter(0, 2), adapter(1, 1)
+    assert first and all(torch.equal(first[n], again[n]) for n in first)
+    assert any(not torch.equal(first[n], other[n]) for n in first)
+
+
 def test_refuses_pickled_weights(model_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bin-only"
     bad.mkdir()

@@ -364,6 +364,23 @@ def test_lora_checkpoints_load_and_resume(tmp_path, tiny_dir, runtime, fmt):
     assert latest_checkpoint(paths.out).name == "step-0003"
 
 
+def test_two_fresh_lora_runs_are_the_same_run(tmp_path, tiny_dir):
+    """peft draws LoRA's A from torch's global generator: the trainer seeds it from the
+    organism, so a fresh run repeats bitwise whatever ran before it in the process."""
+    params = _params(steps=1, adapter="lora")
+    params["train"]["lora"].update(rank=4, alpha=8)
+    params["train"]["eval"]["every"] = 0
+
+    def weights(name: str) -> dict:
+        torch.rand(7)  # the global generator in another state each time
+        paths = _paths(tmp_path / name, tiny_dir)
+        train(params, "tiny", paths)
+        return load_file(paths.out / "step-0001/adapter/adapter_model.safetensors")
+
+    a, b = weights("a"), weights("b")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 @pytest.mark.slow
 def test_sft_learns_the_demonstrations(tmp_path, tiny_dir):
     params = _params(algorithm="sft")

@@ -124,25 +124,33 @@ def _lora_config(lora: Mapping[str, Any], model: Any) -> Any:
     )
 
 
-def wrap_lora(model: Any, lora: Mapping[str, Any]) -> Any:
+def wrap_lora(model: Any, lora: Mapping[str, Any], seed: int = 0) -> Any:
     """`model` in a fresh trainable peft LoRA adapter (`train.lora`: rank, alpha, dropout,
-    target_modules, top_layers)."""
+    target_modules, top_layers). peft draws the A matrices from torch's global generator; they
+    are drawn here from `seed` (the global state is left as it was), so the same seed gives
+    the same adapter and the same run."""
+    import torch
     from peft import get_peft_model
 
-    return get_peft_model(model, _lora_config(lora, model))
+    config = _lora_config(lora, model)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return get_peft_model(model, config)
 
 
 def load_model(
     path_or_id: str | Path,
     runtime: Mapping[str, Any],
     lora: Mapping[str, Any] | None = None,
+    seed: int = 0,
 ) -> tuple[Any, Any]:
     """Load `(model, tokenizer)` from a local HF directory or a hub id.
 
     `runtime` is `params["runtime"]` (device auto/cpu/cuda, dtype, trust_remote_code, threads).
     `lora` (rank, alpha, dropout, target_modules; default all linear layers as in the paper) wraps
-    the model in a fresh trainable peft adapter. A directory holding a saved adapter
-    (adapter_config.json) is loaded as base + adapter. The model is returned in eval mode.
+    the model in a fresh trainable peft adapter initialised from `seed`. A directory holding a
+    saved adapter (adapter_config.json) is loaded as base + adapter. The model is returned in
+    eval mode.
     """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -196,7 +204,7 @@ def load_model(
     check_tokenizer(tokenizer, model.get_input_embeddings().num_embeddings)
     model.to(device)
     if lora is not None:
-        model = wrap_lora(model, lora)
+        model = wrap_lora(model, lora, seed)
     model.eval()
     log.info("loaded %s on %s (%s, %d parameters)", source, device, dtype, _n_params(model))
     return model, tokenizer

@@ -87,7 +87,8 @@ def train(params: dict[str, Any], organism: str, paths: RunPaths) -> dict[str, A
     mapping = TileMapping.from_params(params, cfg.mapping)
 
     # --- model, reference, optimizer, schedule ---------------------------------------------
-    model, tokenizer = load_model(paths.base, runtime, cfg.lora if cfg.adapter == "lora" else None)
+    lora = cfg.lora if cfg.adapter == "lora" else None
+    model, tokenizer = load_model(paths.base, runtime, lora, seed=cfg.seed)
     model.eval()  # no dropout: rollout and update see the same policy (ratio 1 on epoch 0)
     reference = None
     if cfg.kl_coef > 0 and cfg.adapter == "full":  # under LoRA the reference is adapter-off
