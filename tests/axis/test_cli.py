@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from welfare.axis import load_vectors
+from welfare.axis.cli import adapted_top_layers
 from welfare.axis.synthetic import SyntheticSpec, write_synthetic_store
 from welfare.cli import main
-from welfare.config import REPO_ROOT
+from welfare.config import REPO_ROOT, load_params
 
 EMOTIONS = {
     "happy": (0.8, 0.6, "I feel good and happy"),
@@ -127,3 +128,15 @@ def test_axis_cli_finds_the_planted_axis_and_not_the_noise(tmp_path):
     assert set(ds.layer_star_v.values.tolist()) <= {1, 2}
     assert ds.attrs["baseline"] == "one_vs_rest" and ds.attrs["n_mold"] > 0
     assert ds.sentiment.dims == ("sentiment_method", "layer", "d_model")
+
+
+def test_the_adapted_blocks_come_from_the_organisms_training():
+    """smollm2.yaml trains LoRA on the top 10 blocks: the axis adds their own minimum; the default
+    table fine-tunes every parameter; an unknown organism's store gets no adapted summary."""
+    overlay = load_params([REPO_ROOT / "params.yaml", REPO_ROOT / "params/smollm2.yaml"])
+    assert adapted_top_layers(overlay, "smollm2-rl") == 10
+    default = load_params()
+    assert {adapted_top_layers(default, name) for name in default["organisms"]} == {0}
+    assert adapted_top_layers(default, "not-an-organism") == 0
+    overlay["train"]["lora"]["top_layers"] = 0  # LoRA on every block
+    assert adapted_top_layers(overlay, "smollm2-rl") == 0

@@ -5,6 +5,7 @@ file."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -109,3 +110,28 @@ def test_positions_a_store_lacks_fail_before_any_work(tmp_path):
     assert list(metrics["positions"]) == ["letter"]
     with pytest.raises(ValueError, match="axis.steer_position: expected one of"):
         AxisPositions(("letter",), "decision")
+
+
+def test_with_lora_on_the_top_blocks_the_headline_adds_their_own_minimum(tmp_path):
+    """Under LoRA on the top blocks the lower blocks compute what the naive model computes, so
+    the minimum over every layer can sit on a block RL never touched: the adapted minimum is taken
+    over the top blocks, with its null reduced over the same blocks."""
+    trained, naive = _stores(tmp_path, "letter")
+    inputs = _inputs(tmp_path, trained, naive)
+    metrics = run_axis(replace(inputs, top_layers=1), _params(positions=["letter"]))
+    cos = metrics["trained"]["cos"]
+    head = metrics["headline"]["trained"]
+    assert head["adapted_from"] == 2 == cos["adapted"]["first_layer"]
+    assert head["min_cos_adapted_layer"] == 2
+    assert head["min_cos_adapted"] == pytest.approx(cos["per_layer"][2])
+    assert head["avg_cos_adapted"] == pytest.approx(cos["per_layer"][2])  # one adapted block
+    assert head["min_cos_adapted_p"] < 0.05  # the planted signal
+    assert metrics["headline"]["control"]["min_cos_adapted_p"] > 0.05
+    # the minimum of fewer layers' null cosines is larger: the null was reduced over block 2 only
+    assert head["min_cos_adapted_null_mean"] == pytest.approx(cos["null_mean"][2])
+    assert head["min_cos_adapted_null_mean"] > head["min_cos_null_mean"]
+    # every block adapted (or full fine-tuning): nothing extra
+    full = run_axis(inputs, _params(positions=["letter"]))
+    assert "adapted" not in full["trained"]["cos"]
+    assert "min_cos_adapted" not in full["headline"]["trained"]
+    assert "adapted" not in run_axis(replace(inputs, top_layers=3), _params())["trained"]["cos"]

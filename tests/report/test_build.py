@@ -30,6 +30,10 @@ def _figure(html: str, key: str) -> str:
     return match.group(0)
 
 
+def _svg(figure: str) -> str:
+    return figure[figure.index("<svg") : figure.index("</svg>")]
+
+
 def test_every_figure_from_complete_metrics(tmp_path: Path) -> None:
     fx.write_metrics(tmp_path)
     html, headline = _report(tmp_path)
@@ -168,3 +172,43 @@ def test_control_is_named_as_each_rows_base(tmp_path: Path) -> None:
     html, _ = _report(tmp_path, overlay)
     section = html[html.index("The organisms side by side") :][:3000]
     assert "models/imported/smollm2" in section and "organisms/reference" not in section
+
+
+def test_lora_on_the_top_blocks_and_the_curriculum_are_shown_where_they_apply(
+    tmp_path: Path,
+) -> None:
+    """The adapted blocks' own minimum gets rows (headline and positions) and the frozen blocks a
+    grey band only when axis.json has them; the training curves mark the curriculum's end only
+    when the params have one."""
+    metrics = fx.write_metrics(tmp_path)
+    html, headline = _report(tmp_path)
+    assert "LoRA-adapted blocks" not in html and "min over the adapted blocks" not in html
+    assert "frozen blocks" not in _figure(html, "cosines-reinforce")
+    assert "whole episodes" not in _svg(_figure(html, "training-reinforce"))
+    assert headline["reinforce"]["cos_min_adapted_trained"] is None
+
+    path = metrics / "reinforce/axis.json"
+    axis = json.loads(path.read_text())
+    adapted = {"min_cos_adapted": -0.7, "min_cos_adapted_layer": 4, "min_cos_adapted_p": 0.03}
+    adapted |= {"min_cos_adapted_null_mean": -0.35, "adapted_from": 4}
+    axis.setdefault("headline", {"trained": {}, "control": {}})
+    for entry in (axis, *axis["positions"].values()):
+        entry["headline"]["trained"] |= adapted
+        entry["headline"]["control"] |= adapted | {"min_cos_adapted": 0.0}
+    axis["trained"]["cos"]["adapted"] = {"first_layer": 4}
+    path.write_text(json.dumps(axis))
+    overlay = tmp_path / "curriculum.yaml"
+    row = "{base: naive, algorithm: reinforce, adapter: full, mapping: office}"
+    overlay.write_text(
+        f"organisms: {{reinforce: {row}}}\ntrain: {{curriculum: {{steps: 4, turns: 1}}}}\n"
+    )
+    html, headline = _report(tmp_path, overlay)
+    assert headline["reinforce"]["cos_min_adapted_trained"] == pytest.approx(-0.7)
+    assert headline["reinforce"]["cos_min_adapted_p_trained"] == pytest.approx(0.03)
+    assert headline["reinforce"]["cos_min_adapted_control"] == pytest.approx(0.0)
+    assert headline["reinforce"]["cos_min_adapted_trained_decision"] == pytest.approx(-0.7)
+    assert "LoRA-adapted blocks" in html
+    assert "min over the adapted blocks (layer)" in _figure(html, "positions-reinforce")
+    assert "-0.7 (4)" in _figure(html, "positions-reinforce")
+    assert "frozen blocks" in _figure(html, "cosines-reinforce")
+    assert "whole episodes" in _svg(_figure(html, "training-reinforce"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from welfare.axis.stage import AxisInputs, run_axis
 from welfare.io import InputError
+from welfare.rl.config import TrainConfig
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     if params["runtime"]["threads"]:
         torch.set_num_threads(int(params["runtime"]["threads"]))
     check_inputs(args, params)
+    organism = args.organism or args.out.stem
     run_axis(
         AxisInputs(
             trained_store=args.trained,
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
             model=args.model,
             naive_model=args.naive_model,
             corpus=args.corpus,
-            organism=args.organism or args.out.stem,
+            organism=organism,
+            top_layers=adapted_top_layers(params, organism),
         ),
         params,
     )
@@ -68,3 +71,12 @@ def check_inputs(args: argparse.Namespace, params: dict[str, Any]) -> None:
             raise InputError(
                 f"{corpus_file}: not found (--corpus {args.corpus}, axis.emotion.corpus_split)"
             )
+
+
+def adapted_top_layers(params: dict[str, Any], organism: str) -> int:
+    """N when the organism trained LoRA on its top N blocks only, else 0 (every block could move;
+    also for a store whose organism is not in the table)."""
+    if organism not in params["organisms"]:
+        return 0
+    cfg = TrainConfig.for_organism(params, organism)
+    return int(cfg.lora["top_layers"]) if cfg.adapter == "lora" else 0

@@ -24,8 +24,13 @@ def _lower_p(observed: float, null: np.ndarray) -> float:
     return float((1 + np.sum(null <= observed)) / (len(null) + 1))
 
 
-def cosine_statistics(resample_cos: np.ndarray, store_pass: StorePass) -> dict[str, Any]:
-    """Per-layer cosine, CI, null and p values, plus the layer average and minimum."""
+def cosine_statistics(
+    resample_cos: np.ndarray, store_pass: StorePass, first_adapted: int = 0
+) -> dict[str, Any]:
+    """Per-layer cosine, CI, null and p values, plus the layer average and minimum. With
+    `first_adapted` > 0 (LoRA on the top blocks only), `adapted` repeats the average and minimum
+    over the blocks from `first_adapted` on, the only ones where RL can have moved v away from u:
+    below them the trained and the naive model compute the same activations."""
     plan = store_pass.plan
     observed = resample_cos[0]
     null = resample_cos[plan.permutations]
@@ -46,6 +51,19 @@ def cosine_statistics(resample_cos: np.ndarray, store_pass: StorePass) -> dict[s
             p_raw=test.p_raw,
             p_fwer=test.p_fwer,
         )
+    out.update(_layer_summaries(observed, null, boot))
+    if 0 < first_adapted < len(observed):
+        top = slice(first_adapted, None)
+        adapted = _layer_summaries(observed[top], null[:, top], boot[:, top])
+        adapted["argmin"] += first_adapted
+        out["adapted"] = {"first_layer": first_adapted, **adapted}
+    return out
+
+
+def _layer_summaries(observed: np.ndarray, null: np.ndarray, boot: np.ndarray) -> dict[str, Any]:
+    """The average and the minimum over layers, each with its bootstrap CI and permutation null
+    (the same reduction applied to every resample), and the layer of the minimum."""
+    out: dict[str, Any] = {}
     for name, reduce in (("avg", np.mean), ("min", np.min)):
         summary: dict[str, Any] = {"value": float(reduce(observed))}
         if len(boot):
@@ -124,12 +142,14 @@ def summarise_pass(
     n_bootstrap_auroc: int,
     seed: int,
     bins: int,
+    first_adapted: int = 0,
 ) -> dict[str, Any]:
-    """Everything Geometry 1 and layer selection report for one store (trained or control)."""
-    cos_stats = cosine_statistics(store_pass.resample_cos[baseline], store_pass)
+    """Everything Geometry 1 and layer selection report for one store (trained or control);
+    `first_adapted`: `cosine_statistics`."""
+    cos_stats = cosine_statistics(store_pass.resample_cos[baseline], store_pass, first_adapted)
     heldout = heldout_statistics(store_pass, n_bootstrap_auroc, seed, bins)
     other = {
-        b: cosine_statistics(values, store_pass)
+        b: cosine_statistics(values, store_pass, first_adapted)
         for b, values in store_pass.resample_cos.items()
         if b != baseline
     }

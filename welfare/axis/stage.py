@@ -47,6 +47,15 @@ class CosineSummary(TypedDict):
     p: NotRequired[float]  # lower-tail permutation p
 
 
+class AdaptedCosines(TypedDict):
+    """`avg`, `min`, `argmin` over the adapted blocks only (first_layer … L−1)."""
+
+    first_layer: int
+    avg: CosineSummary
+    min: CosineSummary
+    argmin: int
+
+
 class CosineStats(TypedDict):
     per_layer: PerLayer
     ci_low: NotRequired[PerLayer]
@@ -61,6 +70,7 @@ class CosineStats(TypedDict):
     avg: CosineSummary
     min: CosineSummary
     argmin: int
+    adapted: NotRequired[AdaptedCosines]  # LoRA on the top blocks only
 
 
 class HeldoutStats(TypedDict):
@@ -109,6 +119,14 @@ class RoleHeadline(TypedDict):
     norm_at_layer_star: dict[str, float]
     tile_mold_gold: float
     tile_mold_gold_p: float | None
+    # LoRA on the top blocks only: min and mean over blocks adapted_from … L−1
+    adapted_from: NotRequired[int]
+    min_cos_adapted: NotRequired[float]
+    min_cos_adapted_layer: NotRequired[int]
+    min_cos_adapted_null_mean: NotRequired[float | None]
+    min_cos_adapted_p: NotRequired[float | None]
+    avg_cos_adapted: NotRequired[float]
+    avg_cos_adapted_p: NotRequired[float | None]
 
 
 class PositionMetrics(TypedDict):
@@ -147,6 +165,7 @@ class AxisInputs:
     naive_model: str | None = None  # maze-naive model (u's lens, emotions, sentiment)
     corpus: Path | None = None  # directory with train.jsonl / heldout.jsonl
     organism: str = ""
+    top_layers: int = 0  # LoRA on the top N blocks only (train.lora.top_layers); 0: every block
 
 
 def json_safe(value: Any) -> Any:
@@ -205,6 +224,8 @@ def analyse_position(
 ) -> PositionAnalysis:
     """Vectors, cosines with their null and CI, held-out AUROC and significance at `position`."""
     passes = store_passes(inputs, axis, workers, position)
+    n_layers = passes["trained"].vectors.shape[1]
+    first_adapted = max(0, n_layers - inputs.top_layers) if inputs.top_layers else 0
     summaries = {
         role: summarise_pass(
             p,
@@ -213,6 +234,7 @@ def analyse_position(
             n_bootstrap_auroc=axis["n_bootstrap_auroc"],
             seed=axis["seed"],
             bins=axis["histogram_bins"],
+            first_adapted=first_adapted,
         )
         for role, p in passes.items()
     }
@@ -238,6 +260,17 @@ def headline(summaries: Mapping[str, dict]) -> dict[str, Any]:
             "tile_mold_gold": s["tile_means"]["mold_gold"]["value"],
             "tile_mold_gold_p": s["tile_means"]["mold_gold"].get("p_lower"),
         }
+        if "adapted" in cos:  # the same two numbers over the blocks RL could move
+            adapted = cos["adapted"]
+            out[role] |= {
+                "adapted_from": adapted["first_layer"],
+                "min_cos_adapted": adapted["min"]["value"],
+                "min_cos_adapted_layer": adapted["argmin"],
+                "min_cos_adapted_null_mean": adapted["min"].get("null_mean"),
+                "min_cos_adapted_p": adapted["min"].get("p"),
+                "avg_cos_adapted": adapted["avg"]["value"],
+                "avg_cos_adapted_p": adapted["avg"].get("p"),
+            }
     return out
 
 

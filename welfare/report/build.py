@@ -17,6 +17,7 @@ from welfare.report import figures as F
 from welfare.report.html import esc, figure_html, page, table_html
 from welfare.report.load import dig, finite, numbers, read_json, read_tsv
 from welfare.report.paper import (
+    ADAPTED_ROWS,
     HEADLINE,
     PAPER_CONTROL_MIN,
     PAPER_PRIMARY_SLOPES,
@@ -24,6 +25,7 @@ from welfare.report.paper import (
 )
 from welfare.report.positions import position_comparison, position_headline
 from welfare.report.provenance import code_version, input_hashes, params_yaml
+from welfare.rl.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ def headline(data: F.OrganismData) -> dict[str, float | None]:
         summary = dig(data.axis or {}, "headline", which) or {}
         out[f"cos_min_null_{which}"] = finite(summary.get("min_cos_null_mean"))
         out[f"cos_min_p_{which}"] = finite(summary.get("min_cos_p"))
+        out[f"cos_min_adapted_{which}"] = finite(summary.get("min_cos_adapted"))
+        out[f"cos_min_adapted_null_{which}"] = finite(summary.get("min_cos_adapted_null_mean"))
+        out[f"cos_min_adapted_p_{which}"] = finite(summary.get("min_cos_adapted_p"))
         layers = summary.get("significant_layers")
         out[f"significant_layers_{which}"] = len(layers) if isinstance(layers, list) else None
     trained = F._pass(data.axis, "trained") or {}
@@ -93,6 +98,8 @@ def headline_table(organisms: dict[str, dict[str, float | None]], paper: bool = 
     names = list(organisms)
     rows = []
     for key, (what, value, note) in HEADLINE.items():
+        if key in ADAPTED_ROWS and all(organisms[n].get(key) is None for n in names):
+            continue
         values = [F._fmt(organisms[n].get(key)) for n in names]
         rows.append([what, *values, *([value, note] if paper else [])])
     returns = (
@@ -465,7 +472,10 @@ def provenance_section(paths: ReportPaths, params: dict[str, Any]) -> tuple[str,
 def build_report(params: dict[str, Any], paths: ReportPaths) -> dict[str, Any]:
     """Write `index.html`, `metrics.json` and `plots/` under `paths.out`; return the headline."""
     organisms = [
-        F.OrganismData.load(name, row, paths.metrics) for name, row in params["organisms"].items()
+        F.OrganismData.load(
+            name, row, paths.metrics, TrainConfig.for_organism(params, name).curriculum_steps
+        )
+        for name, row in params["organisms"].items()
     ]
     parts = {data.name: organism_section(data, params) for data in organisms}
     heads = {name: part.headline for name, part in parts.items()}

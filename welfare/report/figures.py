@@ -54,10 +54,13 @@ class OrganismData:
     steer: dict[str, Any] | None = None
     track: dict[str, Any] | None = None
     reasons: dict[str, str] = field(default_factory=dict)
+    curriculum_steps: int = 0  # train.curriculum.steps: first turns only before this step
 
     @classmethod
-    def load(cls, name: str, row: dict[str, Any], metrics: Path) -> OrganismData:
-        data = cls(name=name, row=row)
+    def load(
+        cls, name: str, row: dict[str, Any], metrics: Path, curriculum_steps: int = 0
+    ) -> OrganismData:
+        data = cls(name=name, row=row, curriculum_steps=curriculum_steps)
         base = metrics / name
         data.train, data.reasons["train"] = read_tsv(base / "train.tsv")
         data.eval_curve, data.reasons["eval_curve"] = read_tsv(base / "eval.tsv")
@@ -129,7 +132,8 @@ def training_curves(data: OrganismData) -> Figure:
         f"training-{data.name}",
         f"Training curves — {data.name}",
         "Per RL step: mean return (± s.d. band), Gold/Mold/Path rates, policy and equalized "
-        "entropy; SFT runs show loss and token accuracy. Dots: held-out greedy return.",
+        "entropy; SFT runs show loss and token accuracy. Dots: held-out greedy return. A dotted "
+        "line: the curriculum's end (first turns only before it, whole episodes after).",
     )
     rows = data.train
     if not rows:
@@ -161,6 +165,8 @@ def training_curves(data: OrganismData) -> Figure:
                 ax.plot(
                     *zip(*greedy, strict=True), "o", ms=3, color="black", label="held-out greedy"
                 )
+        if 0 < data.curriculum_steps < (steps[-1] or 0):
+            ax.axvline(data.curriculum_steps, color="0.4", ls=":", lw=1, label="whole episodes")
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.legend(fontsize=7, frameon=False)
@@ -188,7 +194,8 @@ def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
         f"cosines-{data.name}",
         f"cos(v_Mold, v_Gold) per layer — {data.name}",
         "Trained v vectors vs the maze-naive control u, per block output; bands: bootstrap 95% "
-        "CI (trained) and the permutation null's 95% range, where the axis stage computed them.",
+        "CI (trained) and the permutation null's 95% range, where the axis stage computed them. "
+        "Grey: blocks below the LoRA adapters (RL cannot move them; there v = u).",
     )
     series = {}
     for which in ("trained", "control"):
@@ -220,6 +227,9 @@ def cosine_per_layer(data: OrganismData) -> tuple[Figure, list[dict[str, Any]]]:
         nlow, nhigh = numbers(cos.get("null_low")), numbers(cos.get("null_high"))
         if which == "trained" and nlow and nhigh and len(nlow) == len(ys):
             ax.fill_between(layers, nlow, nhigh, color="orange", alpha=0.15, label="null 95%")
+    first = dig(_pass(data.axis, "trained") or {}, "cos", "adapted", "first_layer")
+    if isinstance(first, int):  # LoRA on the top blocks: below them v and u are the same vectors
+        ax.axvspan(-0.5, first - 0.5, color="0.5", alpha=0.12, lw=0, label="frozen blocks")
     ax.axhline(0, color="black", lw=0.5)
     ax.set_xlabel("layer (block output)")
     ax.set_ylabel("cos(Mold, Gold)")

@@ -16,6 +16,13 @@ HEADLINE: dict[str, tuple[str, str, str]] = {
         "one-vs-rest noise is already antiparallel",
     ),
     "cos_min_p_trained": ("  p of the trained minimum (max-T over layers)", "not reported", ""),
+    "cos_min_adapted_trained": (
+        "  the minimum over the LoRA-adapted blocks only, trained",
+        "LoRA on every block",
+        "blocks below the adapters compute what the naive model does",
+    ),
+    "cos_min_adapted_null_trained": ("    its permutation null (same blocks)", "", ""),
+    "cos_min_adapted_p_trained": ("    its p", "", ""),
     "significant_layers_trained": (
         "  layers beating the null with held-out AUROC > 0.5",
         "not reported",
@@ -31,6 +38,7 @@ HEADLINE: dict[str, tuple[str, str, str]] = {
         "not reported",
         "",
     ),
+    "cos_min_adapted_control": ("  the minimum over the same blocks, control", "", ""),
     "cos_avg_trained": ("layer average of cos(v_Mold, v_Gold), trained", "−0.210", ""),
     "cos_avg_control": ("layer average of cos(u_Mold, u_Gold), control", "+0.089", ""),
     "tile_mold_gold_trained": ("centred tile-mean cos(Mold, Gold), trained", "−0.813", "at L24"),
@@ -49,6 +57,9 @@ HEADLINE: dict[str, tuple[str, str, str]] = {
     "tracking_d_trained": ("goal tracking effect size d, trained", "> 1.6", ""),
     "tracking_d_naive": ("goal tracking effect size d, naive", "|d| < 0.12", "Base"),
 }
+
+# Rows shown only where an organism trained LoRA on its top blocks only (axis.json `adapted_from`)
+ADAPTED_ROWS = frozenset(key for key in HEADLINE if "_adapted_" in key)
 
 # docs/protocol.md Table 1 rows an organism-scale row stands for, by (algorithm, mapping): the row's
 # label and its trained min / layer-average cos(v_Mold, v_Gold) (Table 7). Every Instruct row's

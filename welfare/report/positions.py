@@ -36,6 +36,12 @@ def position_rows(axis: dict[str, Any], names: list[str]) -> list[list[Any]]:
         ("best held-out AUROC, Mold (layer)", lambda h, s: _auroc(s, "mold")),
         ("ℓ* Mold / Gold", lambda h, s: _star(h)),
     ]
+    heads = [dig(axis, "positions", n, "headline", r) or {} for n in names for r, _ in ROLES]
+    if any("min_cos_adapted" in head for head in heads):  # LoRA on the top blocks only
+        quantities[3:3] = [
+            ("min over the adapted blocks (layer)", lambda h, s: _adapted(h)),
+            ("  its p (permutation)", lambda h, s: _fmt(h.get("min_cos_adapted_p"))),
+        ]
     rows = []
     for label, cell in quantities:
         row: list[Any] = [label]
@@ -51,6 +57,12 @@ def position_rows(axis: dict[str, Any], names: list[str]) -> list[list[Any]]:
 def _with_layer(head: dict, value: str, layer: str) -> str:
     number = _fmt(head.get(value))
     return f"{number} ({head[layer]})" if head.get(layer) is not None else str(number)
+
+
+def _adapted(head: dict) -> str:
+    if "min_cos_adapted" not in head:
+        return "—"
+    return _with_layer(head, "min_cos_adapted", "min_cos_adapted_layer")
 
 
 def _layers(layers: Any) -> str:
@@ -147,6 +159,9 @@ def position_headline(axis: dict[str, Any] | None) -> dict[str, float | None]:
         head = dig(entry, "headline", "trained") or {}
         out[f"cos_min_trained_{name}"] = finite(head.get("min_cos"))
         out[f"cos_min_p_trained_{name}"] = finite(head.get("min_cos_p"))
+        if "min_cos_adapted" in head:
+            out[f"cos_min_adapted_trained_{name}"] = finite(head.get("min_cos_adapted"))
+            out[f"cos_min_adapted_p_trained_{name}"] = finite(head.get("min_cos_adapted_p"))
         best, _ = _best(numbers(dig(entry, "trained", "heldout", "gold", "auroc")))
         out[f"auroc_gold_trained_{name}"] = best
     return out
