@@ -126,6 +126,7 @@ class RoleHeadline(TypedDict):
     min_cos_adapted_null_mean: NotRequired[float | None]
     min_cos_adapted_p: NotRequired[float | None]
     avg_cos_adapted: NotRequired[float]
+    avg_cos_adapted_null_mean: NotRequired[float | None]
     avg_cos_adapted_p: NotRequired[float | None]
 
 
@@ -247,30 +248,26 @@ def headline(summaries: Mapping[str, dict]) -> dict[str, Any]:
     for role, s in summaries.items():
         cos = s["cos"]
         out[role] = {
-            "min_cos": cos["min"]["value"],
-            "min_cos_layer": cos["argmin"],
-            "min_cos_null_mean": cos["min"].get("null_mean"),
-            "min_cos_p": cos["min"].get("p"),
-            "avg_cos": cos["avg"]["value"],
-            "avg_cos_null_mean": cos["avg"].get("null_mean"),
-            "avg_cos_p": cos["avg"].get("p"),
+            **_cos_headline(cos, ""),
             "significant_layers": s["layers"]["significant"],
             "layer_star": s["layer_star"],
             "norm_at_layer_star": {c: s["heldout"][c]["norm_at_layer_star"] for c in CONCEPTS},
             "tile_mold_gold": s["tile_means"]["mold_gold"]["value"],
             "tile_mold_gold_p": s["tile_means"]["mold_gold"].get("p_lower"),
         }
-        if "adapted" in cos:  # the same two numbers over the blocks RL could move
-            adapted = cos["adapted"]
-            out[role] |= {
-                "adapted_from": adapted["first_layer"],
-                "min_cos_adapted": adapted["min"]["value"],
-                "min_cos_adapted_layer": adapted["argmin"],
-                "min_cos_adapted_null_mean": adapted["min"].get("null_mean"),
-                "min_cos_adapted_p": adapted["min"].get("p"),
-                "avg_cos_adapted": adapted["avg"]["value"],
-                "avg_cos_adapted_p": adapted["avg"].get("p"),
-            }
+        if "adapted" in cos:  # the same numbers over the blocks RL could move
+            out[role]["adapted_from"] = cos["adapted"]["first_layer"]
+            out[role] |= _cos_headline(cos["adapted"], "_adapted")
+    return out
+
+
+def _cos_headline(cos: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """min_cos{suffix}, its layer, null mean and p; avg_cos{suffix}, its null mean and p."""
+    out = {f"min_cos{suffix}_layer": cos["argmin"]}
+    for name in ("min", "avg"):
+        out[f"{name}_cos{suffix}"] = cos[name]["value"]
+        out[f"{name}_cos{suffix}_null_mean"] = cos[name].get("null_mean")
+        out[f"{name}_cos{suffix}_p"] = cos[name].get("p")
     return out
 
 
