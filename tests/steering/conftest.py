@@ -92,8 +92,11 @@ def tiny_model_dir(tmp_path_factory, chat_tokenizer, tiny_model) -> Path:
     return path
 
 
-def write_vectors(path: Path, d_model: int, n_layers: int, seed: int = 0) -> Path:
-    """A vectors file in the documented format (docs/conventions.md), random but valid."""
+def write_vectors(
+    path: Path, d_model: int, n_layers: int, seed: int = 0, position: str | None = None
+) -> Path:
+    """A vectors file in the documented format (docs/conventions.md), random but valid;
+    `position`: the token position it says its vectors come from (none: the letter)."""
     import numpy as np
     import xarray as xr
 
@@ -113,6 +116,8 @@ def write_vectors(path: Path, d_model: int, n_layers: int, seed: int = 0) -> Pat
         coords=coords,
         attrs={"baseline": "one_vs_rest", "model": "trained", "naive_model": "naive"},
     )
+    if position is not None:
+        ds.attrs["position"] = position
     ds.to_netcdf(path, engine="h5netcdf")
     return path
 

@@ -84,6 +84,46 @@ def test_track_cli_builtin_correctness_needs_no_corpus(tmp_path, monkeypatch):
     assert 0 <= result["naive"]["correctness_rate"] <= 1
 
 
+def test_the_maze_is_read_at_the_position_the_vectors_come_from(tmp_path, monkeypatch):
+    """Vectors extracted at the decision token (axis.steer_position: decision) are projected on
+    the maze trajectories' decision token, not on their last token (the letter)."""
+    import welfare.steering.track_stage as stage
+    from welfare.model.testing import tiny_model_dir
+
+    naive = tiny_model_dir(tmp_path, "llama", layers=2, seed=0, name="naive")
+    base = load_params()
+    env = write_extraction(tmp_path / "extraction.parquet", base, per_class=5)
+    params = {
+        "runtime": {**base["runtime"], "threads": 1},
+        "track": {
+            "maze": {"n_per_class": 3},
+            "correctness": {"source": "builtin", "n_items": 4, "answer_max_new_tokens": 2},
+        },
+    }
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    seen = []
+    real = stage.block_activations
+
+    def spy(model, tokenizer, chats, layers, position, batch_size=32):
+        seen.append(position)
+        return real(model, tokenizer, chats, layers, position, batch_size)
+
+    monkeypatch.setattr(stage, "block_activations", spy)
+    sds = {}
+    for position in ("letter", "decision"):
+        vectors = write_vectors(tmp_path / f"{position}.nc", 32, 2, position=position)
+        out = tmp_path / f"{position}.json"
+        track(path, vectors, naive, naive, env, out, "--mapping", "office")
+        result = json.loads(out.read_text())
+        assert result["maze_position"] == position
+        sds[position] = result["naive"]["maze"]["v_gold"]["projection_sd"]["gold"]
+    # per run: maze then correctness, for the trained and then the naive model
+    assert seen[:4] == ["last", "assistant_template"] * 2
+    assert seen[4:] == [("decision",), "assistant_template"] * 2
+    assert not np.allclose(sds["letter"], sds["decision"])
+
+
 def test_track_without_a_mapping_is_a_one_line_error(tmp_path, capsys):
     """No --organism and no --mapping: no silent fallback to a default mapping."""
     rc = main(

@@ -65,6 +65,7 @@ class TrackMetrics(TypedDict):
     mapping: str
     correctness_source: str  # corpus | mmlu | gsm8k | builtin
     models: dict[str, str]  # trained, naive
+    maze_position: str  # where the maze trajectories are read: the vectors' position
     trained: ModelTracking
     naive: ModelTracking
     params_hash: str
@@ -161,6 +162,7 @@ def run_track(inputs: TrackInputs, cfg: TrackConfig) -> TrackMetrics:
         "mapping": cfg.mapping,
         "correctness_source": cfg.correctness.source,
         "models": {"trained": str(inputs.model), "naive": str(inputs.naive_model)},
+        "maze_position": vectors_position(ds_vectors),
         "trained": track_model(inputs.model, cfg, ds_vectors, maze, inputs, with_u=False),
         "naive": track_model(inputs.naive_model, cfg, ds_vectors, maze, inputs, with_u=True),
         "params_hash": cfg.params_hash,
@@ -200,7 +202,9 @@ def track_model(
     vectors = axis_vectors(ds_vectors, cfg.concepts, with_u)
     layers = sorted({layer for layer, _ in vectors.values()})
     chats, tiles = maze
-    acts = block_activations(model, tokenizer, chats, layers, "last", cfg.batch_size)
+    position = vectors_position(ds_vectors)  # the letter is the last token
+    at = "last" if position == "letter" else (position,)
+    acts = block_activations(model, tokenizer, chats, layers, at, cfg.batch_size)
     maze_result = maze_goal_tracking(acts, tiles, vectors, layers)
     q_chats, answers, correct = correctness_items(model, tokenizer, cfg, inputs.corpus)
     chats = [feedback_chat(c, a, ok) for c, a, ok in zip(q_chats, answers, correct, strict=True)]
@@ -216,6 +220,12 @@ def track_model(
     del model, tokenizer
     release_memory()
     return result
+
+
+def vectors_position(ds_vectors: Any) -> str:
+    """The token position the vectors were extracted at (`axis.steer_position`; files written
+    before positions existed: the letter). The maze trajectories are read at the same one."""
+    return str(ds_vectors.attrs.get("position", "letter"))
 
 
 def axis_vectors(ds_vectors: Any, concepts: Sequence[str], with_u: bool) -> dict:

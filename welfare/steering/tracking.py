@@ -59,11 +59,12 @@ def block_activations(
     tokenizer: Any,
     chats: Sequence[Sequence[Mapping[str, str]]],
     layers: Sequence[int],
-    position: str,
+    position: str | Sequence[str],
     batch_size: int = 32,
 ) -> np.ndarray:
     """Block outputs (n, P, len(sorted layers), d) via the activations stage's recorder; NaN
-    where a chat's template is shorter than P. `position`: "last" or "assistant_template"."""
+    where a chat's template is shorter than P. `position`: "last", "assistant_template", or
+    named positions ("letter", "decision"; P = one per name)."""
     rendered = [render_chat(tokenizer, list(m)) for m in chats]
     order = sorted(range(len(rendered)), key=lambda i: rendered[i].n_tokens)
     ordered = [rendered[i] for i in order]
