@@ -57,23 +57,27 @@ def test_track_cli(tmp_path):
     assert (tmp_path / "plots" / "track_maze_naive.png").stat().st_size > 0
 
 
+def _builtin_run(tmp_path: Path, n_items: int, max_new_tokens: int) -> tuple[Path, Path]:
+    """Params (built-in correctness items, 3 maze trajectories a class) and trajectories."""
+    base = load_params()
+    env = write_extraction(tmp_path / "extraction.parquet", base, per_class=5)
+    correctness = {"source": "builtin", "n_items": n_items, "answer_max_new_tokens": max_new_tokens}
+    params = {
+        "runtime": {**base["runtime"], "threads": 1},
+        "track": {"maze": {"n_per_class": 3}, "correctness": correctness},
+    }
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    return path, env
+
+
 def test_track_cli_builtin_correctness_needs_no_corpus(tmp_path, monkeypatch):
     from welfare.model.testing import tiny_model_dir
 
     naive = tiny_model_dir(tmp_path, "llama", layers=2, seed=0, name="naive")
     vectors = write_vectors(tmp_path / "vectors.nc", d_model=32, n_layers=2)
-    base = load_params()
-    env = write_extraction(tmp_path / "extraction.parquet", base, per_class=5)
+    path, env = _builtin_run(tmp_path, n_items=8, max_new_tokens=4)
     monkeypatch.chdir(tmp_path)  # no data/corpus/heldout.jsonl to fall back on
-    params = {
-        "runtime": {**base["runtime"], "threads": 1},
-        "track": {
-            "maze": {"n_per_class": 3},
-            "correctness": {"source": "builtin", "n_items": 8, "answer_max_new_tokens": 4},
-        },
-    }
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params, allow_unicode=True))
     out = tmp_path / "track.json"
     track(path, vectors, naive, naive, env, out, "--mapping", "office")
     result = json.loads(out.read_text())
@@ -91,17 +95,7 @@ def test_the_maze_is_read_at_the_position_the_vectors_come_from(tmp_path, monkey
     from welfare.model.testing import tiny_model_dir
 
     naive = tiny_model_dir(tmp_path, "llama", layers=2, seed=0, name="naive")
-    base = load_params()
-    env = write_extraction(tmp_path / "extraction.parquet", base, per_class=5)
-    params = {
-        "runtime": {**base["runtime"], "threads": 1},
-        "track": {
-            "maze": {"n_per_class": 3},
-            "correctness": {"source": "builtin", "n_items": 4, "answer_max_new_tokens": 2},
-        },
-    }
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    path, env = _builtin_run(tmp_path, n_items=4, max_new_tokens=2)
     seen = []
     real = stage.block_activations
 
