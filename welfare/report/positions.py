@@ -39,7 +39,10 @@ def position_rows(axis: dict[str, Any], names: list[str]) -> list[list[Any]]:
     heads = [dig(axis, "positions", n, "headline", r) or {} for n in names for r, _ in ROLES]
     if any("min_cos_adapted" in head for head in heads):  # LoRA on the top blocks only
         quantities[3:3] = [
-            ("min over the adapted blocks (layer)", lambda h, s: _adapted(h)),
+            (
+                "min over the adapted blocks (layer)",
+                lambda h, s: _with_layer(h, "min_cos_adapted", "min_cos_adapted_layer"),
+            ),
             ("  its p (permutation)", lambda h, s: _fmt(h.get("min_cos_adapted_p"))),
         ]
     rows = []
@@ -57,12 +60,6 @@ def position_rows(axis: dict[str, Any], names: list[str]) -> list[list[Any]]:
 def _with_layer(head: dict, value: str, layer: str) -> str:
     number = _fmt(head.get(value))
     return f"{number} ({head[layer]})" if head.get(layer) is not None else str(number)
-
-
-def _adapted(head: dict) -> str:
-    if "min_cos_adapted" not in head:
-        return "—"
-    return _with_layer(head, "min_cos_adapted", "min_cos_adapted_layer")
 
 
 def _layers(layers: Any) -> str:
